@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { ModelFileError } from '../errors.js';
+import { ACTIVATIONS, type Activation, networkLayout } from '../nn/layout.js';
+import type { Model } from '../nn/model.js';
+import { writeFileAtomic } from './atomic-write.js';
+import { decodeSafetensors, encodeSafetensors, SafetensorsError, type Tensor } from './safetensors.js';
+
+// The model file: safetensors with layers.{i}.weight (O×I) and layers.{i}.bias, and the
+// architecture in __metadata__, so numpy and PyTorch users can load it without us.
+
+export const MODEL_FORMAT = 'gradpool-mlp';
+export const MODEL_VERSION = '1';
+
+export function modelTensors(model: Model, prefix = 'layers'): Map<string, Tensor> {
+  const tensors = new Map<string, Tensor>();
+  model.layout.layers.forEach((L, i) => {
+    tensors.set(`${prefix}.${i}.weight`, {
+      shape: [L.outputs, L.inputs],
+      data: model.params.subarray(L.weight, L.weight + L.outputs * L.inputs),
+    });
+    tensors.set(`${prefix}.${i}.bias`, {
+      shape: [L.outputs],
+      data: model.params.subarray(L.bias, L.bias + L.outputs),
+    });
+  });
+  return tensors;
+}
+
+export function modelMetadata(model: Model, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    layers: model.layout.sizes.join(','),
+    activation: model.layout.activation,
+    ...extra,
+  };
+}
+
+export function saveModel(path: string, model: Model, extra: Record<string, string> = {}): void {
+  writeFileAtomic(path, encodeSafetensors(modelTensors(model), modelMetadata(model, extra)));
+}
+
+/** Reads and checks a gradpool model file; any problem is a ModelFileError naming the file. */
+export function loadModel(path: string): Model {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new ModelFileError(
+      `${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  try {
+    return modelFromSafetensors(bytes);
+  } catch (e) {
+    if (e instanceof SafetensorsError || e instanceof ModelFileError) {
+      throw new ModelFileError(`${path}: not a valid gradpool model: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+export function modelFromSafetensors(bytes: Uint8Array): Model {
+  const { tensors, metadata } = decodeSafetensors(bytes);
+  if (metadata.format !== MODEL_FORMAT) {
+    throw new ModelFileError(
+      `__metadata__.format is ${JSON.stringify(metadata.format)}, expected "${MODEL_FORMAT}"`,
+    );
+  }
+  const sizes = (metadata.layers ?? '').split(',').map(Number);
+  if (sizes.length < 2 || !sizes.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new ModelFileError(`__metadata__.layers ${JSON.stringify(metadata.layers)} is not a list of sizes`);
+  }
+  const activation = metadata.activation as Activation;
+  if (!ACTIVATIONS.includes(activation)) {
+    throw new ModelFileError(
+      `__metadata__.activation ${JSON.stringify(metadata.activation)} is not one of ${ACTIVATIONS.join(', ')}`,
+    );
+  }
+  let layout: ReturnType<typeof networkLayout>;
+  try {
+    layout = networkLayout(sizes, activation);
+  } catch (e) {
+    throw new ModelFileError((e as Error).message);
+  }
+  const params = new Float32Array(layout.size);
+  const expected = new Set<string>();
+  layout.layers.forEach((L, i) => {
+    for (const [name, shape, at] of [
+      [`layers.${i}.weight`, [L.outputs, L.inputs], L.weight],
+      [`layers.${i}.bias`, [L.outputs], L.bias],
+    ] as const) {
+      expected.add(name);
+      const t = tensors.get(name);
+      if (!t) throw new ModelFileError(`tensor ${name} is missing`);
+      if (t.shape.length !== shape.length || t.shape.some((d, j) => d !== shape[j])) {
+        throw new ModelFileError(
+          `tensor ${name} has shape [${t.shape.join(',')}], expected [${shape.join(',')}]`,
+        );
+      }
+      for (let j = 0; j < t.data.length; j++) {
+        if (!Number.isFinite(t.data[j]))
+          throw new ModelFileError(`tensor ${name} holds a non-finite value at ${j}`);
+      }
+      params.set(t.data, at);
+    }
+  });
+  for (const name of tensors.keys()) {
+    if (!expected.has(name))
+      throw new ModelFileError(`unexpected tensor ${name} for layers ${sizes.join(',')}`);
+  }
+  return { layout, params };
+}

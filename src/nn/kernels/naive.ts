@@ -1,0 +1,79 @@
+import type { Kernels } from './types.js';
+
+// Textbook loops with float64 accumulators: the reference every fast kernel is tested against.
+export function naiveKernels(m: Float32Array): Kernels {
+  return {
+    name: 'naive',
+    linearForward(out, a, w, bias, B, I, O) {
+      for (let r = 0; r < B; r++) {
+        for (let o = 0; o < O; o++) {
+          let s = m[bias + o];
+          for (let k = 0; k < I; k++) s += m[a + r * I + k] * m[w + o * I + k];
+          m[out + r * O + o] = s;
+        }
+      }
+    },
+    linearBackwardParams(dw, db, dz, a, B, I, O) {
+      for (let o = 0; o < O; o++) {
+        for (let k = 0; k < I; k++) {
+          let s = 0;
+          for (let r = 0; r < B; r++) s += m[dz + r * O + o] * m[a + r * I + k];
+          m[dw + o * I + k] = s;
+        }
+        let sb = 0;
+        for (let r = 0; r < B; r++) sb += m[dz + r * O + o];
+        m[db + o] = sb;
+      }
+    },
+    linearBackwardInput(da, dz, w, B, I, O) {
+      for (let r = 0; r < B; r++) {
+        for (let k = 0; k < I; k++) {
+          let s = 0;
+          for (let o = 0; o < O; o++) s += m[dz + r * O + o] * m[w + o * I + k];
+          m[da + r * I + k] = s;
+        }
+      }
+    },
+    activationForward(act, x, n) {
+      for (let i = x; i < x + n; i++) m[i] = activate(act, m[i]);
+    },
+    activationBackward(act, d, a, n) {
+      for (let i = 0; i < n; i++) m[d + i] *= derivativeFromOutput(act, m[a + i]);
+    },
+    softmaxCrossEntropy(logits, labels, B, C) {
+      let loss = 0;
+      for (let r = 0; r < B; r++) {
+        const row = logits + r * C;
+        let max = Number.NEGATIVE_INFINITY;
+        for (let c = 0; c < C; c++) max = Math.max(max, m[row + c]);
+        let sum = 0;
+        for (let c = 0; c < C; c++) sum += Math.exp(m[row + c] - max);
+        const label = m[labels + r];
+        loss += Math.log(sum) + max - m[row + label];
+        for (let c = 0; c < C; c++) m[row + c] = Math.exp(m[row + c] - max) / sum - (c === label ? 1 : 0);
+      }
+      return loss;
+    },
+    reduceAndUpdate(params, velocity, slots, stride, nSlots, from, to, lr, momentum, weightDecay, invBatch) {
+      for (let j = from; j < to; j++) {
+        let g = 0;
+        for (let k = 0; k < nSlots; k++) g += m[slots + k * stride + j];
+        g = g * invBatch + weightDecay * m[params + j];
+        m[velocity + j] = momentum * m[velocity + j] + g;
+        m[params + j] -= lr * m[velocity + j];
+      }
+    },
+  };
+}
+
+export function activate(act: number, z: number): number {
+  if (act === 0) return Math.max(z, 0); // NaN passes through
+  if (act === 1) return Math.tanh(z);
+  return 1 / (1 + Math.exp(-z));
+}
+
+export function derivativeFromOutput(act: number, a: number): number {
+  if (act === 0) return a > 0 ? 1 : 0;
+  if (act === 1) return 1 - a * a;
+  return a * (1 - a);
+}

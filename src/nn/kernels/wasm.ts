@@ -1,0 +1,92 @@
+import { readFile } from 'node:fs/promises';
+import type { Kernels } from './types.js';
+
+// WebAssembly SIMD kernels (assembly/kernels.ts, built by AssemblyScript into dist/kernels.wasm).
+// The module imports the arena as its shared memory, so kernels read and write the same
+// bytes as JavaScript: offsets are passed in floats and scaled to bytes here.
+
+export const WASM_FILE = new URL('../../../kernels.wasm', import.meta.url);
+
+interface WasmExports {
+  linearForward(out: number, a: number, w: number, bias: number, B: number, I: number, O: number): void;
+  linearBackwardParams(dw: number, db: number, dz: number, a: number, B: number, I: number, O: number): void;
+  linearBackwardInput(da: number, dz: number, w: number, B: number, I: number, O: number): void;
+  activationForward(act: number, x: number, n: number): void;
+  activationBackward(act: number, d: number, a: number, n: number): void;
+  softmaxCrossEntropy(logits: number, labels: number, B: number, C: number): number;
+  reduceAndUpdate(
+    params: number,
+    velocity: number,
+    slots: number,
+    strideBytes: number,
+    nSlots: number,
+    from: number,
+    to: number,
+    lr: number,
+    momentum: number,
+    weightDecay: number,
+    invBatch: number,
+  ): void;
+}
+
+/** Compiles dist/kernels.wasm; null when it is missing or this runtime lacks what it needs. */
+export async function compileWasmKernels(): Promise<WebAssembly.Module | null> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(WASM_FILE);
+  } catch {
+    return null;
+  }
+  if (!WebAssembly.validate(bytes)) return null;
+  return WebAssembly.compile(bytes);
+}
+
+export async function instantiateWasmKernels(
+  memory: WebAssembly.Memory,
+  module?: WebAssembly.Module,
+): Promise<Kernels> {
+  const mod = module ?? (await compileWasmKernels());
+  if (!mod) throw new Error(`wasm kernels unavailable: ${WASM_FILE.pathname} is missing or invalid`);
+  const instance = await WebAssembly.instantiate(mod, { env: { memory, abort: wasmAbort } });
+  const x = instance.exports as unknown as WasmExports;
+  return {
+    name: 'wasm',
+    linearForward: (out, a, w, bias, B, I, O) => x.linearForward(out * 4, a * 4, w * 4, bias * 4, B, I, O),
+    linearBackwardParams: (dw, db, dz, a, B, I, O) =>
+      x.linearBackwardParams(dw * 4, db * 4, dz * 4, a * 4, B, I, O),
+    linearBackwardInput: (da, dz, w, B, I, O) => x.linearBackwardInput(da * 4, dz * 4, w * 4, B, I, O),
+    activationForward: (act, p, n) => x.activationForward(act, p * 4, n),
+    activationBackward: (act, d, a, n) => x.activationBackward(act, d * 4, a * 4, n),
+    softmaxCrossEntropy: (logits, labels, B, C) => x.softmaxCrossEntropy(logits * 4, labels * 4, B, C),
+    reduceAndUpdate: (
+      params,
+      velocity,
+      slots,
+      stride,
+      nSlots,
+      from,
+      to,
+      lr,
+      momentum,
+      weightDecay,
+      invBatch,
+    ) =>
+      x.reduceAndUpdate(
+        params * 4,
+        velocity * 4,
+        slots * 4,
+        stride * 4,
+        nSlots,
+        from,
+        to,
+        lr,
+        momentum,
+        weightDecay,
+        invBatch,
+      ),
+  };
+}
+
+function wasmAbort(): never {
+  throw new Error('wasm kernel aborted');
+}

@@ -1,0 +1,59 @@
+// One flat block holds every parameter (llm.c style): layer i's weight (O×I, PyTorch's
+// nn.Linear convention) followed by its bias (O). Gradient slots and momentum reuse the
+// same layout, so reducing and updating are single loops over a range.
+
+export type Activation = 'relu' | 'tanh' | 'sigmoid';
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'sigmoid'];
+
+/** Numeric codes so workers and wasm kernels can switch without strings. */
+export const ACTIVATION_CODE: Record<Activation, number> = { relu: 0, tanh: 1, sigmoid: 2 };
+
+export interface LayerView {
+  /** fan-in I */
+  readonly inputs: number;
+  /** fan-out O */
+  readonly outputs: number;
+  /** float offset of the O×I weight within a parameter block */
+  readonly weight: number;
+  /** float offset of the O bias within a parameter block */
+  readonly bias: number;
+}
+
+export interface NetworkLayout {
+  /** [inputs, hidden..., classes] */
+  readonly sizes: readonly number[];
+  readonly activation: Activation;
+  readonly layers: readonly LayerView[];
+  /** total number of parameters */
+  readonly size: number;
+  /** widest layer, inputs included: sizes scratch buffers */
+  readonly maxWidth: number;
+}
+
+/** Largest parameter count we accept: the block and K gradient slots must fit a 4 GiB wasm memory. */
+export const MAX_PARAMS = 50_000_000;
+
+export function networkLayout(sizes: readonly number[], activation: Activation): NetworkLayout {
+  if (sizes.length < 2) throw new RangeError(`a network needs at least 2 layer sizes, got ${sizes.length}`);
+  for (const n of sizes) {
+    if (!Number.isInteger(n) || n < 1)
+      throw new RangeError(`layer sizes must be positive integers, got ${n}`);
+  }
+  if (!ACTIVATIONS.includes(activation)) throw new RangeError(`unknown activation '${activation}'`);
+  const layers: LayerView[] = [];
+  let offset = 0;
+  for (let i = 0; i + 1 < sizes.length; i++) {
+    const inputs = sizes[i];
+    const outputs = sizes[i + 1];
+    layers.push({ inputs, outputs, weight: offset, bias: offset + outputs * inputs });
+    offset += outputs * inputs + outputs;
+  }
+  if (offset > MAX_PARAMS) {
+    throw new RangeError(`network ${sizes.join('-')} has ${offset} parameters; the limit is ${MAX_PARAMS}`);
+  }
+  return { sizes: [...sizes], activation, layers, size: offset, maxWidth: Math.max(...sizes) };
+}
+
+export function describeLayers(layout: NetworkLayout): string {
+  return layout.sizes.join(',');
+}

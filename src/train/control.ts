@@ -1,0 +1,96 @@
+// The control block: one SharedArrayBuffer through which the coordinator publishes a command
+// and the workers report. Shared by src/train/pool.ts (coordinator) and workers/ (threads).
+//
+// Protocol for one command:
+//   coordinator: writes the arguments, zeroes NEXT and DONE, bumps GEN, notifies GEN.
+//   workers:     wake on GEN, claim tasks (shards or eval chunks) with Atomics.add(NEXT),
+//                for a training step meet at a barrier (ARRIVED/PHASE) once every shard's
+//                gradient is in its slot, then each reduces and updates its own parameter
+//                range; finally Atomics.add(DONE) and the last one notifies DONE.
+//   coordinator: waits on DONE until it equals the number of threads.
+// Seq-cst Atomics on GEN/DONE order all plain writes around them, so the workers see the
+// new permutation and the coordinator sees the new parameters without further fences.
+
+/** Int32 fields */
+export const GEN = 0;
+export const CMD = 1;
+export const NEXT = 2;
+export const ARRIVED = 3;
+export const PHASE = 4;
+export const DONE = 5;
+export const READY = 6;
+export const ERROR = 7;
+/** first position in the permutation of the minibatch (train) or first row (eval) */
+export const FIRST = 8;
+/** rows in the minibatch (train) or rows to evaluate (eval) */
+export const COUNT = 9;
+/** shards of a step, or chunks of an evaluation */
+export const TASKS = 10;
+/** 0 = train split, 1 = test split (eval) */
+export const SPLIT = 11;
+/** 1 when eval should write each row's predicted class */
+export const WANT_PREDICTIONS = 12;
+export const INT_FIELDS = 16;
+
+/** Float64 fields, after the Int32 ones */
+export const F_LR = 0;
+export const F_MOMENTUM = 1;
+export const F_WEIGHT_DECAY = 2;
+export const F_INV_BATCH = 3;
+export const FLOAT_FIELDS = 4;
+
+/** bytes for a worker's error message (UTF-8, NUL-padded) */
+export const ERROR_TEXT_BYTES = 512;
+export const FLOAT_OFFSET = INT_FIELDS * 4;
+export const ERROR_TEXT_OFFSET = FLOAT_OFFSET + FLOAT_FIELDS * 8;
+export const CONTROL_BYTES = ERROR_TEXT_OFFSET + ERROR_TEXT_BYTES;
+
+export const CMD_TRAIN_STEP = 1;
+export const CMD_EVAL = 2;
+export const CMD_STOP = 3;
+
+export const SPLIT_TRAIN = 0;
+export const SPLIT_TEST = 1;
+
+/** Rows per gradient shard: fixed, so shard boundaries never depend on the thread count. */
+export const SHARD_ROWS = 8;
+/** Rows per evaluation chunk. */
+export const EVAL_ROWS = 64;
+
+export interface ControlViews {
+  readonly ints: Int32Array;
+  readonly floats: Float64Array;
+  readonly errorText: Uint8Array;
+}
+
+export function controlViews(buffer: SharedArrayBuffer): ControlViews {
+  return {
+    ints: new Int32Array(buffer, 0, INT_FIELDS),
+    floats: new Float64Array(buffer, FLOAT_OFFSET, FLOAT_FIELDS),
+    errorText: new Uint8Array(buffer, ERROR_TEXT_OFFSET, ERROR_TEXT_BYTES),
+  };
+}
+
+/** Everything a worker receives, once per training session (shared buffers, not copies). */
+export interface SessionInit {
+  readonly workerIndex: number;
+  readonly threads: number;
+  readonly memory: WebAssembly.Memory;
+  readonly control: SharedArrayBuffer;
+  /** Float64: [loss, correct] per shard or eval chunk */
+  readonly stats: SharedArrayBuffer;
+  /** Int32 permutation of the train split */
+  readonly permutation: SharedArrayBuffer;
+  /** Uint8 predicted class per test row */
+  readonly predictions: SharedArrayBuffer;
+  readonly trainImages: Uint8Array;
+  readonly trainLabels: Uint8Array;
+  readonly testImages: Uint8Array;
+  readonly testLabels: Uint8Array;
+  readonly sizes: readonly number[];
+  readonly activation: import('../nn/layout.js').Activation;
+  readonly plan: import('../nn/arena.js').ArenaPlan;
+  readonly kernels: import('../nn/kernels/types.js').KernelName;
+  /** compiled wasm kernels, when kernels === 'wasm' */
+  readonly wasmModule?: WebAssembly.Module;
+}

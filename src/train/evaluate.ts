@@ -1,0 +1,61 @@
+import { type Dataset, loadDataset } from '../data/dataset.js';
+import { UsageError } from '../errors.js';
+import { arenaPlan } from '../nn/arena.js';
+import type { Model } from '../nn/model.js';
+import type { KernelChoice } from './config.js';
+import { EVAL_ROWS } from './control.js';
+import { resolveKernels } from './kernels.js';
+import { defaultThreads, StepPool, type StepStats } from './pool.js';
+
+export interface Evaluation {
+  /** mean cross-entropy */
+  loss: number;
+  accuracy: number;
+  count: number;
+  /** confusion[label][predicted] */
+  confusion: number[][];
+}
+
+export interface EvaluateOptions {
+  threads?: number;
+  kernels?: KernelChoice;
+  dataset?: Dataset;
+}
+
+/** Loss, accuracy and confusion matrix of a model on a dataset's test split, across the pool. */
+export async function evaluate(
+  model: Model,
+  data: string | Dataset,
+  options: EvaluateOptions = {},
+): Promise<Evaluation> {
+  const dataset = typeof data === 'string' ? await loadDataset(data) : data;
+  const sizes = model.layout.sizes;
+  if (sizes[0] !== dataset.features || sizes[sizes.length - 1] !== dataset.classes) {
+    throw new UsageError(
+      `the model expects ${sizes[0]} inputs and ${sizes[sizes.length - 1]} classes; ${dataset.spec} has ${dataset.features} and ${dataset.classes}`,
+    );
+  }
+  const threads = options.threads ?? defaultThreads();
+  const kernels = await resolveKernels(options.kernels ?? 'auto');
+  const plan = arenaPlan(model.layout, 0, threads, EVAL_ROWS);
+  const pool = await StepPool.open({
+    threads,
+    kernels: kernels.name,
+    wasmModule: kernels.module,
+    net: model.layout,
+    plan,
+    dataset,
+  });
+  try {
+    pool.params.set(model.params);
+    const stats: StepStats = { loss: 0, correct: 0 };
+    pool.evaluate('test', stats);
+    const C = dataset.classes;
+    const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
+    const n = dataset.test.count;
+    for (let i = 0; i < n; i++) confusion[dataset.test.labels[i]][pool.predictions[i]]++;
+    return { loss: stats.loss / n, accuracy: stats.correct / n, count: n, confusion };
+  } finally {
+    await pool.close();
+  }
+}

@@ -1,0 +1,144 @@
+// The thread side of the step protocol (see src/train/control.ts). piscina starts this as one
+// long task per thread and session; it returns when the coordinator publishes CMD_STOP.
+// Nothing here allocates per step: views and scratch are set up once.
+
+import { loadKernels } from '../src/nn/kernels/load.js';
+import { networkLayout } from '../src/nn/layout.js';
+import { forwardBackward, forwardLoss, gatherRows } from '../src/nn/mlp.js';
+import { align } from '../src/nn/scratch.js';
+import {
+  ARRIVED,
+  CMD,
+  CMD_EVAL,
+  CMD_STOP,
+  CMD_TRAIN_STEP,
+  COUNT,
+  controlViews,
+  DONE,
+  ERROR,
+  EVAL_ROWS,
+  F_INV_BATCH,
+  F_LR,
+  F_MOMENTUM,
+  F_WEIGHT_DECAY,
+  FIRST,
+  GEN,
+  NEXT,
+  PHASE,
+  READY,
+  type SessionInit,
+  SHARD_ROWS,
+  SPLIT,
+  SPLIT_TEST,
+  TASKS,
+  WANT_PREDICTIONS,
+} from '../src/train/control.js';
+
+export default async function runSession(init: SessionInit): Promise<number> {
+  const { ints, floats, errorText } = controlViews(init.control);
+  const net = networkLayout(init.sizes, init.activation);
+  const m = new Float32Array(init.memory.buffer);
+  const k = await loadKernels(init.kernels, init.memory, init.wasmModule);
+  const plan = init.plan;
+  const scratch = plan.scratch[init.workerIndex];
+  const stats = new Float64Array(init.stats);
+  const perm = new Int32Array(init.permutation);
+  const predictions = new Uint8Array(init.predictions);
+  const result = new Float64Array(2);
+  const T = init.threads;
+  const features = net.sizes[0];
+
+  // This worker's share of the parameters for reduce + update: contiguous, cache-line aligned.
+  const share = (w: number) => Math.min(net.size, align(Math.floor((w * net.size) / T)));
+  const rangeFrom = share(init.workerIndex);
+  const rangeTo = init.workerIndex === T - 1 ? net.size : share(init.workerIndex + 1);
+
+  Atomics.add(ints, READY, 1);
+  Atomics.notify(ints, READY);
+
+  let seen = Atomics.load(ints, GEN);
+  for (;;) {
+    Atomics.wait(ints, GEN, seen);
+    const gen = Atomics.load(ints, GEN);
+    if (gen === seen) continue;
+    seen = gen;
+    const cmd = Atomics.load(ints, CMD);
+    if (cmd === CMD_STOP) return init.workerIndex;
+    try {
+      if (cmd === CMD_TRAIN_STEP) trainStep();
+      else if (cmd === CMD_EVAL) evaluate();
+    } catch (e) {
+      reportError(e);
+    }
+    if (Atomics.add(ints, DONE, 1) + 1 === T) Atomics.notify(ints, DONE);
+  }
+
+  function trainStep(): void {
+    const first = ints[FIRST];
+    const rows = ints[COUNT];
+    const shards = ints[TASKS];
+    try {
+      for (let s = Atomics.add(ints, NEXT, 1); s < shards; s = Atomics.add(ints, NEXT, 1)) {
+        const B = Math.min(SHARD_ROWS, rows - s * SHARD_ROWS);
+        gatherRows(m, scratch, init.trainImages, init.trainLabels, features, perm, first + s * SHARD_ROWS, B);
+        forwardBackward(k, m, net, plan.params, plan.slots + s * plan.slotStride, scratch, B, result);
+        stats[2 * s] = result[0];
+        stats[2 * s + 1] = result[1];
+      }
+    } catch (e) {
+      reportError(e); // still meet the others at the barrier, or they would wait forever
+    }
+    barrier();
+    // A failed shard means no update at all: the step can be recomputed from the same parameters.
+    if (Atomics.load(ints, ERROR) !== 0) return;
+    k.reduceAndUpdate(
+      plan.params,
+      plan.velocity,
+      plan.slots,
+      plan.slotStride,
+      shards,
+      rangeFrom,
+      rangeTo,
+      floats[F_LR],
+      floats[F_MOMENTUM],
+      floats[F_WEIGHT_DECAY],
+      floats[F_INV_BATCH],
+    );
+  }
+
+  function evaluate(): void {
+    const test = ints[SPLIT] === SPLIT_TEST;
+    const images = test ? init.testImages : init.trainImages;
+    const labels = test ? init.testLabels : init.trainLabels;
+    const first = ints[FIRST];
+    const count = ints[COUNT];
+    const chunks = ints[TASKS];
+    const preds = ints[WANT_PREDICTIONS] ? predictions : undefined;
+    for (let c = Atomics.add(ints, NEXT, 1); c < chunks; c = Atomics.add(ints, NEXT, 1)) {
+      const B = Math.min(EVAL_ROWS, count - c * EVAL_ROWS);
+      const at = first + c * EVAL_ROWS;
+      gatherRows(m, scratch, images, labels, features, null, at, B);
+      forwardLoss(k, m, net, plan.params, scratch, B, result, preds, at);
+      stats[2 * c] = result[0];
+      stats[2 * c + 1] = result[1];
+    }
+  }
+
+  function barrier(): void {
+    const phase = Atomics.load(ints, PHASE);
+    if (Atomics.add(ints, ARRIVED, 1) + 1 === T) {
+      Atomics.store(ints, ARRIVED, 0);
+      Atomics.add(ints, PHASE, 1);
+      Atomics.notify(ints, PHASE);
+    } else {
+      while (Atomics.load(ints, PHASE) === phase) Atomics.wait(ints, PHASE, phase);
+    }
+  }
+
+  function reportError(e: unknown): void {
+    if (Atomics.compareExchange(ints, ERROR, 0, init.workerIndex + 1) !== 0) return;
+    const text = new TextEncoder().encode(`worker ${init.workerIndex}: ${(e as Error)?.stack ?? String(e)}`);
+    errorText.fill(0);
+    errorText.set(text.subarray(0, errorText.length));
+  }
+}
