@@ -53,10 +53,13 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const rangeFrom = share(init.workerIndex);
   const rangeTo = init.workerIndex === T - 1 ? net.size : share(init.workerIndex + 1);
 
+  // Read the generation before announcing readiness: the coordinator may publish the first
+  // command the moment the last worker is ready, and a worker that read GEN after that
+  // would sleep through it.
+  let seen = Atomics.load(ints, GEN);
   Atomics.add(ints, READY, 1);
   Atomics.notify(ints, READY);
 
-  let seen = Atomics.load(ints, GEN);
   for (;;) {
     Atomics.wait(ints, GEN, seen);
     const gen = Atomics.load(ints, GEN);

@@ -1,4 +1,4 @@
-import type { Kernels } from './kernels/types.js';
+import type { Floats, Kernels } from './kernels/types.js';
 import { ACTIVATION_CODE, type NetworkLayout } from './layout.js';
 import type { ScratchPlan } from './scratch.js';
 
@@ -21,7 +21,7 @@ export function forward(k: Kernels, net: NetworkLayout, params: number, s: Scrat
  * `predictions` at `at + r` when given. Must run before softmaxCrossEntropy overwrites logits.
  */
 export function countCorrect(
-  m: Float32Array,
+  m: Floats,
   logits: number,
   labels: number,
   B: number,
@@ -47,7 +47,7 @@ export function countCorrect(
  */
 export function forwardBackward(
   k: Kernels,
-  m: Float32Array,
+  m: Floats,
   net: NetworkLayout,
   params: number,
   grad: number,
@@ -80,7 +80,7 @@ export function forwardBackward(
 /** Forward and loss only (evaluation). Returns the summed loss; result[1] gets the correct count. */
 export function forwardLoss(
   k: Kernels,
-  m: Float32Array,
+  m: Floats,
   net: NetworkLayout,
   params: number,
   s: ScratchPlan,
@@ -104,7 +104,7 @@ export function forwardLoss(
  * and their labels. The dataset stays Uint8 in shared memory; this is the only conversion.
  */
 export function gatherRows(
-  m: Float32Array,
+  m: Floats,
   s: ScratchPlan,
   images: Uint8Array,
   labels: Uint8Array,

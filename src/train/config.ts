@@ -119,9 +119,7 @@ function checkField(spec: FieldSpec, value: unknown): unknown {
       const items = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
       if (!Array.isArray(items) || items.length === 0)
         throw new UsageError(`${name} must be a list like 256,128`);
-      return items.map((item) =>
-        checkNumber(name, spec, typeof item === 'string' && item !== '' ? Number(item) : item, true),
-      );
+      return items.map((item) => checkNumber(name, spec, item, true));
     }
     case 'int':
       return checkNumber(name, spec, value, true);

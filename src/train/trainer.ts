@@ -105,7 +105,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       params: net.size,
       trainCount: N,
       testCount: dataset.test.count,
-      kernels: kernels.name,
+      kernels: kernels.label,
       stepsPerEpoch,
     });
     const interval = options.progressIntervalMs ?? 100;
@@ -164,7 +164,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
     }
     const model = modelFromParams(net, pool.params);
-    return { model, metrics, seconds: (performance.now() - started) / 1000, kernels: kernels.name };
+    return { model, metrics, seconds: (performance.now() - started) / 1000, kernels: kernels.label };
   } finally {
     await pool.close();
   }

@@ -1,7 +1,7 @@
-import type { Kernels } from './types.js';
+import type { Floats, Kernels } from './types.js';
 
 // Textbook loops with float64 accumulators: the reference every fast kernel is tested against.
-export function naiveKernels(m: Float32Array): Kernels {
+export function naiveKernels(m: Floats): Kernels {
   return {
     name: 'naive',
     linearForward(out, a, w, bias, B, I, O) {

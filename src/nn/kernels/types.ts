@@ -6,6 +6,9 @@
 
 export type KernelName = 'naive' | 'js' | 'wasm';
 
+/** An arena: float32 in production; float64 lets tests run the same code as an exact reference. */
+export type Floats = Float32Array | Float64Array;
+
 export interface Kernels {
   readonly name: KernelName;
   /** out: B×O = a: B×I · wᵀ (w: O×I) + bias: O */

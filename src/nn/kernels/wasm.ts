@@ -1,11 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import type { Kernels } from './types.js';
+import { compileWasmKernels } from './wasm-module.js';
 
-// WebAssembly SIMD kernels (assembly/kernels.ts, built by AssemblyScript into dist/kernels.wasm).
+// WebAssembly SIMD kernels (assembly/kernels.ts, built by AssemblyScript into dist/kernels*.wasm).
 // The module imports the arena as its shared memory, so kernels read and write the same
 // bytes as JavaScript: offsets are passed in floats and scaled to bytes here.
-
-export const WASM_FILE = new URL('../../../kernels.wasm', import.meta.url);
 
 interface WasmExports {
   linearForward(out: number, a: number, w: number, bias: number, B: number, I: number, O: number): void;
@@ -29,24 +27,12 @@ interface WasmExports {
   ): void;
 }
 
-/** Compiles dist/kernels.wasm; null when it is missing or this runtime lacks what it needs. */
-export async function compileWasmKernels(): Promise<WebAssembly.Module | null> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(WASM_FILE);
-  } catch {
-    return null;
-  }
-  if (!WebAssembly.validate(bytes)) return null;
-  return WebAssembly.compile(bytes);
-}
-
 export async function instantiateWasmKernels(
   memory: WebAssembly.Memory,
   module?: WebAssembly.Module,
 ): Promise<Kernels> {
-  const mod = module ?? (await compileWasmKernels());
-  if (!mod) throw new Error(`wasm kernels unavailable: ${WASM_FILE.pathname} is missing or invalid`);
+  const mod = module ?? (await compileWasmKernels())?.module;
+  if (!mod) throw new Error('wasm kernels unavailable: dist/kernels.wasm is missing or does not validate');
   const instance = await WebAssembly.instantiate(mod, { env: { memory, abort: wasmAbort } });
   const x = instance.exports as unknown as WasmExports;
   return {

@@ -1,0 +1,364 @@
+// WebAssembly SIMD (f32x4) kernels, compiled by AssemblyScript to dist/kernels.wasm. The
+// module imports the arena as a shared memory; every pointer is a byte offset into it. The
+// contract of each kernel is documented in src/nn/kernels/types.ts; the naive twins in
+// src/nn/kernels/naive.ts are the reference the tests compare against.
+//
+// Dimension legend: B rows, I inputs, O outputs, C classes.
+// No kernel allocates; all three products need no packing: A·Wᵀ is dot products along the
+// contiguous k, dZᵀ·A and dZ·W are broadcasts times contiguous rows.
+
+// @ts-nocheck: AssemblyScript types (f32, usize, v128) are not TypeScript's.
+
+// a·b + c; relaxed-SIMD fused multiply-add where the build enables it.
+@inline
+function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+@inline
+function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+// a: I, w: I → Σ a·w (vector part then scalar tail)
+@inline
+function dot(a: usize, w: usize, I: i32): f32 {
+  let acc = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= I; k += 4) acc = madd(v128.load(a + (<usize>k << 2)), v128.load(w + (<usize>k << 2)), acc);
+  let s = hsum(acc);
+  for (; k < I; k++) s += load<f32>(a + (<usize>k << 2)) * load<f32>(w + (<usize>k << 2));
+  return s;
+}
+
+/** out: B×O = a: B×I · wᵀ (w: O×I) + bias: O — tiles of 4 rows × 2 outputs */
+export function linearForward(out: usize, a: usize, w: usize, bias: usize, B: i32, I: i32, O: i32): void {
+  const rs = <usize>I << 2;
+  const os = <usize>O << 2;
+  let r = 0;
+  for (; r + 4 <= B; r += 4) {
+    const a0 = a + <usize>r * rs;
+    const a1 = a0 + rs;
+    const a2 = a1 + rs;
+    const a3 = a2 + rs;
+    const o0 = out + <usize>r * os;
+    let o = 0;
+    for (; o + 2 <= O; o += 2) {
+      const w0 = w + <usize>o * rs;
+      const w1 = w0 + rs;
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+      let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      let k = 0;
+      for (; k + 4 <= I; k += 4) {
+        const kb = <usize>k << 2;
+        const x0 = v128.load(w0 + kb);
+        const x1 = v128.load(w1 + kb);
+        let v = v128.load(a0 + kb);
+        c00 = madd(v, x0, c00);
+        c01 = madd(v, x1, c01);
+        v = v128.load(a1 + kb);
+        c10 = madd(v, x0, c10);
+        c11 = madd(v, x1, c11);
+        v = v128.load(a2 + kb);
+        c20 = madd(v, x0, c20);
+        c21 = madd(v, x1, c21);
+        v = v128.load(a3 + kb);
+        c30 = madd(v, x0, c30);
+        c31 = madd(v, x1, c31);
+      }
+      let s00 = hsum(c00), s01 = hsum(c01), s10 = hsum(c10), s11 = hsum(c11);
+      let s20 = hsum(c20), s21 = hsum(c21), s30 = hsum(c30), s31 = hsum(c31);
+      for (; k < I; k++) {
+        const kb = <usize>k << 2;
+        const x0 = load<f32>(w0 + kb);
+        const x1 = load<f32>(w1 + kb);
+        const v0 = load<f32>(a0 + kb), v1 = load<f32>(a1 + kb), v2 = load<f32>(a2 + kb), v3 = load<f32>(a3 + kb);
+        s00 += v0 * x0; s01 += v0 * x1;
+        s10 += v1 * x0; s11 += v1 * x1;
+        s20 += v2 * x0; s21 += v2 * x1;
+        s30 += v3 * x0; s31 += v3 * x1;
+      }
+      const b0 = load<f32>(bias + (<usize>o << 2));
+      const b1 = load<f32>(bias + (<usize>o << 2), 4);
+      const p = o0 + (<usize>o << 2);
+      store<f32>(p, s00 + b0); store<f32>(p, s01 + b1, 4);
+      store<f32>(p + os, s10 + b0); store<f32>(p + os, s11 + b1, 4);
+      store<f32>(p + 2 * os, s20 + b0); store<f32>(p + 2 * os, s21 + b1, 4);
+      store<f32>(p + 3 * os, s30 + b0); store<f32>(p + 3 * os, s31 + b1, 4);
+    }
+    for (; o < O; o++) {
+      const wo = w + <usize>o * rs;
+      const b = load<f32>(bias + (<usize>o << 2));
+      for (let i = 0; i < 4; i++) store<f32>(o0 + <usize>i * os + (<usize>o << 2), dot(a0 + <usize>i * rs, wo, I) + b);
+    }
+  }
+  for (; r < B; r++) {
+    const ar = a + <usize>r * rs;
+    for (let o = 0; o < O; o++) {
+      store<f32>(out + <usize>r * os + (<usize>o << 2), dot(ar, w + <usize>o * rs, I) + load<f32>(bias + (<usize>o << 2)));
+    }
+  }
+}
+
+/**
+ * dw: O×I = dzᵀ·a, db: O = Σ_rows dz (dz: B×O, a: B×I), overwriting — tiles of 4 outputs × 8
+ * inputs accumulate over the B rows.
+ */
+export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, B: i32, I: i32, O: i32): void {
+  const rs = <usize>I << 2;
+  const os = <usize>O << 2;
+  let o = 0;
+  for (; o + 4 <= O; o += 4) {
+    const ob = <usize>o << 2;
+    const d0 = dw + <usize>o * rs;
+    let k = 0;
+    for (; k + 8 <= I; k += 8) {
+      const kb = <usize>k << 2;
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+      let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      for (let r = 0; r < B; r++) {
+        const ar = a + <usize>r * rs + kb;
+        const x0 = v128.load(ar);
+        const x1 = v128.load(ar, 16);
+        const zr = dz + <usize>r * os + ob;
+        let s = v128.load32_splat(zr);
+        c00 = madd(s, x0, c00);
+        c01 = madd(s, x1, c01);
+        s = v128.load32_splat(zr, 4);
+        c10 = madd(s, x0, c10);
+        c11 = madd(s, x1, c11);
+        s = v128.load32_splat(zr, 8);
+        c20 = madd(s, x0, c20);
+        c21 = madd(s, x1, c21);
+        s = v128.load32_splat(zr, 12);
+        c30 = madd(s, x0, c30);
+        c31 = madd(s, x1, c31);
+      }
+      const p = d0 + kb;
+      v128.store(p, c00); v128.store(p, c01, 16);
+      v128.store(p + rs, c10); v128.store(p + rs, c11, 16);
+      v128.store(p + 2 * rs, c20); v128.store(p + 2 * rs, c21, 16);
+      v128.store(p + 3 * rs, c30); v128.store(p + 3 * rs, c31, 16);
+    }
+    for (; k < I; k++) {
+      for (let i = 0; i < 4; i++) store<f32>(d0 + <usize>i * rs + (<usize>k << 2), columnDot(dz, a, o + i, k, B, os, rs));
+    }
+  }
+  for (; o < O; o++) {
+    for (let k = 0; k < I; k++) store<f32>(dw + <usize>o * rs + (<usize>k << 2), columnDot(dz, a, o, k, B, os, rs));
+  }
+  for (let j = 0; j < O; j++) {
+    let s: f32 = 0;
+    for (let r = 0; r < B; r++) s += load<f32>(dz + <usize>r * os + (<usize>j << 2));
+    store<f32>(db + (<usize>j << 2), s);
+  }
+}
+
+// Σ_r dz[r][o]·a[r][k], the scalar tail of linearBackwardParams
+@inline
+function columnDot(dz: usize, a: usize, o: i32, k: i32, B: i32, os: usize, rs: usize): f32 {
+  let s: f32 = 0;
+  for (let r = 0; r < B; r++) s += load<f32>(dz + <usize>r * os + (<usize>o << 2)) * load<f32>(a + <usize>r * rs + (<usize>k << 2));
+  return s;
+}
+
+/** da: B×I = dz: B×O · w: O×I — tiles of 4 rows × 8 inputs accumulate over the O outputs */
+export function linearBackwardInput(da: usize, dz: usize, w: usize, B: i32, I: i32, O: i32): void {
+  const rs = <usize>I << 2;
+  const os = <usize>O << 2;
+  let r = 0;
+  for (; r + 4 <= B; r += 4) {
+    const z0 = dz + <usize>r * os;
+    const d0 = da + <usize>r * rs;
+    let k = 0;
+    for (; k + 8 <= I; k += 8) {
+      const kb = <usize>k << 2;
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+      let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      for (let o = 0; o < O; o++) {
+        const wo = w + <usize>o * rs + kb;
+        const x0 = v128.load(wo);
+        const x1 = v128.load(wo, 16);
+        const zo = z0 + (<usize>o << 2);
+        let s = v128.load32_splat(zo);
+        c00 = madd(s, x0, c00);
+        c01 = madd(s, x1, c01);
+        s = v128.load32_splat(zo + os);
+        c10 = madd(s, x0, c10);
+        c11 = madd(s, x1, c11);
+        s = v128.load32_splat(zo + 2 * os);
+        c20 = madd(s, x0, c20);
+        c21 = madd(s, x1, c21);
+        s = v128.load32_splat(zo + 3 * os);
+        c30 = madd(s, x0, c30);
+        c31 = madd(s, x1, c31);
+      }
+      const p = d0 + kb;
+      v128.store(p, c00); v128.store(p, c01, 16);
+      v128.store(p + rs, c10); v128.store(p + rs, c11, 16);
+      v128.store(p + 2 * rs, c20); v128.store(p + 2 * rs, c21, 16);
+      v128.store(p + 3 * rs, c30); v128.store(p + 3 * rs, c31, 16);
+    }
+    for (; k < I; k++) {
+      for (let i = 0; i < 4; i++) store<f32>(d0 + <usize>i * rs + (<usize>k << 2), rowTimesColumn(z0 + <usize>i * os, w, k, O, rs));
+    }
+  }
+  for (; r < B; r++) {
+    for (let k = 0; k < I; k++) {
+      store<f32>(da + <usize>r * rs + (<usize>k << 2), rowTimesColumn(dz + <usize>r * os, w, k, O, rs));
+    }
+  }
+}
+
+// Σ_o z[o]·w[o][k], the scalar tail of linearBackwardInput
+@inline
+function rowTimesColumn(z: usize, w: usize, k: i32, O: i32, rs: usize): f32 {
+  let s: f32 = 0;
+  for (let o = 0; o < O; o++) s += load<f32>(z + (<usize>o << 2)) * load<f32>(w + <usize>o * rs + (<usize>k << 2));
+  return s;
+}
+
+/** x: n ← α(x) in place; act 0 relu, 1 tanh, 2 sigmoid */
+export function activationForward(act: i32, x: usize, n: i32): void {
+  if (act == 0) {
+    const zero = f32x4.splat(0);
+    let i = 0;
+    // f32x4.max propagates NaN, so divergence stays visible
+    for (; i + 4 <= n; i += 4) v128.store(x + (<usize>i << 2), f32x4.max(v128.load(x + (<usize>i << 2)), zero));
+    for (; i < n; i++) {
+      const p = x + (<usize>i << 2);
+      store<f32>(p, Mathf.max(load<f32>(p), 0));
+    }
+  } else if (act == 1) {
+    for (let i = 0; i < n; i++) {
+      const p = x + (<usize>i << 2);
+      store<f32>(p, <f32>Math.tanh(<f64>load<f32>(p)));
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const p = x + (<usize>i << 2);
+      store<f32>(p, <f32>(1.0 / (1.0 + Math.exp(-<f64>load<f32>(p)))));
+    }
+  }
+}
+
+/** d: n ← d ⊙ α'(z), written through a = α(z) */
+export function activationBackward(act: i32, d: usize, a: usize, n: i32): void {
+  let i = 0;
+  if (act == 0) {
+    const zero = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      const off = <usize>i << 2;
+      v128.store(d + off, v128.and(v128.load(d + off), f32x4.gt(v128.load(a + off), zero)));
+    }
+    for (; i < n; i++) {
+      const off = <usize>i << 2;
+      if (!(load<f32>(a + off) > 0)) store<f32>(d + off, 0);
+    }
+  } else {
+    const one = f32x4.splat(1);
+    for (; i + 4 <= n; i += 4) {
+      const off = <usize>i << 2;
+      const y = v128.load(a + off);
+      const g = act == 1 ? f32x4.sub(one, f32x4.mul(y, y)) : f32x4.mul(y, f32x4.sub(one, y));
+      v128.store(d + off, f32x4.mul(v128.load(d + off), g));
+    }
+    for (; i < n; i++) {
+      const off = <usize>i << 2;
+      const y = load<f32>(a + off);
+      const g: f32 = act == 1 ? 1 - y * y : y * (1 - y);
+      store<f32>(d + off, load<f32>(d + off) * g);
+    }
+  }
+}
+
+/** logits: B×C → softmax − onehot(labels) in place; labels: B floats; returns Σ −log p[label] */
+export function softmaxCrossEntropy(logits: usize, labels: usize, B: i32, C: i32): f64 {
+  let loss: f64 = 0;
+  for (let r = 0; r < B; r++) {
+    const row = logits + ((<usize>r * <usize>C) << 2);
+    let max: f64 = -Infinity;
+    for (let c = 0; c < C; c++) max = Math.max(max, <f64>load<f32>(row + (<usize>c << 2)));
+    let sum: f64 = 0;
+    for (let c = 0; c < C; c++) sum += Math.exp(<f64>load<f32>(row + (<usize>c << 2)) - max);
+    const label = <i32>load<f32>(labels + (<usize>r << 2));
+    loss += Math.log(sum) + max - <f64>load<f32>(row + (<usize>label << 2));
+    for (let c = 0; c < C; c++) {
+      const p = row + (<usize>c << 2);
+      store<f32>(p, <f32>(Math.exp(<f64>load<f32>(p) - max) / sum - (c == label ? 1.0 : 0.0)));
+    }
+  }
+  return loss;
+}
+
+/**
+ * For j in [from, to) (float indices): g = Σ_k slots[k][j] in slot order, then
+ * g = g·invBatch + wd·w, v = μ·v + g, w −= lr·v. 32 floats at a time, so each slot is read
+ * as a stream.
+ */
+export function reduceAndUpdate(
+  params: usize,
+  velocity: usize,
+  slots: usize,
+  strideBytes: usize,
+  nSlots: i32,
+  from: i32,
+  to: i32,
+  lr: f64,
+  momentum: f64,
+  weightDecay: f64,
+  invBatch: f64,
+): void {
+  const vlr = f32x4.splat(<f32>lr);
+  const vmu = f32x4.splat(<f32>momentum);
+  const vwd = f32x4.splat(<f32>weightDecay);
+  const vinv = f32x4.splat(<f32>invBatch);
+  let j = from;
+  for (; j + 32 <= to; j += 32) {
+    const off = <usize>j << 2;
+    let s = slots + off;
+    let g0 = v128.load(s), g1 = v128.load(s, 16), g2 = v128.load(s, 32), g3 = v128.load(s, 48);
+    let g4 = v128.load(s, 64), g5 = v128.load(s, 80), g6 = v128.load(s, 96), g7 = v128.load(s, 112);
+    for (let k = 1; k < nSlots; k++) {
+      s += strideBytes;
+      g0 = f32x4.add(g0, v128.load(s)); g1 = f32x4.add(g1, v128.load(s, 16));
+      g2 = f32x4.add(g2, v128.load(s, 32)); g3 = f32x4.add(g3, v128.load(s, 48));
+      g4 = f32x4.add(g4, v128.load(s, 64)); g5 = f32x4.add(g5, v128.load(s, 80));
+      g6 = f32x4.add(g6, v128.load(s, 96)); g7 = f32x4.add(g7, v128.load(s, 112));
+    }
+    update4(params + off, velocity + off, g0, vlr, vmu, vwd, vinv);
+    update4(params + off + 16, velocity + off + 16, g1, vlr, vmu, vwd, vinv);
+    update4(params + off + 32, velocity + off + 32, g2, vlr, vmu, vwd, vinv);
+    update4(params + off + 48, velocity + off + 48, g3, vlr, vmu, vwd, vinv);
+    update4(params + off + 64, velocity + off + 64, g4, vlr, vmu, vwd, vinv);
+    update4(params + off + 80, velocity + off + 80, g5, vlr, vmu, vwd, vinv);
+    update4(params + off + 96, velocity + off + 96, g6, vlr, vmu, vwd, vinv);
+    update4(params + off + 112, velocity + off + 112, g7, vlr, vmu, vwd, vinv);
+  }
+  for (; j < to; j++) {
+    const off = <usize>j << 2;
+    let g: f32 = nSlots > 0 ? load<f32>(slots + off) : 0;
+    for (let k = 1; k < nSlots; k++) g += load<f32>(slots + <usize>k * strideBytes + off);
+    const w = load<f32>(params + off);
+    g = g * <f32>invBatch + <f32>weightDecay * w;
+    const v = <f32>momentum * load<f32>(velocity + off) + g;
+    store<f32>(velocity + off, v);
+    store<f32>(params + off, w - <f32>lr * v);
+  }
+}
+
+@inline
+function update4(w: usize, v: usize, g: v128, lr: v128, mu: v128, wd: v128, inv: v128): void {
+  const x = v128.load(w);
+  const grad = f32x4.add(f32x4.mul(g, inv), f32x4.mul(wd, x));
+  const vel = f32x4.add(f32x4.mul(mu, v128.load(v)), grad);
+  v128.store(v, vel);
+  v128.store(w, f32x4.sub(x, f32x4.mul(lr, vel)));
+}

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { FASHION_MNIST_DIR } from '../src/data/dataset.js';
+import { runCli, tempDir } from './helpers.js';
+
+function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+}
+
+describe('gradpool train: bad input', () => {
+  const cases: [string[], RegExp][] = [
+    [['--threads', '0'], /--threads must be ≥ 1, got 0/],
+    [['--threads', 'abc'], /--threads must be a whole number, got 'abc'/],
+    [['--hidden', 'abc'], /--hidden must be a whole number, got 'abc'/],
+    [['--hidden', '64,'], /--hidden/],
+    [['--lr', '-1'], /--lr must be > 0, got -1/],
+    [['--momentum', '1'], /--momentum must be < 1, got 1/],
+    [['--epochs', '1.5'], /--epochs must be a whole number, got 1.5/],
+    [['--activation', 'gelu'], /activation/i],
+    [['--frobnicate'], /Unknown argument: frobnicate/],
+    [['--batch-size', '9000'], /--batch-size 9000 is larger than the 8000 training rows/],
+    [['--data', 'cifar'], /unknown dataset 'cifar'/],
+    [['--log', 'xml'], /--log must be pretty or json/],
+  ];
+  for (const [args, message] of cases) {
+    it(`${args.join(' ')}: exit 2, one line, nothing written`, (t) => {
+      const out = join(tempDir(t), 'm.safetensors');
+      const r = runCli([
+        'train',
+        ...args,
+        '--out',
+        out,
+        '--epochs',
+        args.includes('--epochs') ? args[args.indexOf('--epochs') + 1] : '1',
+      ]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+      assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
+      assert.ok(!existsSync(out), 'no model file');
+    });
+  }
+
+  it('a corrupt IDX file: exit 2 naming the file', (t) => {
+    const dir = tempDir(t);
+    for (const name of [
+      'train-images-idx3-ubyte',
+      'train-labels-idx1-ubyte',
+      't10k-images-idx3-ubyte',
+      't10k-labels-idx1-ubyte',
+    ]) {
+      writeFileSync(join(dir, name), Buffer.from([0, 0, 8, name.includes('images') ? 3 : 1, 0, 0, 0, 1]));
+    }
+    const r = runCli(['train', '--data', `idx:${dir}`, '--out', join(dir, 'm.safetensors')]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /train-images-idx3-ubyte: truncated header: expected 16 bytes, found 8/);
+  });
+
+  it('--out in a folder that does not exist: exit 2 before training', (t) => {
+    const r = runCli(['train', '--out', join(tempDir(t), 'no/such/m.safetensors')]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /does not exist/);
+  });
+});
+
+describe('gradpool train and eval', () => {
+  it('writes the same model bytes for --threads 1, 2, 3 and 4', (t) => {
+    const dir = tempDir(t);
+    const files = [1, 2, 3, 4].map((threads) => {
+      const out = join(dir, `m${threads}.safetensors`);
+      const r = runCli([
+        'train',
+        '--hidden',
+        '48',
+        '--epochs',
+        '1',
+        '--threads',
+        String(threads),
+        '--seed',
+        '17',
+        '--out',
+        out,
+        '--log',
+        'json',
+      ]);
+      assert.equal(r.status, 0, r.stderr);
+      return readFileSync(out);
+    });
+    for (const f of files.slice(1)) assert.ok(f.equals(files[0]), 'model files differ');
+  });
+
+  it('defaults on mnist reach ≥ 95 % test accuracy; JSON lines carry every metric; eval agrees', (t) => {
+    const dir = tempDir(t);
+    const out = join(dir, 'model.safetensors');
+    const r = runCli(['train', '--threads', '2', '--out', out]); // stdout is a pipe: JSON lines
+    assert.equal(r.status, 0, r.stderr);
+    const lines = jsonLines(r.stdout);
+    const epochs = lines.filter((l) => l.event === 'epoch');
+    assert.equal(epochs.length, 10);
+    for (const e of epochs) {
+      for (const key of [
+        'epoch',
+        'trainLoss',
+        'trainAccuracy',
+        'testLoss',
+        'testAccuracy',
+        'samplesPerSec',
+        'seconds',
+      ]) {
+        assert.equal(typeof e[key], 'number', `${key} in ${JSON.stringify(e)}`);
+      }
+    }
+    const done = lines[lines.length - 1];
+    assert.equal(done.event, 'done');
+    assert.ok((done.testAccuracy as number) >= 0.95, `test accuracy ${done.testAccuracy}`);
+    assert.equal(done.model, out);
+
+    const ev = runCli(['eval', '--model', out, '--data', 'mnist', '--json', '--threads', '1']);
+    assert.equal(ev.status, 0, ev.stderr);
+    const e = JSON.parse(ev.stdout);
+    assert.equal(e.accuracy, done.testAccuracy);
+    assert.equal(e.loss, done.testLoss);
+    assert.equal(e.confusion.length, 10);
+    assert.equal(
+      e.confusion.flat().reduce((a: number, b: number) => a + b, 0),
+      2000,
+    );
+    assert.equal(
+      e.confusion.reduce((a: number, row: number[], i: number) => a + row[i], 0),
+      Math.round(e.accuracy * 2000),
+    );
+
+    const pretty = runCli(['eval', '--model', out]);
+    assert.equal(pretty.status, 0);
+    assert.match(pretty.stdout, /784-256-128-10 relu on mnist: accuracy \d+\.\d+ %/);
+  });
+
+  it('pretty output: a table row per epoch and a summary', (t) => {
+    const out = join(tempDir(t), 'm.safetensors');
+    const r = runCli(['train', '--hidden', '32', '--epochs', '2', '--log', 'pretty', '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /epoch\s+train loss\s+train acc\s+test loss\s+test acc\s+samples\/s\s+seconds/);
+    assert.match(r.stdout, /2\/2\s+\d\.\d{4}\s+\d+\.\d\d%/);
+    assert.match(r.stdout, /done in \d+\.\d s: test accuracy \d+\.\d\d %/);
+  });
+
+  it('eval refuses a file that is not a gradpool model: exit 2', (t) => {
+    const path = join(tempDir(t), 'x.safetensors');
+    writeFileSync(path, 'not a model');
+    const r = runCli(['eval', '--model', path]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /x.safetensors: not a valid gradpool model: header length/);
+  });
+
+  it('eval refuses a model whose shape does not fit the data: exit 2', (t) => {
+    const dir = tempDir(t);
+    const out = join(dir, 'm.safetensors');
+    assert.equal(runCli(['train', '--hidden', '8', '--epochs', '1', '--out', out]).status, 0);
+    const data = join(dir, 'idx');
+    // a 2×2-pixel IDX dataset
+    const r = runCli(['eval', '--model', out, '--data', `idx:${data}`]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /no such directory/);
+  });
+});
+
+const fashion = existsSync(process.env.FASHION_MNIST || FASHION_MNIST_DIR);
+describe('the reference recipe on Fashion-MNIST', {
+  skip: !fashion && 'dataset-fashion-mnist is not installed',
+}, () => {
+  it('784-256-128-10 relu, lr 0.05, momentum 0.9, batch 128, 10 epochs, 2 threads: ≥ 87 % test accuracy', (t) => {
+    const out = join(tempDir(t), 'f.safetensors');
+    const r = runCli([
+      'train',
+      '--data',
+      'fashion-mnist',
+      '--hidden',
+      '256,128',
+      '--epochs',
+      '10',
+      '--threads',
+      '2',
+      '--lr',
+      '0.05',
+      '--momentum',
+      '0.9',
+      '--batch-size',
+      '128',
+      '--out',
+      out,
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = jsonLines(r.stdout);
+    const done = lines[lines.length - 1];
+    assert.ok((done.testAccuracy as number) >= 0.87, `test accuracy ${done.testAccuracy}`);
+  });
+});

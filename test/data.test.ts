@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { FASHION_MNIST_DIR, IDX_FILES, loadDataset, loadIdxDirectory } from '../src/data/dataset.js';
+import { parseIdx } from '../src/data/idx.js';
+import { MNIST_TRAIN_COUNT } from '../src/data/mnist-package.js';
+import { DataError } from '../src/errors.js';
+import { tempDir } from './helpers.js';
+
+/** An IDX file built byte by byte from the format's definition. */
+function idx(dims: number[], data: number[] | Uint8Array, dtype = 0x08): Uint8Array {
+  const out = new Uint8Array(4 + 4 * dims.length + data.length);
+  out[2] = dtype;
+  out[3] = dims.length;
+  dims.forEach((d, i) => {
+    out[4 + 4 * i] = d >>> 24;
+    out[5 + 4 * i] = (d >>> 16) & 255;
+    out[6 + 4 * i] = (d >>> 8) & 255;
+    out[7 + 4 * i] = d & 255;
+  });
+  out.set(data, 4 + 4 * dims.length);
+  return out;
+}
+
+function writeIdxDir(dir: string, opts: { gz?: boolean; testLabels?: Uint8Array } = {}) {
+  const img = (n: number) =>
+    idx(
+      [n, 2, 3],
+      Array.from({ length: n * 6 }, (_, i) => (i * 37) % 256),
+    );
+  const files: Record<string, Uint8Array> = {
+    [IDX_FILES.trainImages]: img(4),
+    [IDX_FILES.trainLabels]: idx([4], [3, 1, 4, 1]),
+    [IDX_FILES.testImages]: img(2),
+    [IDX_FILES.testLabels]: opts.testLabels ?? idx([2], [5, 9]),
+  };
+  for (const [name, bytes] of Object.entries(files)) {
+    writeFileSync(join(dir, opts.gz ? `${name}.gz` : name), opts.gz ? gzipSync(bytes) : bytes);
+  }
+}
+
+describe('IDX parsing', () => {
+  it('reads dimensions big-endian and the payload in order', () => {
+    const t = parseIdx(idx([2, 1, 3], [1, 2, 3, 4, 5, 6]), 'x', 3);
+    assert.deepEqual(t.dims, [2, 1, 3]);
+    assert.deepEqual([...t.data], [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(parseIdx(idx([300], new Uint8Array(300)), 'y', 1).dims, [300]);
+  });
+
+  const bad: [string, Uint8Array, RegExp][] = [
+    [
+      'bad magic',
+      (() => {
+        const b = idx([1], [0]);
+        b[0] = 1;
+        return b;
+      })(),
+      /x: bad magic: expected 00 00/,
+    ],
+    [
+      'float dtype',
+      idx([1], [0, 0, 0, 0], 0x0d),
+      /x: expected dtype code 0x08 \(unsigned byte\), found 0x0d/,
+    ],
+    ['wrong number of dimensions', idx([1, 1], [0]), /x: expected 1 dimension\(s\), found 2/],
+    ['truncated payload', idx([5], [1, 2, 3]), /x: truncated: dimensions 5 need 13 bytes, found 11/],
+    ['trailing bytes', idx([1], [1, 2]), /x: trailing bytes: dimensions 1 need 9 bytes, found 10/],
+    ['a zero dimension', idx([0], []), /x: dimension 0 is 0/],
+    ['a header cut short', idx([1], [1]).subarray(0, 6), /x: truncated header/],
+    ['an absurd size', idx([0xffffffff], [1]), /x: truncated: dimensions 4294967295 need/],
+  ];
+  for (const [what, bytes, message] of bad) {
+    it(`rejects ${what} with a one-line DataError naming the file`, () => {
+      assert.throws(
+        () => parseIdx(bytes, 'x', 1),
+        (e: unknown) => {
+          assert.ok(e instanceof DataError);
+          assert.match(e.message, message);
+          assert.ok(!e.message.includes('\n'));
+          return true;
+        },
+      );
+    });
+  }
+});
+
+describe('IDX folders', () => {
+  for (const gz of [false, true]) {
+    it(`loads a folder of ${gz ? 'gzip' : 'raw'} files into shared memory`, (t) => {
+      const dir = tempDir(t);
+      writeIdxDir(dir, { gz });
+      const d = loadIdxDirectory(dir);
+      assert.equal(d.features, 6);
+      assert.equal(d.train.count, 4);
+      assert.equal(d.test.count, 2);
+      assert.deepEqual([...d.train.labels], [3, 1, 4, 1]);
+      assert.deepEqual([...d.test.labels], [5, 9]);
+      assert.equal(d.train.images[7], (7 * 37) % 256);
+      assert.ok(d.train.images.buffer instanceof SharedArrayBuffer);
+    });
+  }
+
+  it('rejects a label out of range, naming the file and the row', (t) => {
+    const dir = tempDir(t);
+    writeIdxDir(dir, { testLabels: idx([2], [5, 10]) });
+    assert.throws(() => loadIdxDirectory(dir), /t10k-labels-idx1-ubyte: label 1 is 10, expected 0–9/);
+  });
+
+  it('rejects a label count that disagrees with the images', (t) => {
+    const dir = tempDir(t);
+    writeIdxDir(dir, { testLabels: idx([3], [5, 9, 1]) });
+    assert.throws(() => loadIdxDirectory(dir), /expected 2 labels .* found 3/);
+  });
+
+  it('rejects a missing file and a corrupt gzip stream', (t) => {
+    const dir = tempDir(t);
+    assert.throws(() => loadIdxDirectory(dir), /missing train-images-idx3-ubyte \(raw or .gz\)/);
+    writeIdxDir(dir, { gz: true });
+    const path = join(dir, `${IDX_FILES.trainLabels}.gz`);
+    const bytes = readFileSync(path);
+    writeFileSync(path, bytes.subarray(0, bytes.length - 6));
+    assert.throws(() => loadIdxDirectory(dir), /train-labels-idx1-ubyte.gz: bad gzip data/);
+  });
+
+  it('names the apt package when Fashion-MNIST is not installed', async () => {
+    const saved = process.env.FASHION_MNIST;
+    process.env.FASHION_MNIST = '/nonexistent/fashion';
+    try {
+      await assert.rejects(loadDataset('fashion-mnist'), /apt-get install dataset-fashion-mnist/);
+    } finally {
+      if (saved === undefined) delete process.env.FASHION_MNIST;
+      else process.env.FASHION_MNIST = saved;
+    }
+  });
+
+  it('rejects an unknown dataset spec', async () => {
+    await assert.rejects(loadDataset('cifar'), /unknown dataset 'cifar'/);
+  });
+});
+
+describe('the mnist package', () => {
+  it('splits its 10,000 digits 8,000 / 2,000 the same way every time, pixels as the package has them', async () => {
+    const d = await loadDataset('mnist');
+    assert.equal(d.train.count, MNIST_TRAIN_COUNT);
+    assert.equal(d.test.count, 2000);
+    assert.equal(d.features, 784);
+    const again = await loadDataset('mnist');
+    assert.deepEqual(again.train.labels, d.train.labels);
+    // Every train image is one of the package's images, scaled by 255: check the first one
+    // against the package's own JSON by searching its digit's rows.
+    const req = createRequire(import.meta.url);
+    const digit = d.train.labels[0];
+    const raw: number[] = req(`mnist/src/digits/${digit}.json`).data;
+    const first = Array.from(d.train.images.subarray(0, 784));
+    let found = false;
+    for (let i = 0; i < raw.length / 784 && !found; i++) {
+      found = first.every((v, p) => v === Math.round(raw[i * 784 + p] * 255));
+    }
+    assert.ok(found, 'the first training image is a row of its digit in the package');
+    const counts = new Array(10).fill(0);
+    for (const l of [...d.train.labels, ...d.test.labels]) counts[l]++;
+    for (let c = 0; c < 10; c++) assert.equal(counts[c], req(`mnist/src/digits/${c}.json`).data.length / 784);
+  });
+});
+
+describe('Fashion-MNIST (Debian dataset-fashion-mnist)', {
+  skip: !existsSync(FASHION_MNIST_DIR) && !process.env.FASHION_MNIST,
+}, () => {
+  it('loads 60,000 + 10,000 images of 28×28 with the published first labels', async () => {
+    const d = await loadDataset('fashion-mnist');
+    assert.equal(d.train.count, 60000);
+    assert.equal(d.test.count, 10000);
+    assert.equal(d.rows, 28);
+    assert.equal(d.cols, 28);
+    // The dataset's README: the first training image is an ankle boot (9), the first test one too.
+    assert.equal(d.train.labels[0], 9);
+    assert.equal(d.test.labels[0], 9);
+    const counts = new Array(10).fill(0);
+    for (const l of d.train.labels) counts[l]++;
+    assert.deepEqual(counts, new Array(10).fill(6000));
+  });
+});

@@ -1,0 +1,118 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Dataset } from '../src/data/dataset.js';
+import { sharedSplit } from '../src/data/split.js';
+import { jsKernels } from '../src/nn/kernels/js.js';
+import { naiveKernels } from '../src/nn/kernels/naive.js';
+import type { Floats, KernelName, Kernels } from '../src/nn/kernels/types.js';
+import { instantiateWasmKernels } from '../src/nn/kernels/wasm.js';
+
+export const ROOT = new URL('../../', import.meta.url).pathname;
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+
+export function fixture<T>(name: string): T {
+  return JSON.parse(readFileSync(new URL(`../../test/fixtures/${name}`, import.meta.url), 'utf8')) as T;
+}
+
+/** A float32 arena in a shared wasm memory, so every kernel set can run on it. */
+export function arena(floats: number): { memory: WebAssembly.Memory; m: Float32Array } {
+  const pages = Math.ceil((floats * 4 + 65536) / 65536);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  return { memory, m: new Float32Array(memory.buffer) };
+}
+
+export const FAST_KERNELS: readonly KernelName[] = ['js', 'wasm'];
+
+export async function kernelsOn(name: KernelName, memory: WebAssembly.Memory): Promise<Kernels> {
+  const m = new Float32Array(memory.buffer);
+  if (name === 'naive') return naiveKernels(m);
+  if (name === 'js') return jsKernels(m);
+  return instantiateWasmKernels(memory);
+}
+
+/** Deterministic pseudo-random fill in [lo, hi), independent of the library's Rng. */
+export function fill(m: Floats, at: number, n: number, seed: number, lo = -1, hi = 1): void {
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    m[at + i] = lo + ((hi - lo) * x) / 4294967296;
+  }
+}
+
+/** max |a−b| / (atol + rtol·|b|) over n values: ≤ 1 means within tolerance. */
+export function worstRatio(
+  a: Floats,
+  ai: number,
+  b: Floats | number[],
+  bi: number,
+  n: number,
+  atol: number,
+  rtol: number,
+) {
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < n; i++) {
+    const ratio = Math.abs(a[ai + i] - b[bi + i]) / (atol + rtol * Math.abs(b[bi + i]));
+    if (!(ratio <= worst)) {
+      worst = ratio;
+      at = i;
+    }
+  }
+  return { worst, at, got: a[ai + at], want: b[bi + at] };
+}
+
+/** A small synthetic dataset: class c lights up pixel block c, plus seeded noise. */
+export function syntheticDataset(trainCount: number, testCount: number, features = 64, seed = 7): Dataset {
+  const make = (count: number, s: number) => {
+    const images = new Uint8Array(count * features);
+    const labels = new Uint8Array(count);
+    let x = s;
+    for (let i = 0; i < count; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      const c = x % 10;
+      labels[i] = c;
+      for (let p = 0; p < features; p++) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        const on = Math.floor((p * 10) / features) === c;
+        images[i * features + p] = (on ? 150 : 0) + (x >>> 25);
+      }
+    }
+    return sharedSplit(images, labels, count);
+  };
+  return {
+    spec: 'synthetic',
+    rows: 1,
+    cols: features,
+    features,
+    classes: 10,
+    train: make(trainCount, seed),
+    test: make(testCount, seed + 1),
+  };
+}
+
+export function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gradpool-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 300_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}

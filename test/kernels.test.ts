@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { KernelName, Kernels } from '../src/nn/kernels/types.js';
+import { arena, FAST_KERNELS, fill, kernelsOn, worstRatio } from './helpers.js';
+
+// Each fast kernel against its naive twin on the same inputs, on shapes that hit every tail
+// of the SIMD tiles (1×1, 7×13, odd row counts) and the real layer 128×784×256. Float32
+// sums of up to 784 products of values in [−1, 1] differ by order-of-summation rounding of
+// about √n·2⁻²⁴·Σ|terms| ≈ 1e-5, so atol 1e-4 + rtol 1e-4 is loose for rounding yet tight
+// for any wrong index.
+
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [7, 13, 5],
+  [5, 9, 3],
+  [3, 17, 11],
+  [8, 784, 256],
+  [128, 784, 256],
+];
+const ATOL = 1e-4;
+const RTOL = 1e-4;
+
+async function pair(fast: KernelName) {
+  const { memory, m } = arena(4_000_000);
+  const naive = await kernelsOn('naive', memory);
+  const k = await kernelsOn(fast, memory);
+  return { m, naive, k };
+}
+
+function compare(m: Float32Array, a: number, b: number, n: number, what: string) {
+  const w = worstRatio(m, a, m, b, n, ATOL, RTOL);
+  assert.ok(w.worst <= 1, `${what}: element ${w.at} is ${w.got}, naive ${w.want}`);
+}
+
+for (const fast of FAST_KERNELS) {
+  describe(`${fast} kernels equal their naive twins`, () => {
+    for (const [B, I, O] of SHAPES) {
+      it(`linear forward and both backward products, ${B}×${I}×${O}`, async () => {
+        const { m, naive, k } = await pair(fast);
+        const a = 16384;
+        const w = a + B * I;
+        const bias = w + O * I;
+        const dz = bias + O;
+        const out1 = dz + B * O;
+        const out2 = out1 + Math.max(B * O, O * I + O, B * I);
+        fill(m, a, dz + B * O - a, B * 1000 + I);
+        const run = (kk: Kernels, out: number) => kk.linearForward(out, a, w, bias, B, I, O);
+        run(naive, out1);
+        run(k, out2);
+        compare(m, out2, out1, B * O, 'forward');
+        naive.linearBackwardParams(out1, out1 + O * I, dz, a, B, I, O);
+        k.linearBackwardParams(out2, out2 + O * I, dz, a, B, I, O);
+        compare(m, out2, out1, O * I + O, 'dW, db');
+        naive.linearBackwardInput(out1, dz, w, B, I, O);
+        k.linearBackwardInput(out2, dz, w, B, I, O);
+        compare(m, out2, out1, B * I, 'dA');
+      });
+    }
+
+    for (const act of [0, 1, 2]) {
+      it(`activation ${['relu', 'tanh', 'sigmoid'][act]} forward and backward, and NaN stays NaN`, async () => {
+        const { m, naive, k } = await pair(fast);
+        const n = 1031;
+        const x = 16384;
+        const y = x + 2048;
+        const d1 = y + 2048;
+        const d2 = d1 + 2048;
+        fill(m, x, n, 5 + act, -4, 4);
+        m[x + 3] = Number.NaN;
+        m.copyWithin(y, x, x + n);
+        naive.activationForward(act, x, n);
+        k.activationForward(act, y, n);
+        assert.ok(Number.isNaN(m[y + 3]), 'NaN must propagate through the activation');
+        m[x + 3] = 0;
+        m[y + 3] = 0;
+        compare(m, y, x, n, 'forward');
+        fill(m, d1, n, 9, -1, 1);
+        m.copyWithin(d2, d1, d1 + n);
+        naive.activationBackward(act, d1, x, n);
+        k.activationBackward(act, d2, x, n);
+        compare(m, d2, d1, n, 'backward');
+      });
+    }
+
+    it('softmax cross-entropy on 13 rows of 10 classes', async () => {
+      const { m, naive, k } = await pair(fast);
+      const B = 13;
+      const C = 10;
+      const l1 = 16384;
+      const l2 = l1 + 256;
+      const labels = l2 + 256;
+      fill(m, l1, B * C, 21, -6, 6);
+      m.copyWithin(l2, l1, l1 + B * C);
+      for (let r = 0; r < B; r++) m[labels + r] = (r * 7) % C;
+      const want = naive.softmaxCrossEntropy(l1, labels, B, C);
+      const got = k.softmaxCrossEntropy(l2, labels, B, C);
+      assert.ok(Math.abs(got - want) <= 1e-9 * B, `loss ${got} vs ${want}`);
+      compare(m, l2, l1, B * C, 'softmax − onehot');
+    });
+
+    it('reduce of 16 slots and SGD update, over a range with ragged ends', async () => {
+      const { m, naive, k } = await pair(fast);
+      const P = 1000;
+      const stride = 1008;
+      const p1 = 16384;
+      const v1 = p1 + stride;
+      const p2 = v1 + stride;
+      const v2 = p2 + stride;
+      const slots = v2 + stride;
+      fill(m, p1, 2 * stride, 31);
+      m.copyWithin(p2, p1, p1 + 2 * stride);
+      fill(m, slots, 16 * stride, 41);
+      naive.reduceAndUpdate(p1, v1, slots, stride, 16, 3, P - 5, 0.05, 0.9, 1e-3, 1 / 128);
+      k.reduceAndUpdate(p2, v2, slots, stride, 16, 3, P - 5, 0.05, 0.9, 1e-3, 1 / 128);
+      compare(m, p2, p1, 2 * stride, 'params and velocity');
+      assert.equal(m[p2 + 2], m[p1 + 2], 'values before the range are untouched');
+      assert.equal(m[p2 + P - 5], m[p1 + P - 5], 'values after the range are untouched');
+    });
+  });
+}

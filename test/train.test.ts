@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { UsageError } from '../src/errors.js';
+import { initParams } from '../src/nn/init.js';
+import { naiveKernels } from '../src/nn/kernels/naive.js';
+import { networkLayout } from '../src/nn/layout.js';
+import { forwardBackward, forwardLoss, gatherRows } from '../src/nn/mlp.js';
+import { scratchPlan } from '../src/nn/scratch.js';
+import { evaluate } from '../src/train/evaluate.js';
+import { train } from '../src/train/trainer.js';
+import { syntheticDataset } from './helpers.js';
+
+const hash = (a: Float32Array) =>
+  createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
+
+describe('data-parallel training', () => {
+  for (const kernels of ['js', 'wasm'] as const) {
+    it(`gives bitwise-identical weights for 1, 2, 3 and 4 threads (${kernels} kernels)`, async () => {
+      const dataset = syntheticDataset(300, 50);
+      const base = { hidden: [24, 16], epochs: 2, batchSize: 40, lr: 0.05, seed: 9, kernels };
+      const hashes = new Set<string>();
+      for (const threads of [1, 2, 3, 4]) {
+        const r = await train({ ...base, threads }, { dataset });
+        hashes.add(hash(r.model.params));
+      }
+      assert.equal(hashes.size, 1, `weights differ across thread counts: ${[...hashes].join(', ')}`);
+    });
+  }
+
+  it('computes one step equal to a float64 single-threaded step over the whole batch', async () => {
+    // One batch = the whole train split (20 rows → shards of 8, 8, 4), so the permutation
+    // cannot change the summed gradient; the reference is one forward/backward of all rows.
+    const dataset = syntheticDataset(20, 10, 12);
+    const config = {
+      hidden: [7],
+      activation: 'sigmoid' as const,
+      epochs: 1,
+      batchSize: 20,
+      lr: 0.3,
+      momentum: 0.5,
+      weightDecay: 0.01,
+      seed: 3,
+    };
+    const result = await train({ ...config, threads: 2, kernels: 'js' }, { dataset });
+    const net = networkLayout([12, 7, 10], 'sigmoid');
+    const s = scratchPlan(net, 20, 2 * net.size);
+    const m = new Float64Array(s.input + s.size);
+    const p32 = new Float32Array(net.size);
+    initParams(net, config.seed, p32);
+    m.set(p32, 0);
+    const scratch32 = new Float32Array(s.input + s.size);
+    gatherRows(scratch32, s, dataset.train.images, dataset.train.labels, 12, null, 0, 20);
+    m.set(scratch32.subarray(s.input, s.input + 20 * 12), s.input);
+    m.set(scratch32.subarray(s.labels, s.labels + 20), s.labels);
+    forwardBackward(naiveKernels(m), m, net, 0, net.size, s, 20, new Float64Array(2));
+    let worst = 0;
+    for (let j = 0; j < net.size; j++) {
+      const g = m[net.size + j] / 20 + config.weightDecay * m[j];
+      const want = m[j] - config.lr * g; // first step: v = g
+      worst = Math.max(worst, Math.abs(result.model.params[j] - want));
+    }
+    assert.ok(worst < 1e-6, `largest difference from the float64 step: ${worst}`);
+  });
+
+  it('reports per-epoch metrics that match an independent evaluation', async () => {
+    const dataset = syntheticDataset(400, 120);
+    const r = await train({ hidden: [32], epochs: 3, batchSize: 32, threads: 2, seed: 5 }, { dataset });
+    assert.equal(r.metrics.length, 3);
+    const last = r.metrics[2];
+    assert.ok(last.trainAccuracy > 0.9, `synthetic data is separable; train accuracy ${last.trainAccuracy}`);
+    // The same test metrics computed in float64 on this thread with the naive kernels.
+    const net = r.model.layout;
+    const s = scratchPlan(net, 120, net.size);
+    const m = new Float64Array(s.input + s.size);
+    m.set(r.model.params, 0);
+    const f32 = new Float32Array(s.input + s.size);
+    gatherRows(f32, s, dataset.test.images, dataset.test.labels, net.sizes[0], null, 0, 120);
+    m.set(f32.subarray(s.input, s.labels + 120), s.input);
+    const out = new Float64Array(2);
+    const loss = forwardLoss(naiveKernels(m), m, net, 0, s, 120, out);
+    assert.equal(last.testAccuracy, out[1] / 120);
+    assert.ok(Math.abs(last.testLoss - loss / 120) < 1e-5, `${last.testLoss} vs ${loss / 120}`);
+    const ev = await evaluate(r.model, dataset, { threads: 3 });
+    assert.equal(ev.accuracy, last.testAccuracy);
+    assert.equal(
+      ev.confusion.flat().reduce((a, b) => a + b, 0),
+      120,
+    );
+    assert.equal(
+      ev.confusion.reduce((a, row, i) => a + row[i], 0),
+      out[1],
+    );
+  });
+
+  it('refuses a batch larger than the data and impossible layer sizes before starting threads', async () => {
+    const dataset = syntheticDataset(30, 10);
+    await assert.rejects(
+      train({ batchSize: 31, threads: 1 }, { dataset }),
+      (e: unknown) => e instanceof UsageError && /larger than the 30 training rows/.test(e.message),
+    );
+    await assert.rejects(
+      train({ hidden: [0], batchSize: 10, threads: 1 }, { dataset }),
+      /--hidden must be ≥ 1, got 0/,
+    );
+    await assert.rejects(
+      train({ hidden: [60000, 60000], batchSize: 10, threads: 1 }, { dataset }),
+      /--hidden 60000,60000: network .* has \d+ parameters; the limit is/,
+    );
+  });
+});
