@@ -104,16 +104,17 @@ export function linearForward(out: usize, a: usize, w: usize, bias: usize, B: i3
 }
 
 /**
- * dw: O×I = dzᵀ·a, db: O = Σ_rows dz (dz: B×O, a: B×I), overwriting — tiles of 4 outputs × 8
- * inputs accumulate over the B rows.
+ * Rows [o0, o1) of dw = dzᵀ·a and db = Σ_rows dz (dz: B×O, a: B×I), written at dw + (o−o0)·I and
+ * db + (o−o0); each element sums over r = 0…B−1 in order. Tiles of 4 outputs × 8 inputs keep
+ * their accumulators in registers over all B rows. o0 is a multiple of 4 (see types.ts).
  */
-export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, B: i32, I: i32, O: i32): void {
+export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, B: i32, I: i32, O: i32, o0: i32, o1: i32): void {
   const rs = <usize>I << 2;
   const os = <usize>O << 2;
-  let o = 0;
-  for (; o + 4 <= O; o += 4) {
+  let o = o0;
+  for (; o + 4 <= o1; o += 4) {
     const ob = <usize>o << 2;
-    const d0 = dw + <usize>o * rs;
+    const d0 = dw + <usize>(o - o0) * rs;
     let k = 0;
     for (; k + 8 <= I; k += 8) {
       const kb = <usize>k << 2;
@@ -121,11 +122,11 @@ export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, 
       let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
       let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
       let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      let ar = a + kb;
+      let zr = dz + ob;
       for (let r = 0; r < B; r++) {
-        const ar = a + <usize>r * rs + kb;
         const x0 = v128.load(ar);
         const x1 = v128.load(ar, 16);
-        const zr = dz + <usize>r * os + ob;
         let s = v128.load32_splat(zr);
         c00 = madd(s, x0, c00);
         c01 = madd(s, x1, c01);
@@ -138,6 +139,8 @@ export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, 
         s = v128.load32_splat(zr, 12);
         c30 = madd(s, x0, c30);
         c31 = madd(s, x1, c31);
+        ar += rs;
+        zr += os;
       }
       const p = d0 + kb;
       v128.store(p, c00); v128.store(p, c01, 16);
@@ -149,13 +152,13 @@ export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, 
       for (let i = 0; i < 4; i++) store<f32>(d0 + <usize>i * rs + (<usize>k << 2), columnDot(dz, a, o + i, k, B, os, rs));
     }
   }
-  for (; o < O; o++) {
-    for (let k = 0; k < I; k++) store<f32>(dw + <usize>o * rs + (<usize>k << 2), columnDot(dz, a, o, k, B, os, rs));
+  for (; o < o1; o++) {
+    for (let k = 0; k < I; k++) store<f32>(dw + <usize>(o - o0) * rs + (<usize>k << 2), columnDot(dz, a, o, k, B, os, rs));
   }
-  for (let j = 0; j < O; j++) {
+  for (let j = o0; j < o1; j++) {
     let s: f32 = 0;
     for (let r = 0; r < B; r++) s += load<f32>(dz + <usize>r * os + (<usize>j << 2));
-    store<f32>(db + (<usize>j << 2), s);
+    store<f32>(db + (<usize>(j - o0) << 2), s);
   }
 }
 
@@ -298,19 +301,12 @@ export function softmaxCrossEntropy(logits: usize, labels: usize, B: i32, C: i32
   return loss;
 }
 
-/**
- * For j in [from, to) (float indices): g = Σ_k slots[k][j] in slot order, then
- * g = g·invBatch + wd·w, v = μ·v + g, w −= lr·v. 32 floats at a time, so each slot is read
- * as a stream.
- */
-export function reduceAndUpdate(
+/** SGD over n floats: g = grad·invBatch + wd·w, v = μ·v + g, w −= lr·v (float32 throughout) */
+export function sgdUpdate(
   params: usize,
   velocity: usize,
-  slots: usize,
-  strideBytes: usize,
-  nSlots: i32,
-  from: i32,
-  to: i32,
+  grad: usize,
+  n: i32,
   lr: f64,
   momentum: f64,
   weightDecay: f64,
@@ -320,45 +316,21 @@ export function reduceAndUpdate(
   const vmu = f32x4.splat(<f32>momentum);
   const vwd = f32x4.splat(<f32>weightDecay);
   const vinv = f32x4.splat(<f32>invBatch);
-  let j = from;
-  for (; j + 32 <= to; j += 32) {
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
     const off = <usize>j << 2;
-    let s = slots + off;
-    let g0 = v128.load(s), g1 = v128.load(s, 16), g2 = v128.load(s, 32), g3 = v128.load(s, 48);
-    let g4 = v128.load(s, 64), g5 = v128.load(s, 80), g6 = v128.load(s, 96), g7 = v128.load(s, 112);
-    for (let k = 1; k < nSlots; k++) {
-      s += strideBytes;
-      g0 = f32x4.add(g0, v128.load(s)); g1 = f32x4.add(g1, v128.load(s, 16));
-      g2 = f32x4.add(g2, v128.load(s, 32)); g3 = f32x4.add(g3, v128.load(s, 48));
-      g4 = f32x4.add(g4, v128.load(s, 64)); g5 = f32x4.add(g5, v128.load(s, 80));
-      g6 = f32x4.add(g6, v128.load(s, 96)); g7 = f32x4.add(g7, v128.load(s, 112));
-    }
-    update4(params + off, velocity + off, g0, vlr, vmu, vwd, vinv);
-    update4(params + off + 16, velocity + off + 16, g1, vlr, vmu, vwd, vinv);
-    update4(params + off + 32, velocity + off + 32, g2, vlr, vmu, vwd, vinv);
-    update4(params + off + 48, velocity + off + 48, g3, vlr, vmu, vwd, vinv);
-    update4(params + off + 64, velocity + off + 64, g4, vlr, vmu, vwd, vinv);
-    update4(params + off + 80, velocity + off + 80, g5, vlr, vmu, vwd, vinv);
-    update4(params + off + 96, velocity + off + 96, g6, vlr, vmu, vwd, vinv);
-    update4(params + off + 112, velocity + off + 112, g7, vlr, vmu, vwd, vinv);
+    const w = v128.load(params + off);
+    const g = f32x4.add(f32x4.mul(v128.load(grad + off), vinv), f32x4.mul(vwd, w));
+    const v = f32x4.add(f32x4.mul(vmu, v128.load(velocity + off)), g);
+    v128.store(velocity + off, v);
+    v128.store(params + off, f32x4.sub(w, f32x4.mul(vlr, v)));
   }
-  for (; j < to; j++) {
+  for (; j < n; j++) {
     const off = <usize>j << 2;
-    let g: f32 = nSlots > 0 ? load<f32>(slots + off) : 0;
-    for (let k = 1; k < nSlots; k++) g += load<f32>(slots + <usize>k * strideBytes + off);
     const w = load<f32>(params + off);
-    g = g * <f32>invBatch + <f32>weightDecay * w;
+    const g = load<f32>(grad + off) * <f32>invBatch + <f32>weightDecay * w;
     const v = <f32>momentum * load<f32>(velocity + off) + g;
     store<f32>(velocity + off, v);
     store<f32>(params + off, w - <f32>lr * v);
   }
-}
-
-@inline
-function update4(w: usize, v: usize, g: v128, lr: v128, mu: v128, wd: v128, inv: v128): void {
-  const x = v128.load(w);
-  const grad = f32x4.add(f32x4.mul(g, inv), f32x4.mul(wd, x));
-  const vel = f32x4.add(f32x4.mul(mu, v128.load(v)), grad);
-  v128.store(v, vel);
-  v128.store(w, f32x4.sub(x, f32x4.mul(lr, vel)));
 }

@@ -3,7 +3,7 @@ import { it } from 'node:test';
 import { naiveKernels } from '../src/nn/kernels/naive.js';
 import { ACTIVATIONS, networkLayout } from '../src/nn/layout.js';
 import { forwardBackward, forwardLoss } from '../src/nn/mlp.js';
-import { scratchPlan } from '../src/nn/scratch.js';
+import { batchPlan } from '../src/nn/scratch.js';
 import { fill } from './helpers.js';
 
 // Backprop (src/nn/mlp.ts over the naive kernels) run in float64 against central finite
@@ -19,18 +19,18 @@ for (const activation of ACTIVATIONS) {
     it(`${activation}, depth ${depth}: gradients equal central finite differences`, () => {
       const net = networkLayout(SHAPES[depth], activation);
       const B = 5;
-      const s = scratchPlan(net, B, 2 * net.size);
-      const m = new Float64Array(s.input + s.size);
+      const s = batchPlan(net, B, 2 * net.size);
+      const m = new Float64Array(s.base + s.size);
       const k = naiveKernels(m);
       fill(m, 0, net.size, 11 + depth, -0.8, 0.8);
-      fill(m, s.input, B * net.sizes[0], 3, 0, 1);
+      fill(m, s.acts[0], B * net.sizes[0], 3, 0, 1);
       for (let r = 0; r < B; r++) m[s.labels + r] = r % net.sizes[net.sizes.length - 1];
-      const input = m.slice(s.input, s.input + B * net.sizes[0]);
+      const input = m.slice(s.acts[0], s.acts[0] + B * net.sizes[0]);
       const result = new Float64Array(2);
       forwardBackward(k, m, net, 0, net.size, s, B, result);
       const loss = () => {
-        m.set(input, s.input);
-        return forwardLoss(k, m, net, 0, s, B, result);
+        m.set(input, s.acts[0]);
+        return forwardLoss(k, m, net, 0, s, 0, B, result);
       };
       let worst = 0;
       let where = '';

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { KernelName } from '../src/nn/kernels/types.js';
 import { ACTIVATION_CODE, type Activation, networkLayout } from '../src/nn/layout.js';
 import { forwardBackward } from '../src/nn/mlp.js';
-import { scratchPlan } from '../src/nn/scratch.js';
+import { batchPlan } from '../src/nn/scratch.js';
 import { arena, fixture, kernelsOn, worstRatio } from './helpers.js';
 
 // Forward, loss, gradients and SGD against float64 values computed independently with numpy
@@ -67,15 +67,15 @@ async function setUp(
   const params = 0;
   const grad = net.size;
   const velocity = 2 * net.size;
-  const scratch = scratchPlan(net, B, 3 * net.size);
-  const { memory, m } = arena(scratch.input + scratch.size);
+  const scratch = batchPlan(net, B, 3 * net.size);
+  const { memory, m } = arena(scratch.base + scratch.size + 16384);
   // Leave the wasm module's reserved first 64 KiB alone: shift everything by RESERVED.
   const base = 16384;
   const k = await kernelsOn(kernels, memory);
   m.set(flatParams(c.sizes, c.activation, c.weights, c.biases), base + params);
-  const s = scratchPlan(net, B, base + 3 * net.size);
+  const s = batchPlan(net, B, base + 3 * net.size);
   c.x.forEach((row, r) => {
-    m.set(row, s.input + r * c.sizes[0]);
+    m.set(row, s.acts[0] + r * c.sizes[0]);
   });
   c.labels.forEach((l, r) => {
     m[s.labels + r] = l;
@@ -116,19 +116,7 @@ for (const kernels of ['naive', 'js', 'wasm'] as const) {
       c.paramsAfterEachStep.forEach((after, step) => {
         // the input and labels stay; the forward pass overwrites only activations
         forwardBackward(k, m, net, params, grad, s, B, result);
-        k.reduceAndUpdate(
-          params,
-          velocity,
-          grad,
-          net.size,
-          1,
-          0,
-          net.size,
-          c.lr,
-          c.momentum,
-          c.weightDecay,
-          1 / B,
-        );
+        k.sgdUpdate(params, velocity, grad, net.size, c.lr, c.momentum, c.weightDecay, 1 / B);
         const want = flatParams(c.sizes, c.activation, after.weights, after.biases);
         const w = worstRatio(m, params, want, 0, net.size, ATOL, RTOL);
         assert.ok(w.worst <= 1, `step ${step + 1}, param ${w.at}: ${w.got} vs ${w.want}`);

@@ -6,7 +6,7 @@ import { initParams } from '../src/nn/init.js';
 import { naiveKernels } from '../src/nn/kernels/naive.js';
 import { networkLayout } from '../src/nn/layout.js';
 import { forwardBackward, forwardLoss, gatherRows } from '../src/nn/mlp.js';
-import { scratchPlan } from '../src/nn/scratch.js';
+import { batchPlan } from '../src/nn/scratch.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { train } from '../src/train/trainer.js';
 import { syntheticDataset } from './helpers.js';
@@ -46,15 +46,12 @@ describe('data-parallel training', () => {
     };
     const result = await train({ ...config, threads: 2, kernels: 'js' }, { dataset });
     const net = networkLayout([12, 7, 10], 'sigmoid');
-    const s = scratchPlan(net, 20, 2 * net.size);
-    const m = new Float64Array(s.input + s.size);
+    const s = batchPlan(net, 20, 2 * net.size);
+    const m = new Float64Array(s.base + s.size);
     const p32 = new Float32Array(net.size);
     initParams(net, config.seed, p32);
     m.set(p32, 0);
-    const scratch32 = new Float32Array(s.input + s.size);
-    gatherRows(scratch32, s, dataset.train.images, dataset.train.labels, 12, null, 0, 20);
-    m.set(scratch32.subarray(s.input, s.input + 20 * 12), s.input);
-    m.set(scratch32.subarray(s.labels, s.labels + 20), s.labels);
+    gatherRows(m, s, 0, dataset.train.images, dataset.train.labels, 12, null, 0, 20);
     forwardBackward(naiveKernels(m), m, net, 0, net.size, s, 20, new Float64Array(2));
     let worst = 0;
     for (let j = 0; j < net.size; j++) {
@@ -73,14 +70,12 @@ describe('data-parallel training', () => {
     assert.ok(last.trainAccuracy > 0.9, `synthetic data is separable; train accuracy ${last.trainAccuracy}`);
     // The same test metrics computed in float64 on this thread with the naive kernels.
     const net = r.model.layout;
-    const s = scratchPlan(net, 120, net.size);
-    const m = new Float64Array(s.input + s.size);
+    const s = batchPlan(net, 120, net.size, false);
+    const m = new Float64Array(s.base + s.size);
     m.set(r.model.params, 0);
-    const f32 = new Float32Array(s.input + s.size);
-    gatherRows(f32, s, dataset.test.images, dataset.test.labels, net.sizes[0], null, 0, 120);
-    m.set(f32.subarray(s.input, s.labels + 120), s.input);
+    gatherRows(m, s, 0, dataset.test.images, dataset.test.labels, net.sizes[0], null, 0, 120);
     const out = new Float64Array(2);
-    const loss = forwardLoss(naiveKernels(m), m, net, 0, s, 120, out);
+    const loss = forwardLoss(naiveKernels(m), m, net, 0, s, 0, 120, out);
     assert.equal(last.testAccuracy, out[1] / 120);
     assert.ok(Math.abs(last.testLoss - loss / 120) < 1e-5, `${last.testLoss} vs ${loss / 120}`);
     const ev = await evaluate(r.model, dataset, { threads: 3 });

@@ -2,12 +2,13 @@
 // long task per thread and session; it returns when the coordinator publishes CMD_STOP.
 // Nothing here allocates per step: views and scratch are set up once.
 
+import { gradientBlocks } from '../src/nn/arena.js';
 import { loadKernels } from '../src/nn/kernels/load.js';
 import { networkLayout } from '../src/nn/layout.js';
-import { forwardBackward, forwardLoss, gatherRows } from '../src/nn/mlp.js';
-import { align } from '../src/nn/scratch.js';
+import { forwardDeltas, forwardLoss, gatherRows, weightGradients } from '../src/nn/mlp.js';
 import {
   ARRIVED,
+  BLOCK,
   CMD,
   CMD_EVAL,
   CMD_STOP,
@@ -30,7 +31,11 @@ import {
   SHARD_ROWS,
   SPLIT,
   SPLIT_TEST,
+  T_BARRIER,
+  T_COMPUTE,
+  T_UPDATE,
   TASKS,
+  TIMING_FIELDS,
   WANT_PREDICTIONS,
 } from '../src/train/control.js';
 
@@ -39,19 +44,16 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const net = networkLayout(init.sizes, init.activation);
   const m = new Float32Array(init.memory.buffer);
   const k = await loadKernels(init.kernels, init.memory, init.wasmModule);
-  const plan = init.plan;
-  const scratch = plan.scratch[init.workerIndex];
+  const { params, velocity, batch } = init.plan;
+  const own = init.plan.workers[init.workerIndex];
+  const blocks = gradientBlocks(net);
   const stats = new Float64Array(init.stats);
   const perm = new Int32Array(init.permutation);
   const predictions = new Uint8Array(init.predictions);
+  const timing = new Float64Array(init.timings, init.workerIndex * TIMING_FIELDS * 8, TIMING_FIELDS);
   const result = new Float64Array(2);
   const T = init.threads;
   const features = net.sizes[0];
-
-  // This worker's share of the parameters for reduce + update: contiguous, cache-line aligned.
-  const share = (w: number) => Math.min(net.size, align(Math.floor((w * net.size) / T)));
-  const rangeFrom = share(init.workerIndex);
-  const rangeTo = init.workerIndex === T - 1 ? net.size : share(init.workerIndex + 1);
 
   // Read the generation before announcing readiness: the coordinator may publish the first
   // command the moment the last worker is ready, and a worker that read GEN after that
@@ -80,33 +82,49 @@ export default async function runSession(init: SessionInit): Promise<number> {
     const first = ints[FIRST];
     const rows = ints[COUNT];
     const shards = ints[TASKS];
+    const t0 = performance.now();
     try {
       for (let s = Atomics.add(ints, NEXT, 1); s < shards; s = Atomics.add(ints, NEXT, 1)) {
-        const B = Math.min(SHARD_ROWS, rows - s * SHARD_ROWS);
-        gatherRows(m, scratch, init.trainImages, init.trainLabels, features, perm, first + s * SHARD_ROWS, B);
-        forwardBackward(k, m, net, plan.params, plan.slots + s * plan.slotStride, scratch, B, result);
+        const r0 = s * SHARD_ROWS;
+        const B = Math.min(SHARD_ROWS, rows - r0);
+        gatherRows(m, batch, r0, init.trainImages, init.trainLabels, features, perm, first + r0, B);
+        forwardDeltas(k, m, net, params, batch, r0, B, result);
         stats[2 * s] = result[0];
         stats[2 * s + 1] = result[1];
       }
     } catch (e) {
       reportError(e); // still meet the others at the barrier, or they would wait forever
     }
+    const t1 = performance.now();
     barrier();
+    const t2 = performance.now();
+    timing[T_COMPUTE] += t1 - t0;
+    timing[T_BARRIER] += t2 - t1;
     // A failed shard means no update at all: the step can be recomputed from the same parameters.
     if (Atomics.load(ints, ERROR) !== 0) return;
-    k.reduceAndUpdate(
-      plan.params,
-      plan.velocity,
-      plan.slots,
-      plan.slotStride,
-      shards,
-      rangeFrom,
-      rangeTo,
-      floats[F_LR],
-      floats[F_MOMENTUM],
-      floats[F_WEIGHT_DECAY],
-      floats[F_INV_BATCH],
-    );
+    const lr = floats[F_LR];
+    const momentum = floats[F_MOMENTUM];
+    const decay = floats[F_WEIGHT_DECAY];
+    const inv = floats[F_INV_BATCH];
+    for (let b = Atomics.add(ints, BLOCK, 1); b < blocks.length; b = Atomics.add(ints, BLOCK, 1)) {
+      const { layer, o0, o1 } = blocks[b];
+      const L = net.layers[layer];
+      weightGradients(k, net, batch, layer, o0, o1, rows, own.gradWeights, own.gradBias);
+      const w = L.weight + o0 * L.inputs;
+      const n = (o1 - o0) * L.inputs;
+      k.sgdUpdate(params + w, velocity + w, own.gradWeights, n, lr, momentum, decay, inv);
+      k.sgdUpdate(
+        params + L.bias + o0,
+        velocity + L.bias + o0,
+        own.gradBias,
+        o1 - o0,
+        lr,
+        momentum,
+        decay,
+        inv,
+      );
+    }
+    timing[T_UPDATE] += performance.now() - t2;
   }
 
   function evaluate(): void {
@@ -120,8 +138,8 @@ export default async function runSession(init: SessionInit): Promise<number> {
     for (let c = Atomics.add(ints, NEXT, 1); c < chunks; c = Atomics.add(ints, NEXT, 1)) {
       const B = Math.min(EVAL_ROWS, count - c * EVAL_ROWS);
       const at = first + c * EVAL_ROWS;
-      gatherRows(m, scratch, images, labels, features, null, at, B);
-      forwardLoss(k, m, net, plan.params, scratch, B, result, preds, at);
+      gatherRows(m, own.eval, 0, images, labels, features, null, at, B);
+      forwardLoss(k, m, net, params, own.eval, 0, B, result, preds, at);
       stats[2 * c] = result[0];
       stats[2 * c + 1] = result[1];
     }

@@ -1,44 +1,56 @@
 import type { NetworkLayout } from './layout.js';
-import { align, type ScratchPlan, scratchPlan } from './scratch.js';
+import { align, type BatchPlan, batchPlan } from './scratch.js';
 
 // The arena is one shared block of float32 (a shared WebAssembly.Memory, so wasm kernels
 // and JavaScript see the same bytes with no copy):
 //
-//   [reserved for wasm statics] [params P] [velocity P] [slot 0 … slot K−1, each P]
-//   [scratch of worker 0] … [scratch of worker T−1]
+//   [reserved for wasm statics] [params P] [velocity P]
+//   [the training batch: activations and deltas of every layer for batchRows rows]
+//   [worker 0: evaluation rows, gradient block] … [worker T−1: …]
 
 /** Bytes at the start left to the wasm module's own data and stack. */
 export const RESERVED_BYTES = 65536;
 const PAGE = 65536;
+/** Output neurons per weight-gradient block: a multiple of the kernels' 4-output tile. */
+export const BLOCK_OUTPUTS = 8;
+
+export interface WorkerScratch {
+  /** evaluation chunks (no deltas) */
+  readonly eval: BatchPlan;
+  /** BLOCK_OUTPUTS × widest input: one block's weight gradient */
+  readonly gradWeights: number;
+  /** BLOCK_OUTPUTS: one block's bias gradient */
+  readonly gradBias: number;
+}
 
 export interface ArenaPlan {
   readonly params: number;
   readonly velocity: number;
-  readonly slots: number;
-  /** floats between consecutive slots (P rounded up to the alignment) */
-  readonly slotStride: number;
-  readonly nSlots: number;
-  readonly scratch: readonly ScratchPlan[];
+  readonly batch: BatchPlan;
+  readonly workers: readonly WorkerScratch[];
   /** bytes, a whole number of wasm pages */
   readonly bytes: number;
 }
 
 export function arenaPlan(
   net: NetworkLayout,
-  nSlots: number,
+  batchRows: number,
   threads: number,
-  scratchRows: number,
+  evalRows: number,
 ): ArenaPlan {
   const stride = align(net.size);
   const params = RESERVED_BYTES / 4;
   const velocity = params + stride;
-  const slots = velocity + stride;
-  let at = slots + nSlots * stride;
-  const scratch: ScratchPlan[] = [];
+  const batch = batchPlan(net, Math.max(1, batchRows), velocity + stride);
+  let at = batch.base + batch.size;
+  const maxInputs = Math.max(...net.layers.map((L) => L.inputs));
+  const workers: WorkerScratch[] = [];
   for (let w = 0; w < threads; w++) {
-    const plan = scratchPlan(net, scratchRows, at);
-    scratch.push(plan);
-    at = plan.input + plan.size;
+    const evalPlan = batchPlan(net, evalRows, at, false);
+    const gradWeights = align(evalPlan.base + evalPlan.size);
+    const gradBias = align(gradWeights + BLOCK_OUTPUTS * maxInputs);
+    workers.push({ eval: evalPlan, gradWeights, gradBias });
+    at = gradBias + align(BLOCK_OUTPUTS);
   }
   const bytes = Math.ceil((at * 4) / PAGE) * PAGE;
   if (bytes > 4 * 1024 * 1024 * 1024 - PAGE) {
@@ -46,7 +58,28 @@ export function arenaPlan(
       `the model needs ${(bytes / 2 ** 30).toFixed(1)} GiB of working memory; the limit is 4 GiB`,
     );
   }
-  return { params, velocity, slots, slotStride: stride, nSlots, scratch, bytes };
+  return { params, velocity, batch, workers, bytes };
+}
+
+/** One weight-gradient work unit: outputs [o0, o1) of layer `layer`. */
+export interface GradientBlock {
+  readonly layer: number;
+  readonly o0: number;
+  readonly o1: number;
+}
+
+/** The fixed list of blocks a step's update is split into; never depends on the thread count. */
+export function gradientBlocks(net: NetworkLayout): GradientBlock[] {
+  const blocks: GradientBlock[] = [];
+  net.layers.forEach((L, layer) => {
+    for (let o0 = 0; o0 < L.outputs; o0 += BLOCK_OUTPUTS) {
+      blocks.push({ layer, o0, o1: Math.min(L.outputs, o0 + BLOCK_OUTPUTS) });
+    }
+  });
+  // Largest blocks first, so dynamic claiming ends with small ones and threads finish together.
+  return blocks.sort(
+    (a, b) => net.layers[b.layer].inputs - net.layers[a.layer].inputs || a.layer - b.layer || a.o0 - b.o0,
+  );
 }
 
 /** A shared memory big enough for the plan, usable by wasm kernels and as a SharedArrayBuffer. */

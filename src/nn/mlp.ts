@@ -1,18 +1,38 @@
 import type { Floats, Kernels } from './kernels/types.js';
 import { ACTIVATION_CODE, type NetworkLayout } from './layout.js';
-import type { ScratchPlan } from './scratch.js';
+import type { BatchPlan } from './scratch.js';
 
-// Forward and backward of one shard. All offsets are floats into the arena the kernels
-// were built on; the shard's inputs and labels must already be in scratch.input / labels.
+// Forward and backward over rows [r0, r0+B) of a batch plan. All offsets are floats into the
+// arena the kernels were built on; the rows' inputs and labels must already be gathered.
+// Training splits the backward pass in two (see src/train/control.ts): deltas per shard of
+// rows, then weight gradients per block of output neurons over the whole batch.
 
-/** Forward pass to logits in scratch.acts[last]; hidden activations stay for backward. */
-export function forward(k: Kernels, net: NetworkLayout, params: number, s: ScratchPlan, B: number): void {
+const rowsOf = (buffer: number, r0: number, width: number) => buffer + r0 * width;
+
+/** Forward pass to logits in plan.acts[last]; hidden activations stay for backward. */
+export function forward(
+  k: Kernels,
+  net: NetworkLayout,
+  params: number,
+  p: BatchPlan,
+  r0: number,
+  B: number,
+): void {
   const act = ACTIVATION_CODE[net.activation];
   const last = net.layers.length - 1;
   for (let l = 0; l <= last; l++) {
     const L = net.layers[l];
-    k.linearForward(s.acts[l + 1], s.acts[l], params + L.weight, params + L.bias, B, L.inputs, L.outputs);
-    if (l < last) k.activationForward(act, s.acts[l + 1], B * L.outputs);
+    const out = rowsOf(p.acts[l + 1], r0, L.outputs);
+    k.linearForward(
+      out,
+      rowsOf(p.acts[l], r0, L.inputs),
+      params + L.weight,
+      params + L.bias,
+      B,
+      L.inputs,
+      L.outputs,
+    );
+    if (l < last) k.activationForward(act, out, B * L.outputs);
   }
 }
 
@@ -40,10 +60,79 @@ export function countCorrect(
   return correct;
 }
 
+/** Forward and loss of the rows; leaves softmax − onehot in the logits. result = [Σ loss, correct]. */
+export function forwardLoss(
+  k: Kernels,
+  m: Floats,
+  net: NetworkLayout,
+  params: number,
+  p: BatchPlan,
+  r0: number,
+  B: number,
+  result: Float64Array,
+  predictions?: Uint8Array,
+  predictionsAt = 0,
+): number {
+  forward(k, net, params, p, r0, B);
+  const C = net.sizes[net.sizes.length - 1];
+  const logits = rowsOf(p.acts[p.acts.length - 1], r0, C);
+  const labels = p.labels + r0;
+  result[1] = countCorrect(m, logits, labels, B, C, predictions, predictionsAt);
+  result[0] = k.softmaxCrossEntropy(logits, labels, B, C);
+  return result[0];
+}
+
 /**
- * Forward, loss and backward of B rows; writes Σ_rows of every parameter's gradient into the
- * slot at `grad` (same layout as params). Returns the summed loss; `result[0]` gets it too and
- * `result[1]` the number of correct predictions.
+ * Forward, loss, and the backpropagated dZ of every layer for the rows:
+ * dZ_out = softmax − onehot, dZ_prev = (dZ·W) ⊙ α'(A_prev). Returns Σ loss (also result[0]).
+ */
+export function forwardDeltas(
+  k: Kernels,
+  m: Floats,
+  net: NetworkLayout,
+  params: number,
+  p: BatchPlan,
+  r0: number,
+  B: number,
+  result: Float64Array,
+): number {
+  const loss = forwardLoss(k, m, net, params, p, r0, B, result);
+  const act = ACTIVATION_CODE[net.activation];
+  for (let l = net.layers.length - 1; l > 0; l--) {
+    const L = net.layers[l];
+    const da = rowsOf(p.deltas[l], r0, L.inputs);
+    k.linearBackwardInput(
+      da,
+      rowsOf(p.deltas[l + 1], r0, L.outputs),
+      params + L.weight,
+      B,
+      L.inputs,
+      L.outputs,
+    );
+    k.activationBackward(act, da, rowsOf(p.acts[l], r0, L.inputs), B * L.inputs);
+  }
+  return loss;
+}
+
+/** Σ over the plan's first B rows of layer l's weight and bias gradients for outputs [o0, o1). */
+export function weightGradients(
+  k: Kernels,
+  net: NetworkLayout,
+  p: BatchPlan,
+  l: number,
+  o0: number,
+  o1: number,
+  B: number,
+  dw: number,
+  db: number,
+): void {
+  const L = net.layers[l];
+  k.linearBackwardParams(dw, db, p.deltas[l + 1], p.acts[l], B, L.inputs, L.outputs, o0, o1);
+}
+
+/**
+ * The whole backward pass of rows [0, B) on one thread: writes Σ_rows of every parameter's
+ * gradient at `grad` (params' layout). The reference the parallel step is tested against.
  */
 export function forwardBackward(
   k: Kernels,
@@ -51,61 +140,26 @@ export function forwardBackward(
   net: NetworkLayout,
   params: number,
   grad: number,
-  s: ScratchPlan,
+  p: BatchPlan,
   B: number,
   result: Float64Array,
 ): number {
-  forward(k, net, params, s, B);
-  const last = net.layers.length - 1;
-  const C = net.layers[last].outputs;
-  const logits = s.acts[last + 1];
-  result[1] = countCorrect(m, logits, s.labels, B, C);
-  const loss = k.softmaxCrossEntropy(logits, s.labels, B, C);
-  result[0] = loss;
-
-  const act = ACTIVATION_CODE[net.activation];
-  let dz = logits;
-  for (let l = last; l >= 0; l--) {
-    const L = net.layers[l];
-    k.linearBackwardParams(grad + L.weight, grad + L.bias, dz, s.acts[l], B, L.inputs, L.outputs);
-    if (l === 0) break;
-    const da = s.delta[l & 1];
-    k.linearBackwardInput(da, dz, params + L.weight, B, L.inputs, L.outputs);
-    k.activationBackward(act, da, s.acts[l], B * L.inputs);
-    dz = da;
-  }
-  return loss;
-}
-
-/** Forward and loss only (evaluation). Returns the summed loss; result[1] gets the correct count. */
-export function forwardLoss(
-  k: Kernels,
-  m: Floats,
-  net: NetworkLayout,
-  params: number,
-  s: ScratchPlan,
-  B: number,
-  result: Float64Array,
-  predictions?: Uint8Array,
-  predictionsAt = 0,
-): number {
-  forward(k, net, params, s, B);
-  const last = net.layers.length - 1;
-  const C = net.layers[last].outputs;
-  const logits = s.acts[last + 1];
-  result[1] = countCorrect(m, logits, s.labels, B, C, predictions, predictionsAt);
-  const loss = k.softmaxCrossEntropy(logits, s.labels, B, C);
-  result[0] = loss;
+  const loss = forwardDeltas(k, m, net, params, p, 0, B, result);
+  net.layers.forEach((L, l) => {
+    weightGradients(k, net, p, l, 0, L.outputs, B, grad + L.weight, grad + L.bias);
+  });
   return loss;
 }
 
 /**
- * Copies rows `rows[from … from+B)` of a Uint8 image set into scratch as floats scaled by 1/255,
- * and their labels. The dataset stays Uint8 in shared memory; this is the only conversion.
+ * Copies rows `rows[from … from+B)` of a Uint8 image set into the plan at row r0 as floats
+ * scaled by 1/255, with their labels. The dataset stays Uint8 in shared memory; this is the
+ * only conversion.
  */
 export function gatherRows(
   m: Floats,
-  s: ScratchPlan,
+  p: BatchPlan,
+  r0: number,
   images: Uint8Array,
   labels: Uint8Array,
   features: number,
@@ -117,8 +171,8 @@ export function gatherRows(
   for (let r = 0; r < B; r++) {
     const row = rows ? rows[from + r] : from + r;
     const src = row * features;
-    const dst = s.input + r * features;
+    const dst = p.acts[0] + (r0 + r) * features;
     for (let c = 0; c < features; c++) m[dst + c] = images[src + c] * scale;
-    m[s.labels + r] = labels[row];
+    m[p.labels + r0 + r] = labels[row];
   }
 }

@@ -1,17 +1,20 @@
 import type { NetworkLayout } from './layout.js';
 
-/** Float offsets of one worker's private buffers for shards of up to `rows` rows. */
-export interface ScratchPlan {
+/**
+ * Float offsets of the buffers for a batch of up to `rows` rows, row-major, so a shard of rows
+ * [r0, r0+B) of any of them starts at `buffer + r0 × width`:
+ *   acts[l]   rows × sizes[l]: acts[0] the gathered input; acts[last] the logits, then dz
+ *   deltas[l] rows × sizes[l]: dZ of layer l's pre-activation (deltas[last] === acts[last];
+ *             deltas[0] is unused, −1); only when planned withDeltas
+ *   labels    rows class indices, as floats
+ */
+export interface BatchPlan {
   readonly rows: number;
-  /** rows × sizes[0]: the gathered, scaled input */
-  readonly input: number;
-  /** acts[l]: rows × sizes[l]; acts[0] === input; the last holds logits, then dz */
   readonly acts: readonly number[];
-  /** two rows × maxWidth buffers for dA / dZ of hidden layers, used in turn */
-  readonly delta: readonly [number, number];
-  /** rows labels, as floats */
+  readonly deltas: readonly number[];
   readonly labels: number;
-  /** floats used, rounded up to ALIGN */
+  /** first float and floats used, rounded up to ALIGN */
+  readonly base: number;
   readonly size: number;
 }
 
@@ -19,15 +22,20 @@ export interface ScratchPlan {
 export const ALIGN = 16;
 export const align = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
 
-export function scratchPlan(layout: NetworkLayout, rows: number, base: number): ScratchPlan {
-  let at = align(base);
+export function batchPlan(layout: NetworkLayout, rows: number, base: number, withDeltas = true): BatchPlan {
+  const start = align(base);
+  let at = start;
   const take = (n: number): number => {
-    const start = at;
+    const first = at;
     at = align(at + n);
-    return start;
+    return first;
   };
   const acts = layout.sizes.map((n) => take(rows * n));
-  const delta: [number, number] = [take(rows * layout.maxWidth), take(rows * layout.maxWidth)];
+  const last = layout.sizes.length - 1;
+  const deltas = layout.sizes.map((n, l) => {
+    if (l === last) return acts[last];
+    return l > 0 && withDeltas ? take(rows * n) : -1;
+  });
   const labels = take(rows);
-  return { rows, input: acts[0], acts, delta, labels, size: at - align(base) };
+  return { rows, acts, deltas, labels, base: start, size: at - start };
 }

@@ -2,11 +2,18 @@
 // and the workers report. Shared by src/train/pool.ts (coordinator) and workers/ (threads).
 //
 // Protocol for one command:
-//   coordinator: writes the arguments, zeroes NEXT and DONE, bumps GEN, notifies GEN.
-//   workers:     wake on GEN, claim tasks (shards or eval chunks) with Atomics.add(NEXT),
-//                for a training step meet at a barrier (ARRIVED/PHASE) once every shard's
-//                gradient is in its slot, then each reduces and updates its own parameter
-//                range; finally Atomics.add(DONE) and the last one notifies DONE.
+//   coordinator: writes the arguments, zeroes NEXT, BLOCK and DONE, bumps GEN, notifies GEN.
+//   workers:     wake on GEN. A training step has two phases:
+//     1. row-parallel: claim shards of SHARD_ROWS rows with Atomics.add(NEXT); for each,
+//        gather the rows, forward, loss, and backpropagate dZ of every layer into the
+//        batch buffers (no parameter is written).
+//     2. after a barrier (ARRIVED/PHASE): parameter-parallel: claim blocks of output neurons
+//        with Atomics.add(BLOCK); for each, sum its weight gradient over all the batch's rows
+//        (in row order, in registers) and apply SGD to those weights at once.
+//     Every shard and every block is fixed by the batch size and the layer sizes, and every
+//     sum runs in a fixed order, so the result is the same bytes for any number of threads.
+//     Nothing is reduced across threads: each parameter has exactly one owner per step.
+//   workers:     Atomics.add(DONE); the last one notifies DONE.
 //   coordinator: waits on DONE until it equals the number of threads.
 // Seq-cst Atomics on GEN/DONE order all plain writes around them, so the workers see the
 // new permutation and the coordinator sees the new parameters without further fences.
@@ -30,6 +37,8 @@ export const TASKS = 10;
 export const SPLIT = 11;
 /** 1 when eval should write each row's predicted class */
 export const WANT_PREDICTIONS = 12;
+/** claim counter for phase 2's gradient blocks */
+export const BLOCK = 13;
 export const INT_FIELDS = 16;
 
 /** Float64 fields, after the Int32 ones */
@@ -49,10 +58,16 @@ export const CMD_TRAIN_STEP = 1;
 export const CMD_EVAL = 2;
 export const CMD_STOP = 3;
 
+/** Per-worker timing accumulators (ms), for the step breakdown in benchmarks. */
+export const T_COMPUTE = 0;
+export const T_BARRIER = 1;
+export const T_UPDATE = 2;
+export const TIMING_FIELDS = 4;
+
 export const SPLIT_TRAIN = 0;
 export const SPLIT_TEST = 1;
 
-/** Rows per gradient shard: fixed, so shard boundaries never depend on the thread count. */
+/** Rows per shard of phase 1: fixed, so shard boundaries never depend on the thread count. */
 export const SHARD_ROWS = 8;
 /** Rows per evaluation chunk. */
 export const EVAL_ROWS = 64;
@@ -83,6 +98,8 @@ export interface SessionInit {
   readonly permutation: SharedArrayBuffer;
   /** Uint8 predicted class per test row */
   readonly predictions: SharedArrayBuffer;
+  /** Float64 per worker: TIMING_FIELDS accumulated milliseconds (see T_*) */
+  readonly timings: SharedArrayBuffer;
   readonly trainImages: Uint8Array;
   readonly trainLabels: Uint8Array;
   readonly testImages: Uint8Array;

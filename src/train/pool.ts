@@ -6,6 +6,7 @@ import { type ArenaPlan, allocateArena } from '../nn/arena.js';
 import type { KernelName } from '../nn/kernels/types.js';
 import type { NetworkLayout } from '../nn/layout.js';
 import {
+  BLOCK,
   CMD,
   CMD_EVAL,
   CMD_STOP,
@@ -31,6 +32,7 @@ import {
   SPLIT_TEST,
   SPLIT_TRAIN,
   TASKS,
+  TIMING_FIELDS,
   WANT_PREDICTIONS,
 } from './control.js';
 
@@ -68,6 +70,8 @@ export class StepPool {
   private readonly control: ControlViews;
   private readonly stats: Float64Array;
   private readonly permutation: Int32Array;
+  /** per worker, TIMING_FIELDS accumulated ms */
+  readonly timings: Float64Array;
   private readonly tasks: Promise<unknown>[] = [];
   private failure: unknown;
   private closed = false;
@@ -81,12 +85,13 @@ export class StepPool {
     this.arena = new Float32Array(this.memory.buffer);
     this.control = controlViews(new SharedArrayBuffer(CONTROL_BYTES));
     const statsSlots = Math.max(
-      plan.nSlots,
+      Math.ceil(plan.batch.rows / SHARD_ROWS),
       Math.ceil(Math.max(dataset.test.count, dataset.train.count) / EVAL_ROWS),
     );
     this.stats = new Float64Array(new SharedArrayBuffer(statsSlots * 16));
     this.permutation = new Int32Array(new SharedArrayBuffer(dataset.train.count * 4));
     this.predictions = new Uint8Array(new SharedArrayBuffer(dataset.test.count));
+    this.timings = new Float64Array(new SharedArrayBuffer(options.threads * TIMING_FIELDS * 8));
   }
 
   static async open(options: PoolOptions): Promise<StepPool> {
@@ -110,6 +115,7 @@ export class StepPool {
         stats: pool.stats.buffer as SharedArrayBuffer,
         permutation: pool.permutation.buffer as SharedArrayBuffer,
         predictions: pool.predictions.buffer as SharedArrayBuffer,
+        timings: pool.timings.buffer as SharedArrayBuffer,
         trainImages: dataset.train.images,
         trainLabels: dataset.train.labels,
         testImages: dataset.test.images,
@@ -157,12 +163,12 @@ export class StepPool {
   }
 
   /**
-   * One synchronous SGD step on order[first … first+rows): gradients of every shard, the
-   * fixed-order reduction and the update, all in the workers. Blocks until they finish.
+   * One synchronous SGD step on order[first … first+rows): forward and deltas per shard, then
+   * weight gradients and the update per block of neurons, all in the workers. Blocks until done.
    */
   trainStep(first: number, rows: number, out: StepStats): void {
     const shards = Math.ceil(rows / SHARD_ROWS);
-    if (shards > this.options.plan.nSlots) throw new RangeError(`${rows} rows need more slots than planned`);
+    if (rows > this.options.plan.batch.rows) throw new RangeError(`${rows} rows exceed the planned batch`);
     const { ints, floats } = this.control;
     floats[F_INV_BATCH] = 1 / rows;
     ints[FIRST] = first;
@@ -203,6 +209,7 @@ export class StepPool {
     const { ints } = this.control;
     const T = this.options.threads;
     Atomics.store(ints, NEXT, 0);
+    Atomics.store(ints, BLOCK, 0);
     Atomics.store(ints, DONE, 0);
     Atomics.store(ints, CMD, cmd);
     Atomics.add(ints, GEN, 1);

@@ -6,7 +6,7 @@ import { type NetworkLayout, networkLayout } from '../nn/layout.js';
 import { type Model, modelFromParams } from '../nn/model.js';
 import { permutation, Rng } from '../nn/rng.js';
 import { resolveConfig, type TrainConfig } from './config.js';
-import { EVAL_ROWS, SHARD_ROWS } from './control.js';
+import { EVAL_ROWS } from './control.js';
 import { resolveKernels } from './kernels.js';
 import { StepPool, type StepStats } from './pool.js';
 
@@ -79,8 +79,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
   } catch (e) {
     throw new UsageError(`--hidden ${config.hidden.join(',')}: ${(e as Error).message}`);
   }
-  const nSlots = Math.ceil(config.batchSize / SHARD_ROWS);
-  const plan = arenaPlan(net, nSlots, config.threads, Math.max(SHARD_ROWS, EVAL_ROWS));
+  const plan = arenaPlan(net, config.batchSize, config.threads, EVAL_ROWS);
   const kernels = await resolveKernels(config.kernels);
   const pool = await StepPool.open({
     threads: config.threads,

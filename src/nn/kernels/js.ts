@@ -43,10 +43,10 @@ export function jsKernels(m: Float32Array): Kernels {
         }
       }
     },
-    // dw: O×I = dzᵀ·a as a sum of outer products, row by row
-    linearBackwardParams(dw, db, dz, a, B, I, O) {
-      for (let o = 0; o < O; o++) {
-        const wo = dw + o * I;
+    // rows [o0, o1) of dw = dzᵀ·a as a sum of outer products, row by row
+    linearBackwardParams(dw, db, dz, a, B, I, O, o0, o1) {
+      for (let o = o0; o < o1; o++) {
+        const wo = dw + (o - o0) * I;
         m.fill(0, wo, wo + I);
         let sb = 0;
         for (let r = 0; r < B; r++) {
@@ -56,7 +56,7 @@ export function jsKernels(m: Float32Array): Kernels {
           const ar = a + r * I;
           for (let k = 0; k < I; k++) m[wo + k] += s * m[ar + k];
         }
-        m[db + o] = sb;
+        m[db + o - o0] = sb;
       }
     },
     // da: B×I = dz · w, accumulating rows of w scaled by dz
@@ -83,6 +83,6 @@ export function jsKernels(m: Float32Array): Kernels {
       for (let i = 0; i < n; i++) m[d + i] *= derivativeFromOutput(act, m[a + i]);
     },
     softmaxCrossEntropy: naive.softmaxCrossEntropy,
-    reduceAndUpdate: naive.reduceAndUpdate,
+    sgdUpdate: naive.sgdUpdate,
   };
 }

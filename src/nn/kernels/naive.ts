@@ -13,16 +13,16 @@ export function naiveKernels(m: Floats): Kernels {
         }
       }
     },
-    linearBackwardParams(dw, db, dz, a, B, I, O) {
-      for (let o = 0; o < O; o++) {
+    linearBackwardParams(dw, db, dz, a, B, I, O, o0, o1) {
+      for (let o = o0; o < o1; o++) {
         for (let k = 0; k < I; k++) {
           let s = 0;
           for (let r = 0; r < B; r++) s += m[dz + r * O + o] * m[a + r * I + k];
-          m[dw + o * I + k] = s;
+          m[dw + (o - o0) * I + k] = s;
         }
         let sb = 0;
         for (let r = 0; r < B; r++) sb += m[dz + r * O + o];
-        m[db + o] = sb;
+        m[db + o - o0] = sb;
       }
     },
     linearBackwardInput(da, dz, w, B, I, O) {
@@ -54,11 +54,9 @@ export function naiveKernels(m: Floats): Kernels {
       }
       return loss;
     },
-    reduceAndUpdate(params, velocity, slots, stride, nSlots, from, to, lr, momentum, weightDecay, invBatch) {
-      for (let j = from; j < to; j++) {
-        let g = 0;
-        for (let k = 0; k < nSlots; k++) g += m[slots + k * stride + j];
-        g = g * invBatch + weightDecay * m[params + j];
+    sgdUpdate(params, velocity, grad, n, lr, momentum, weightDecay, invBatch) {
+      for (let j = 0; j < n; j++) {
+        const g = m[grad + j] * invBatch + weightDecay * m[params + j];
         m[velocity + j] = momentum * m[velocity + j] + g;
         m[params + j] -= lr * m[velocity + j];
       }

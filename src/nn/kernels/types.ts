@@ -14,10 +14,22 @@ export interface Kernels {
   /** out: B×O = a: B×I · wᵀ (w: O×I) + bias: O */
   linearForward(out: number, a: number, w: number, bias: number, B: number, I: number, O: number): void;
   /**
-   * dw: O×I = dzᵀ·a, db: O = Σ_rows dz (dz: B×O, a: B×I). Overwrites rather than adds: each
-   * gradient slot is written by exactly one shard per step, so no zeroing pass is needed.
+   * Rows [o0, o1) of the weight gradient: dw[(o−o0)·I + k] = Σ_r dz[r·O + o]·a[r·I + k] and
+   * db[o−o0] = Σ_r dz[r·O + o], summed over r = 0…B−1 in that order (dz: B×O, a: B×I). Writes,
+   * not adds. o0 must be a multiple of 4 so the SIMD tiles, and so the rounding, of a given
+   * output never depend on how the outputs were split among threads.
    */
-  linearBackwardParams(dw: number, db: number, dz: number, a: number, B: number, I: number, O: number): void;
+  linearBackwardParams(
+    dw: number,
+    db: number,
+    dz: number,
+    a: number,
+    B: number,
+    I: number,
+    O: number,
+    o0: number,
+    o1: number,
+  ): void;
   /** da: B×I = dz: B×O · w: O×I */
   linearBackwardInput(da: number, dz: number, w: number, B: number, I: number, O: number): void;
   /** x: n ← α(x), in place; act is an ACTIVATION_CODE */
@@ -30,18 +42,14 @@ export interface Kernels {
    */
   softmaxCrossEntropy(logits: number, labels: number, B: number, C: number): number;
   /**
-   * For j in [from, to): g = (Σ_k slots[k·stride + j]) · invBatch + weightDecay·w[j] summed in
-   * slot order k = 0…nSlots−1 (the fixed order that makes results independent of threads),
-   * v[j] = momentum·v[j] + g, w[j] −= lr·v[j]  (PyTorch's SGD convention).
+   * SGD with momentum and weight decay over n values, PyTorch's convention:
+   * g = grad·invBatch + weightDecay·w, v = momentum·v + g, w −= lr·v.
    */
-  reduceAndUpdate(
+  sgdUpdate(
     params: number,
     velocity: number,
-    slots: number,
-    stride: number,
-    nSlots: number,
-    from: number,
-    to: number,
+    grad: number,
+    n: number,
     lr: number,
     momentum: number,
     weightDecay: number,

@@ -7,19 +7,26 @@ import { compileWasmKernels } from './wasm-module.js';
 
 interface WasmExports {
   linearForward(out: number, a: number, w: number, bias: number, B: number, I: number, O: number): void;
-  linearBackwardParams(dw: number, db: number, dz: number, a: number, B: number, I: number, O: number): void;
+  linearBackwardParams(
+    dw: number,
+    db: number,
+    dz: number,
+    a: number,
+    B: number,
+    I: number,
+    O: number,
+    o0: number,
+    o1: number,
+  ): void;
   linearBackwardInput(da: number, dz: number, w: number, B: number, I: number, O: number): void;
   activationForward(act: number, x: number, n: number): void;
   activationBackward(act: number, d: number, a: number, n: number): void;
   softmaxCrossEntropy(logits: number, labels: number, B: number, C: number): number;
-  reduceAndUpdate(
+  sgdUpdate(
     params: number,
     velocity: number,
-    slots: number,
-    strideBytes: number,
-    nSlots: number,
-    from: number,
-    to: number,
+    grad: number,
+    n: number,
     lr: number,
     momentum: number,
     weightDecay: number,
@@ -38,38 +45,14 @@ export async function instantiateWasmKernels(
   return {
     name: 'wasm',
     linearForward: (out, a, w, bias, B, I, O) => x.linearForward(out * 4, a * 4, w * 4, bias * 4, B, I, O),
-    linearBackwardParams: (dw, db, dz, a, B, I, O) =>
-      x.linearBackwardParams(dw * 4, db * 4, dz * 4, a * 4, B, I, O),
+    linearBackwardParams: (dw, db, dz, a, B, I, O, o0, o1) =>
+      x.linearBackwardParams(dw * 4, db * 4, dz * 4, a * 4, B, I, O, o0, o1),
     linearBackwardInput: (da, dz, w, B, I, O) => x.linearBackwardInput(da * 4, dz * 4, w * 4, B, I, O),
     activationForward: (act, p, n) => x.activationForward(act, p * 4, n),
     activationBackward: (act, d, a, n) => x.activationBackward(act, d * 4, a * 4, n),
     softmaxCrossEntropy: (logits, labels, B, C) => x.softmaxCrossEntropy(logits * 4, labels * 4, B, C),
-    reduceAndUpdate: (
-      params,
-      velocity,
-      slots,
-      stride,
-      nSlots,
-      from,
-      to,
-      lr,
-      momentum,
-      weightDecay,
-      invBatch,
-    ) =>
-      x.reduceAndUpdate(
-        params * 4,
-        velocity * 4,
-        slots * 4,
-        stride * 4,
-        nSlots,
-        from,
-        to,
-        lr,
-        momentum,
-        weightDecay,
-        invBatch,
-      ),
+    sgdUpdate: (params, velocity, grad, n, lr, momentum, weightDecay, invBatch) =>
+      x.sgdUpdate(params * 4, velocity * 4, grad * 4, n, lr, momentum, weightDecay, invBatch),
   };
 }
 
