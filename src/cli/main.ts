@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { GradpoolError, UsageError } from '../errors.js';
+import { benchCommand } from './bench-command.js';
 import { evalCommand } from './eval-command.js';
 import { trainCommand } from './train-command.js';
 
@@ -14,7 +15,8 @@ export async function main(argv: string[]): Promise<number> {
       .scriptName('gradpool')
       .command(trainCommand)
       .command(evalCommand)
-      .demandCommand(1, 'name a command: train or eval')
+      .command(benchCommand)
+      .demandCommand(1, 'name a command: train, eval or bench')
       .strict()
       .fail((message, error) => {
         throw error ?? new UsageError(message.replace(/\n+/g, '; '));

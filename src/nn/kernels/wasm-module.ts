@@ -38,3 +38,9 @@ export async function compileWasmKernels(allowRelaxed = true): Promise<CompiledK
   }
   return null;
 }
+
+/** One named build, for benchmarks comparing them; null when it does not validate here. */
+export async function compileWasmVariant(variant: WasmVariant): Promise<WebAssembly.Module | null> {
+  const compiled = await compileWasmKernels(variant === 'relaxed');
+  return compiled?.variant === variant ? compiled.module : null;
+}

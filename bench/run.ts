@@ -1,0 +1,230 @@
+// The benchmark suite: kernel GFLOP/s per variant and shape (tinybench), thread scaling of
+// whole training steps with a step-time breakdown, and peers measured in the same run
+// (TensorFlow.js wasm; PyTorch where python3 has torch). Writes <date>-<host>.json, .md and
+// .svg under bench/results/ (or --out DIR). Run one at a time: a second benchmark beside it
+// halves it. Usage: npm run bench -- [--threads 1,2] [--seconds 3] [--data fashion-mnist]
+//   [--out DIR] [--no-peer] [--pytorch]
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Bench } from 'tinybench';
+import { loadDataset } from '../src/data/dataset.js';
+import { jsKernels } from '../src/nn/kernels/js.js';
+import type { Kernels } from '../src/nn/kernels/types.js';
+import { instantiateWasmKernels } from '../src/nn/kernels/wasm.js';
+import { compileWasmVariant } from '../src/nn/kernels/wasm-module.js';
+import {
+  defaultThreadCounts,
+  machineInfo,
+  measureScaling,
+  type ScalingResult,
+  scalingTable,
+} from '../src/train/benchmark.js';
+import { scalingSvg } from './svg.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const PEERS = join(ROOT, 'bench/peers');
+
+const { values } = parseArgs({
+  options: {
+    threads: { type: 'string' },
+    seconds: { type: 'string', default: '3' },
+    data: { type: 'string' },
+    out: { type: 'string', default: join(ROOT, 'bench/results') },
+    'no-peer': { type: 'boolean', default: false },
+    pytorch: { type: 'boolean', default: false },
+    'kernel-time': { type: 'string', default: '400' },
+  },
+});
+const seconds = Number(values.seconds);
+const threads = values.threads ? values.threads.split(',').map(Number) : defaultThreadCounts();
+const dataSpec =
+  values.data ??
+  (existsSync(process.env.FASHION_MNIST || '/usr/share/datasets/fashion-mnist') ? 'fashion-mnist' : 'mnist');
+const machine = machineInfo();
+console.error(
+  `gradpool bench: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; data ${dataSpec}`,
+);
+
+// 1. Kernels: each variant on the shapes a step of the reference recipe runs.
+interface KernelRow {
+  kernel: string;
+  variant: string;
+  shape: string;
+  gflops: number;
+  meanUs: number;
+}
+const memory = new WebAssembly.Memory({ initial: 200, maximum: 200, shared: true });
+const m = new Float32Array(memory.buffer);
+for (let i = 16384; i < m.length; i++) m[i] = Math.sin(i) * 0.5;
+const variants: [string, Kernels][] = [['js', jsKernels(m)]];
+for (const v of ['simd', 'relaxed'] as const) {
+  const mod = await compileWasmVariant(v);
+  if (mod)
+    variants.push([
+      v === 'simd' ? 'wasm-simd' : 'wasm-relaxed-simd',
+      await instantiateWasmKernels(memory, mod),
+    ]);
+}
+const A = 16384;
+const W = A + 128 * 784;
+const BIAS = W + 256 * 784;
+const DZ = BIAS + 256;
+const OUT = DZ + 128 * 256;
+const shapes: [string, string, number, (k: Kernels) => void][] = [
+  [
+    'forward A·Wᵀ',
+    '8×784×256 (one shard)',
+    2 * 8 * 784 * 256,
+    (k) => k.linearForward(OUT, A, W, BIAS, 8, 784, 256),
+  ],
+  [
+    'forward A·Wᵀ',
+    '128×784×256',
+    2 * 128 * 784 * 256,
+    (k) => k.linearForward(OUT, A, W, BIAS, 128, 784, 256),
+  ],
+  [
+    'weight grad dZᵀ·A',
+    '128×784×8 (one block)',
+    2 * 128 * 784 * 8,
+    (k) => k.linearBackwardParams(OUT, OUT + 8 * 784, DZ, A, 128, 784, 256, 0, 8),
+  ],
+  [
+    'weight grad dZᵀ·A',
+    '128×784×256',
+    2 * 128 * 784 * 256,
+    (k) => k.linearBackwardParams(OUT, OUT + 256 * 784, DZ, A, 128, 784, 256, 0, 256),
+  ],
+  [
+    'input grad dZ·W',
+    '8×256×128 (one shard)',
+    2 * 8 * 256 * 128,
+    (k) => k.linearBackwardInput(OUT, DZ, W, 8, 256, 128),
+  ],
+];
+const kernelRows: KernelRow[] = [];
+for (const [kernel, shape, flops, fn] of shapes) {
+  const bench = new Bench({ time: Number(values['kernel-time']), warmupTime: 100, iterations: 10 });
+  for (const [variant, k] of variants) bench.add(variant, () => fn(k));
+  await bench.run();
+  for (const task of bench.tasks) {
+    const meanMs = task.result && 'latency' in task.result ? task.result.latency.mean : Number.NaN;
+    kernelRows.push({
+      kernel,
+      variant: task.name,
+      shape,
+      gflops: flops / (meanMs * 1e6),
+      meanUs: meanMs * 1000,
+    });
+    console.error(`  ${kernel} ${shape} ${task.name}: ${(flops / (meanMs * 1e6)).toFixed(1)} GFLOP/s`);
+  }
+}
+
+// 2. Thread scaling of whole steps on real data.
+const dataset = await loadDataset(dataSpec);
+const scaling: ScalingResult = await measureScaling({
+  dataset,
+  threads,
+  seconds,
+  onRow: (r) =>
+    console.error(`  ${r.threads} threads: ${Math.round(r.samplesPerSec).toLocaleString('en-US')} samples/s`),
+});
+const peakRssMB = process.resourceUsage().maxRSS / 1024;
+
+// 3. Peers, one at a time after ours.
+interface PeerRow {
+  peer: string;
+  backend?: string;
+  threads: number;
+  samplesPerSec: number;
+  version?: string;
+}
+const peers: PeerRow[] = [];
+if (!values['no-peer']) {
+  if (!existsSync(join(PEERS, 'node_modules/@tensorflow/tfjs-backend-wasm'))) {
+    console.error('  installing the TensorFlow.js peer into bench/peers (once)…');
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', PEERS], { stdio: 'inherit' });
+  }
+  const r = spawnSync(process.execPath, [join(PEERS, 'tfjs-recipe.mjs'), 'wasm', String(seconds), dataSpec], {
+    encoding: 'utf8',
+  });
+  if (r.status === 0) peers.push({ ...JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}'), threads: 1 });
+  else console.error(`  TensorFlow.js peer failed: ${r.stderr.split('\n')[0]}`);
+}
+if (values.pytorch) {
+  const r = spawnSync('python3', [join(PEERS, 'pytorch_recipe.py'), String(seconds), threads.join(',')], {
+    encoding: 'utf8',
+  });
+  if (r.status === 0) for (const line of r.stdout.trim().split('\n')) peers.push(JSON.parse(line));
+  else console.error(`  PyTorch peer failed: ${r.stderr.trim().split('\n').pop()}`);
+}
+const one = scaling.rows.find((r) => r.threads === 1)?.samplesPerSec;
+const best = Math.max(...scaling.rows.map((r) => r.samplesPerSec));
+const ratios = peers.map((p) => ({
+  peer: `${p.peer}${p.backend ? ` (${p.backend})` : ''}, ${p.threads} thread${p.threads > 1 ? 's' : ''}`,
+  samplesPerSec: p.samplesPerSec,
+  gradpoolSameThreads: scaling.rows.find((r) => r.threads === p.threads)?.samplesPerSec ?? null,
+  ratio: (scaling.rows.find((r) => r.threads === p.threads)?.samplesPerSec ?? Number.NaN) / p.samplesPerSec,
+}));
+
+// 4. Results.
+const date = new Date().toISOString().slice(0, 10);
+const name = `${date}-${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+mkdirSync(values.out, { recursive: true });
+const result = {
+  date: new Date().toISOString(),
+  machine,
+  data: dataSpec,
+  recipe: {
+    layers: scaling.layers,
+    activation: 'relu',
+    batchSize: scaling.batchSize,
+    lr: 0.05,
+    momentum: 0.9,
+  },
+  kernels: kernelRows,
+  scaling: scaling.rows.map((r) => ({ ...r, kernels: scaling.kernels })),
+  peers,
+  ratios,
+  peakRssMB,
+  summary: { oneThread: one, best },
+};
+writeFileSync(join(values.out, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(join(values.out, `${name}.svg`), scalingSvg(scaling, peers));
+const md = [
+  `# gradpool bench, ${date}`,
+  '',
+  `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; data: ${dataSpec}; peak RSS ${peakRssMB.toFixed(0)} MB`,
+  '',
+  '## Kernels (one thread, GFLOP/s)',
+  '',
+  `| kernel | shape (B×I×O) | ${variants.map(([v]) => v).join(' | ')} |`,
+  `| --- | --- |${variants.map(() => ' ---: |').join('')}`,
+  ...shapes.map(
+    ([kernel, shape]) =>
+      `| ${kernel} | ${shape} | ${variants.map(([v]) => kernelRows.find((r) => r.kernel === kernel && r.shape === shape && r.variant === v)?.gflops.toFixed(1)).join(' | ')} |`,
+  ),
+  '',
+  '## Thread scaling (reference recipe; breakdown as % of the step)',
+  '',
+  scalingTable(scaling),
+  '',
+  '## Peers (same run, same recipe)',
+  '',
+  '| peer | samples/s | gradpool, same threads | gradpool ÷ peer |',
+  '| --- | ---: | ---: | ---: |',
+  ...ratios.map(
+    (r) =>
+      `| ${r.peer} | ${Math.round(r.samplesPerSec).toLocaleString('en-US')} | ${r.gradpoolSameThreads ? Math.round(r.gradpoolSameThreads).toLocaleString('en-US') : '—'} | ${r.ratio.toFixed(1)}× |`,
+  ),
+  '',
+  `![scaling](${name}.svg)`,
+  '',
+].join('\n');
+writeFileSync(join(values.out, `${name}.md`), md);
+console.log(md);
+console.error(`wrote ${join(values.out, name)}.{json,md,svg}`);

@@ -1,0 +1,72 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { loadDataset } from '../data/dataset.js';
+import { UsageError } from '../errors.js';
+import { defaultThreadCounts, measureScaling, scalingTable } from '../train/benchmark.js';
+import { resolveConfig } from '../train/config.js';
+
+export const benchCommand: CommandModule = {
+  command: 'bench',
+  describe: 'thread scaling of training steps on this machine: samples/s, speed-up, efficiency',
+  builder: (y: Argv) =>
+    y
+      .option('threads', {
+        type: 'string',
+        describe: 'thread counts, e.g. 1,2,4,8 (default: 1, 2, 4 … all cores)',
+        requiresArg: true,
+      })
+      .option('data', {
+        type: 'string',
+        describe: 'mnist | fashion-mnist | idx:DIR',
+        default: 'mnist',
+        requiresArg: true,
+      })
+      .option('hidden', {
+        type: 'string',
+        describe: 'hidden layer sizes',
+        default: '256,128',
+        requiresArg: true,
+      })
+      .option('batch-size', { type: 'string', describe: 'rows per step', default: '128', requiresArg: true })
+      .option('kernels', { type: 'string', describe: 'auto | wasm | js', requiresArg: true })
+      .option('seconds', { type: 'number', describe: 'measured seconds per thread count', default: 2 })
+      .option('json', { type: 'boolean', describe: 'print the result as JSON' }),
+  handler: async (argv: ArgumentsCamelCase) => {
+    const threadList =
+      argv.threads === undefined
+        ? defaultThreadCounts()
+        : String(argv.threads)
+            .split(',')
+            .map((t) => resolveConfig({ threads: t.trim() }).threads);
+    const config = resolveConfig({
+      data: argv.data,
+      hidden: argv.hidden,
+      batchSize: argv.batchSize,
+      kernels: argv.kernels,
+    });
+    const seconds = Number(argv.seconds);
+    if (!(seconds > 0 && seconds <= 600))
+      throw new UsageError(`--seconds must be in (0, 600], got ${argv.seconds}`);
+    const dataset = await loadDataset(config.data);
+    if (config.batchSize > dataset.train.count) {
+      throw new UsageError(
+        `--batch-size ${config.batchSize} is larger than the ${dataset.train.count} training rows`,
+      );
+    }
+    if (!argv.json) process.stderr.write(`measuring ${threadList.join(', ')} threads, ${seconds} s each…\n`);
+    const result = await measureScaling({
+      dataset,
+      threads: threadList,
+      hidden: config.hidden,
+      batchSize: config.batchSize,
+      kernels: config.kernels,
+      seconds,
+      onRow: argv.json
+        ? undefined
+        : (r) =>
+            process.stderr.write(
+              `  ${r.threads} threads: ${Math.round(r.samplesPerSec).toLocaleString('en-US')} samples/s\n`,
+            ),
+    });
+    process.stdout.write(argv.json ? `${JSON.stringify(result)}\n` : `${scalingTable(result)}\n`);
+  },
+};

@@ -1,0 +1,169 @@
+import { cpus } from 'node:os';
+import type { Dataset } from '../data/dataset.js';
+import { arenaPlan } from '../nn/arena.js';
+import { initParams } from '../nn/init.js';
+import { type Activation, networkLayout } from '../nn/layout.js';
+import { permutation, Rng } from '../nn/rng.js';
+import type { KernelChoice } from './config.js';
+import { EVAL_ROWS, T_BARRIER, T_COMPUTE, T_UPDATE, TIMING_FIELDS } from './control.js';
+import { resolveKernels } from './kernels.js';
+import { StepPool, type StepStats } from './pool.js';
+
+// Thread scaling of whole training steps on real data: the figure users care about. Used by
+// `gradpool bench` and by the tinybench suite in bench/.
+
+export interface ScalingOptions {
+  dataset: Dataset;
+  threads: readonly number[];
+  hidden?: readonly number[];
+  activation?: Activation;
+  batchSize?: number;
+  kernels?: KernelChoice;
+  /** measured time per thread count, after warm-up */
+  seconds?: number;
+  onRow?: (row: ScalingRow) => void;
+}
+
+export interface StepBreakdown {
+  /** phase 1 (forward + deltas), mean per worker */
+  computeMs: number;
+  /** waiting at the barrier between the phases, mean per worker */
+  waitMs: number;
+  /** phase 2 (weight gradients + SGD update), mean per worker */
+  updateMs: number;
+  /** the rest of the step's wall time: publishing, waking, gathering stats */
+  otherMs: number;
+}
+
+export interface ScalingRow {
+  threads: number;
+  samplesPerSec: number;
+  /** samplesPerSec / samplesPerSec of the first row */
+  speedup: number;
+  /** speedup / (threads / threads of the first row) */
+  efficiency: number;
+  stepMs: number;
+  steps: number;
+  breakdown: StepBreakdown;
+}
+
+export interface ScalingResult {
+  kernels: string;
+  layers: number[];
+  batchSize: number;
+  rows: ScalingRow[];
+  machine: MachineInfo;
+}
+
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  node: string;
+}
+
+export function machineInfo(): MachineInfo {
+  const c = cpus();
+  return { cpu: c[0]?.model.trim() ?? 'unknown', cores: c.length, node: process.version };
+}
+
+export async function measureScaling(options: ScalingOptions): Promise<ScalingResult> {
+  const { dataset } = options;
+  const batchSize = options.batchSize ?? 128;
+  const net = networkLayout(
+    [dataset.features, ...(options.hidden ?? [256, 128]), dataset.classes],
+    options.activation ?? 'relu',
+  );
+  const kernels = await resolveKernels(options.kernels ?? 'auto');
+  const seconds = options.seconds ?? 2;
+  const rows: ScalingRow[] = [];
+  const N = dataset.train.count;
+  const stepsPerEpoch = Math.floor(N / batchSize);
+  for (const threads of options.threads) {
+    const plan = arenaPlan(net, batchSize, threads, EVAL_ROWS);
+    const pool = await StepPool.open({
+      threads,
+      kernels: kernels.name,
+      wasmModule: kernels.module,
+      net,
+      plan,
+      dataset,
+    });
+    try {
+      initParams(net, 1, pool.arena, plan.params);
+      pool.setHyperparameters(0.05, 0.9, 0);
+      const rng = new Rng(1);
+      permutation(rng, pool.order, N);
+      const stats: StepStats = { loss: 0, correct: 0 };
+      let s = 0;
+      const step = () => {
+        pool.trainStep((s % stepsPerEpoch) * batchSize, batchSize, stats);
+        s++;
+      };
+      const warmEnd = performance.now() + Math.min(500, seconds * 250);
+      while (performance.now() < warmEnd) step();
+      pool.timings.fill(0);
+      s = 0;
+      const start = performance.now();
+      const end = start + seconds * 1000;
+      do step();
+      while (performance.now() < end);
+      const wall = performance.now() - start;
+      const mean = (field: number) => {
+        let sum = 0;
+        for (let w = 0; w < threads; w++) sum += pool.timings[w * TIMING_FIELDS + field];
+        return sum / threads / s;
+      };
+      const stepMs = wall / s;
+      const computeMs = mean(T_COMPUTE);
+      const waitMs = mean(T_BARRIER);
+      const updateMs = mean(T_UPDATE);
+      const samplesPerSec = (s * batchSize * 1000) / wall;
+      const base = rows[0] ?? { samplesPerSec, threads };
+      const row: ScalingRow = {
+        threads,
+        samplesPerSec,
+        speedup: samplesPerSec / base.samplesPerSec,
+        efficiency: samplesPerSec / base.samplesPerSec / (threads / base.threads),
+        stepMs,
+        steps: s,
+        breakdown: {
+          computeMs,
+          waitMs,
+          updateMs,
+          otherMs: Math.max(0, stepMs - computeMs - waitMs - updateMs),
+        },
+      };
+      rows.push(row);
+      options.onRow?.(row);
+    } finally {
+      await pool.close();
+    }
+  }
+  return { kernels: kernels.label, layers: [...net.sizes], batchSize, rows, machine: machineInfo() };
+}
+
+/** Markdown table of a scaling result. */
+export function scalingTable(r: ScalingResult): string {
+  const lines = [
+    `${r.layers.join('-')}, batch ${r.batchSize}, ${r.kernels} kernels — ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
+    '',
+    '| threads | samples/s | speed-up | efficiency | step ms | compute | wait | update | other |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const x of r.rows) {
+    const b = x.breakdown;
+    const pct = (v: number) => `${((100 * v) / x.stepMs).toFixed(0)} %`;
+    lines.push(
+      `| ${x.threads} | ${Math.round(x.samplesPerSec).toLocaleString('en-US')} | ${x.speedup.toFixed(2)}× | ${(x.efficiency * 100).toFixed(0)} % | ${x.stepMs.toFixed(3)} | ${pct(b.computeMs)} | ${pct(b.waitMs)} | ${pct(b.updateMs)} | ${pct(b.otherMs)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** 1, 2, 4, … up to the number of cores, and the number of cores itself. */
+export function defaultThreadCounts(cores = cpus().length): number[] {
+  const out: number[] = [];
+  for (let t = 1; t < cores; t *= 2) out.push(t);
+  out.push(cores);
+  return out;
+}
