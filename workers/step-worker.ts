@@ -5,6 +5,7 @@
 import { gradientBlocks } from '../src/nn/arena.js';
 import { loadKernels } from '../src/nn/kernels/load.js';
 import { networkLayout } from '../src/nn/layout.js';
+import { waitWhileEqual } from '../src/train/spin-wait.js';
 import { forwardDeltas, forwardLoss, gatherRows, weightGradients } from '../src/nn/mlp.js';
 import {
   ARRIVED,
@@ -63,10 +64,8 @@ export default async function runSession(init: SessionInit): Promise<number> {
   Atomics.notify(ints, READY);
 
   for (;;) {
-    Atomics.wait(ints, GEN, seen);
-    const gen = Atomics.load(ints, GEN);
-    if (gen === seen) continue;
-    seen = gen;
+    waitWhileEqual(ints, GEN, seen, init.spin);
+    seen = Atomics.load(ints, GEN);
     const cmd = Atomics.load(ints, CMD);
     if (cmd === CMD_STOP) return init.workerIndex;
     try {
@@ -152,7 +151,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
       Atomics.add(ints, PHASE, 1);
       Atomics.notify(ints, PHASE);
     } else {
-      while (Atomics.load(ints, PHASE) === phase) Atomics.wait(ints, PHASE, phase);
+      waitWhileEqual(ints, PHASE, phase, init.spin);
     }
   }
 

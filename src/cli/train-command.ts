@@ -53,6 +53,7 @@ export const trainCommand: CommandModule = {
       testLoss: last.testLoss,
       seconds: result.seconds,
       model: resolve(out),
+      peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     });
   },
 };

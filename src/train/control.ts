@@ -108,6 +108,8 @@ export interface SessionInit {
   readonly activation: import('../nn/layout.js').Activation;
   readonly plan: import('../nn/arena.js').ArenaPlan;
   readonly kernels: import('../nn/kernels/types.js').KernelName;
+  /** iterations to poll a control field before sleeping on it (see spin-wait.ts) */
+  readonly spin: number;
   /** compiled wasm kernels, when kernels === 'wasm' */
   readonly wasmModule?: WebAssembly.Module;
 }

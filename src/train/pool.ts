@@ -5,6 +5,7 @@ import { TrainingError } from '../errors.js';
 import { type ArenaPlan, allocateArena } from '../nn/arena.js';
 import type { KernelName } from '../nn/kernels/types.js';
 import type { NetworkLayout } from '../nn/layout.js';
+import { spinBudget } from './spin-wait.js';
 import {
   BLOCK,
   CMD,
@@ -74,6 +75,10 @@ export class StepPool {
   readonly timings: Float64Array;
   private readonly tasks: Promise<unknown>[] = [];
   private failure: unknown;
+  /** workers' polling budget */
+  private readonly spin: number;
+  /** the coordinator's: it needs a core of its own to poll, or it slows a worker down */
+  private readonly coordinatorSpin: number;
   private closed = false;
 
   private constructor(
@@ -91,6 +96,8 @@ export class StepPool {
     this.stats = new Float64Array(new SharedArrayBuffer(statsSlots * 16));
     this.permutation = new Int32Array(new SharedArrayBuffer(dataset.train.count * 4));
     this.predictions = new Uint8Array(new SharedArrayBuffer(dataset.test.count));
+    this.spin = spinBudget(options.threads, cpus().length);
+    this.coordinatorSpin = spinBudget(options.threads + 1, cpus().length);
     this.timings = new Float64Array(new SharedArrayBuffer(options.threads * TIMING_FIELDS * 8));
   }
 
@@ -125,6 +132,7 @@ export class StepPool {
         plan: options.plan,
         kernels: options.kernels,
         wasmModule: options.wasmModule,
+        spin: pool.spin,
       };
       const task = piscina.run(init).catch((e: unknown) => {
         pool.failure ??= e;
@@ -216,6 +224,7 @@ export class StepPool {
     Atomics.notify(ints, GEN);
     const timeout = this.options.stepTimeoutMs ?? 120_000;
     const deadline = performance.now() + timeout;
+    for (let i = 0; i < this.coordinatorSpin && Atomics.load(ints, DONE) < T; i++);
     for (let done = Atomics.load(ints, DONE); done < T; done = Atomics.load(ints, DONE)) {
       const left = deadline - performance.now();
       if (left <= 0) throw new TrainingError(`workers did not finish a step within ${timeout} ms`);
