@@ -5,7 +5,6 @@
 import { gradientBlocks } from '../src/nn/arena.js';
 import { loadKernels } from '../src/nn/kernels/load.js';
 import { networkLayout } from '../src/nn/layout.js';
-import { waitWhileEqual } from '../src/train/spin-wait.js';
 import { forwardDeltas, forwardLoss, gatherRows, weightGradients } from '../src/nn/mlp.js';
 import {
   ARRIVED,
@@ -39,6 +38,7 @@ import {
   TIMING_FIELDS,
   WANT_PREDICTIONS,
 } from '../src/train/control.js';
+import { waitWhileEqual } from '../src/train/spin-wait.js';
 
 export default async function runSession(init: SessionInit): Promise<number> {
   const { ints, floats, errorText } = controlViews(init.control);

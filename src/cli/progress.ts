@@ -5,7 +5,13 @@ import type { EpochMetrics, TrainEvent } from '../train/trainer.js';
 
 export interface Renderer {
   event(e: TrainEvent): void;
-  done(summary: { testAccuracy: number; testLoss: number; seconds: number; model: string | null; peakRssMB: number }): void;
+  done(summary: {
+    testAccuracy: number;
+    testLoss: number;
+    seconds: number;
+    model: string | null;
+    peakRssMB: number;
+  }): void;
 }
 
 export function jsonRenderer(write: (line: string) => void): Renderer {

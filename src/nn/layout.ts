@@ -1,6 +1,6 @@
 // One flat block holds every parameter (llm.c style): layer i's weight (O×I, PyTorch's
-// nn.Linear convention) followed by its bias (O). Gradient slots and momentum reuse the
-// same layout, so reducing and updating are single loops over a range.
+// nn.Linear convention) followed by its bias (O). Momentum reuses the same layout, so an
+// update is a single loop over a range.
 
 export type Activation = 'relu' | 'tanh' | 'sigmoid';
 export const ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'sigmoid'];
@@ -30,7 +30,7 @@ export interface NetworkLayout {
   readonly maxWidth: number;
 }
 
-/** Largest parameter count we accept: the block and K gradient slots must fit a 4 GiB wasm memory. */
+/** Largest parameter count we accept: params, momentum and the batch buffers must fit a 4 GiB wasm memory. */
 export const MAX_PARAMS = 50_000_000;
 
 export function networkLayout(sizes: readonly number[], activation: Activation): NetworkLayout {

@@ -5,7 +5,6 @@ import { TrainingError } from '../errors.js';
 import { type ArenaPlan, allocateArena } from '../nn/arena.js';
 import type { KernelName } from '../nn/kernels/types.js';
 import type { NetworkLayout } from '../nn/layout.js';
-import { spinBudget } from './spin-wait.js';
 import {
   BLOCK,
   CMD,
@@ -36,6 +35,7 @@ import {
   TIMING_FIELDS,
   WANT_PREDICTIONS,
 } from './control.js';
+import { spinBudget } from './spin-wait.js';
 
 // The coordinator side of the step protocol. piscina owns the threads (spawn, errors,
 // teardown); each thread runs one long task (workers/step-worker.ts) that serves commands
@@ -77,7 +77,7 @@ export class StepPool {
   private failure: unknown;
   /** workers' polling budget */
   private readonly spin: number;
-  /** the coordinator's: it needs a core of its own to poll, or it slows a worker down */
+  /** the coordinator's: polling needs a core beyond the workers' and the one left free */
   private readonly coordinatorSpin: number;
   private closed = false;
 
