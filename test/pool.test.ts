@@ -27,10 +27,10 @@ describe('the step partition', () => {
 });
 
 describe('polling before sleeping', () => {
-  it('polls only while a core stays free, and obeys GRADPOOL_SPIN', () => {
+  it('polls only while every thread has a core, and obeys GRADPOOL_SPIN', () => {
     assert.equal(spinBudget(8, 16, undefined), DEFAULT_SPIN);
-    assert.equal(spinBudget(15, 16, undefined), DEFAULT_SPIN);
-    assert.equal(spinBudget(16, 16, undefined), 0);
+    assert.equal(spinBudget(16, 16, undefined), DEFAULT_SPIN);
+    assert.equal(spinBudget(17, 16, undefined), 0);
     assert.equal(spinBudget(4, 2, undefined), 0);
     assert.equal(spinBudget(1, 16, '0'), 0);
     assert.equal(spinBudget(32, 16, '500'), 500);

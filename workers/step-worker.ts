@@ -63,8 +63,11 @@ export default async function runSession(init: SessionInit): Promise<number> {
   Atomics.add(ints, READY, 1);
   Atomics.notify(ints, READY);
 
+  // The worker that completes a command wakes the coordinator; it sleeps at once instead of
+  // polling, so the coordinator gets its core to publish the next step while the others poll.
+  let completedLast = false;
   for (;;) {
-    waitWhileEqual(ints, GEN, seen, init.spin);
+    waitWhileEqual(ints, GEN, seen, completedLast ? 0 : init.spin);
     seen = Atomics.load(ints, GEN);
     const cmd = Atomics.load(ints, CMD);
     if (cmd === CMD_STOP) return init.workerIndex;
@@ -74,7 +77,8 @@ export default async function runSession(init: SessionInit): Promise<number> {
     } catch (e) {
       reportError(e);
     }
-    if (Atomics.add(ints, DONE, 1) + 1 === T) Atomics.notify(ints, DONE);
+    completedLast = Atomics.add(ints, DONE, 1) + 1 === T;
+    if (completedLast) Atomics.notify(ints, DONE);
   }
 
   function trainStep(): void {

@@ -77,7 +77,7 @@ export class StepPool {
   private failure: unknown;
   /** workers' polling budget */
   private readonly spin: number;
-  /** the coordinator's: polling needs a core beyond the workers' and the one left free */
+  /** the coordinator's: it polls only when a core is left beside the workers' */
   private readonly coordinatorSpin: number;
   private closed = false;
 
