@@ -1,6 +1,7 @@
-import { resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
+import { type Checkpoint, loadCheckpoint } from '../io/checkpoint.js';
 import { saveModel } from '../io/model-file.js';
 import { resolveConfig } from '../train/config.js';
 import { train } from '../train/trainer.js';
@@ -21,6 +22,21 @@ export const trainCommand: CommandModule = {
         default: 'model.safetensors',
         requiresArg: true,
       })
+      .option('checkpoint', {
+        type: 'string',
+        describe: 'write a checkpoint here at every epoch end',
+        requiresArg: true,
+      })
+      .option('checkpoint-every', {
+        type: 'string',
+        describe: 'also every N steps (needs --checkpoint)',
+        requiresArg: true,
+      })
+      .option('resume', {
+        type: 'string',
+        describe: 'continue exactly from this checkpoint',
+        requiresArg: true,
+      })
       .option('log', {
         type: 'string',
         describe: 'pretty | json (default: pretty on a terminal)',
@@ -28,32 +44,72 @@ export const trainCommand: CommandModule = {
       })
       .example('$0 train --threads 8', 'train on the embedded MNIST digits with 8 threads')
       .example(
-        '$0 train --data fashion-mnist --hidden 256,128 --epochs 10 --log json',
-        'Fashion-MNIST, JSON lines',
-      ),
+        '$0 train --data fashion-mnist --checkpoint run.ckpt',
+        'Fashion-MNIST, a checkpoint every epoch',
+      )
+      .example('$0 train --resume run.ckpt', 'continue a run where it stopped'),
   handler: async (argv: ArgumentsCamelCase) => {
-    const config = resolveConfig(configFromArgv(argv));
+    const resume: Checkpoint | undefined = argv.resume ? loadCheckpoint(String(argv.resume)) : undefined;
+    const flags = configFromArgv(argv);
+    // On resume the checkpoint's settings are the defaults; flags given may only change what
+    // does not alter the result (threads, epochs), which train() checks.
+    const config = resolveConfig(resume ? { ...(resume.config as object), ...flags } : flags);
     const format = resolveLogFormat(argv.log);
     const out = argv.out as string;
     if (typeof out !== 'string' || out === '') throw new UsageError('--out must name a file');
     checkWritableTarget(out, '--out');
+    const every = argv.checkpointEvery === undefined ? 0 : Number(argv.checkpointEvery);
+    if (!Number.isInteger(every) || every < 1) {
+      if (argv.checkpointEvery !== undefined)
+        throw new UsageError(`--checkpoint-every must be a whole number ≥ 1, got '${argv.checkpointEvery}'`);
+    }
+    if (every && !argv.checkpoint) throw new UsageError('--checkpoint-every needs --checkpoint FILE');
+    const checkpointPath = argv.checkpoint ? String(argv.checkpoint) : defaultCheckpointPath(out);
+    checkWritableTarget(checkpointPath, '--checkpoint');
+
+    // First SIGINT/SIGTERM: finish the current step, checkpoint, exit 130/143. Second: at once.
+    const stop = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stop.signal.aborted) process.exit(signal === 'SIGTERM' ? 143 : 130);
+      process.stderr.write(
+        `\ngradpool: ${signal}: stopping after this step and writing a checkpoint (again to quit at once)\n`,
+      );
+      stop.abort(new Error(signal));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const renderer =
       format === 'json'
         ? jsonRenderer((l) => process.stdout.write(`${l}\n`))
         : prettyRenderer(process.stdout);
-    const result = await train(config, { onProgress: (e) => renderer.event(e) });
-    const last = result.metrics[result.metrics.length - 1];
-    saveModel(out, result.model, {
-      seed: String(config.seed),
-      data: config.data,
-      epochs: String(config.epochs),
-    });
-    renderer.done({
-      testAccuracy: last.testAccuracy,
-      testLoss: last.testLoss,
-      seconds: result.seconds,
-      model: resolve(out),
-      peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
-    });
+    try {
+      const result = await train(config, {
+        onProgress: (e) => renderer.event(e),
+        signal: stop.signal,
+        resume,
+        checkpoint: { path: checkpointPath, everySteps: every, atEpochEnd: Boolean(argv.checkpoint) },
+      });
+      const last = result.metrics[result.metrics.length - 1];
+      saveModel(out, result.model, {
+        seed: String(config.seed),
+        data: config.data,
+        epochs: String(config.epochs),
+      });
+      renderer.done({
+        testAccuracy: last.testAccuracy,
+        testLoss: last.testLoss,
+        seconds: result.seconds,
+        model: resolve(out),
+        peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+      });
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
   },
 };
+
+/** Where an interrupted run without --checkpoint saves its state: beside the model file. */
+export function defaultCheckpointPath(out: string): string {
+  return join(dirname(out), `${basename(out).replace(/\.safetensors$/, '')}.checkpoint.safetensors`);
+}

@@ -60,11 +60,25 @@ export function loadModel(path: string): Model {
   }
 }
 
-export function modelFromSafetensors(bytes: Uint8Array): Model {
+export interface ReadOptions {
+  /** expected __metadata__.format; by default a model, or a checkpoint read as a model */
+  format?: string;
+  /** tensor name prefix to read (layers, or momentum in checkpoints) */
+  prefix?: string;
+  /** other prefixes that may be present */
+  extraPrefixes?: string[];
+}
+
+export const CHECKPOINT_FORMAT = 'gradpool-checkpoint';
+
+/** Builds a model from safetensors bytes, checking architecture, shapes and that values are finite. */
+export function modelFromSafetensors(bytes: Uint8Array, options: ReadOptions = {}): Model {
+  const prefix = options.prefix ?? 'layers';
   const { tensors, metadata } = decodeSafetensors(bytes);
-  if (metadata.format !== MODEL_FORMAT) {
+  const accepted = options.format ? [options.format] : [MODEL_FORMAT, CHECKPOINT_FORMAT];
+  if (!accepted.includes(metadata.format)) {
     throw new ModelFileError(
-      `__metadata__.format is ${JSON.stringify(metadata.format)}, expected "${MODEL_FORMAT}"`,
+      `__metadata__.format is ${JSON.stringify(metadata.format)}, expected "${options.format ?? MODEL_FORMAT}"`,
     );
   }
   const sizes = (metadata.layers ?? '').split(',').map(Number);
@@ -87,8 +101,8 @@ export function modelFromSafetensors(bytes: Uint8Array): Model {
   const expected = new Set<string>();
   layout.layers.forEach((L, i) => {
     for (const [name, shape, at] of [
-      [`layers.${i}.weight`, [L.outputs, L.inputs], L.weight],
-      [`layers.${i}.bias`, [L.outputs], L.bias],
+      [`${prefix}.${i}.weight`, [L.outputs, L.inputs], L.weight],
+      [`${prefix}.${i}.bias`, [L.outputs], L.bias],
     ] as const) {
       expected.add(name);
       const t = tensors.get(name);
@@ -105,9 +119,10 @@ export function modelFromSafetensors(bytes: Uint8Array): Model {
       params.set(t.data, at);
     }
   });
+  const others = options.extraPrefixes ?? (metadata.format === CHECKPOINT_FORMAT ? ['momentum'] : []);
   for (const name of tensors.keys()) {
-    if (!expected.has(name))
-      throw new ModelFileError(`unexpected tensor ${name} for layers ${sizes.join(',')}`);
+    if (expected.has(name) || others.some((p) => name.startsWith(`${p}.`))) continue;
+    throw new ModelFileError(`unexpected tensor ${name} for layers ${sizes.join(',')}`);
   }
   return { layout, params };
 }

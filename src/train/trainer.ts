@@ -1,11 +1,12 @@
 import { type Dataset, loadDataset } from '../data/dataset.js';
-import { TrainingError, UsageError } from '../errors.js';
+import { GradpoolError, TrainingError, UsageError } from '../errors.js';
+import { type Checkpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { arenaPlan } from '../nn/arena.js';
 import { initParams } from '../nn/init.js';
 import { type NetworkLayout, networkLayout } from '../nn/layout.js';
 import { type Model, modelFromParams } from '../nn/model.js';
 import { permutation, Rng } from '../nn/rng.js';
-import { resolveConfig, type TrainConfig } from './config.js';
+import { CONFIG_FIELDS, resolveConfig, type TrainConfig } from './config.js';
 import { EVAL_ROWS } from './control.js';
 import { resolveKernels } from './kernels.js';
 import { StepPool, type StepStats } from './pool.js';
@@ -42,17 +43,34 @@ export type TrainEvent =
     }
   | ({ type: 'epoch' } & EpochMetrics);
 
+export interface CheckpointOptions {
+  /** where checkpoints go (written atomically) */
+  path: string;
+  /** also every N steps (0: never) */
+  everySteps?: number;
+  /** at the end of every epoch (false: only when interrupted) */
+  atEpochEnd?: boolean;
+}
+
 export interface TrainOptions {
   onProgress?: (event: TrainEvent) => void;
+  /** abort to stop after the current step; with `checkpoint`, its state is saved first */
   signal?: AbortSignal;
   /** an already loaded dataset (tests, the server); otherwise config.data is loaded */
   dataset?: Dataset;
   /** minimum ms between 'step' events */
   progressIntervalMs?: number;
+  checkpoint?: CheckpointOptions;
+  /** continue exactly where this checkpoint stopped */
+  resume?: Checkpoint;
+  /** stop as if interrupted once this many steps (counted from the first epoch) are applied */
+  stopAfterStep?: number;
 }
 
 export interface TrainResult {
   model: Model;
+  /** the momentum buffer, in the parameters' layout */
+  velocity: Float32Array;
   metrics: EpochMetrics[];
   seconds: number;
   kernels: string;
@@ -61,12 +79,40 @@ export interface TrainResult {
 /** Seeds of the two streams a run uses, both derived from --seed. */
 const shuffleSeed = (seed: number) => (seed ^ 0x5bd1e995) >>> 0;
 
+/** Raised when training stops on request after saving a checkpoint. */
+export class TrainingInterrupted extends GradpoolError {
+  constructor(
+    message: string,
+    readonly checkpoint: string | null,
+    exitCode = 130,
+  ) {
+    super(message, exitCode);
+  }
+}
+
+/** Settings that decide the bytes of the result: a resumed run must not change them. */
+const LOCKED: readonly (keyof TrainConfig)[] = [
+  'data',
+  'hidden',
+  'activation',
+  'batchSize',
+  'lr',
+  'momentum',
+  'weightDecay',
+  'seed',
+];
+
 /**
  * Trains an MLP data-parallel over `config.threads` worker threads. Same config ⇒ the same
- * bytes in the returned parameters for any thread count.
+ * bytes in the returned parameters for any thread count, and for a run resumed from a
+ * checkpoint at any step.
  */
 export async function train(input: Partial<TrainConfig>, options: TrainOptions = {}): Promise<TrainResult> {
-  const config = resolveConfig(input);
+  const resume = options.resume;
+  const config = resolveConfig(
+    resume ? { ...(resume.config as Partial<TrainConfig>), ...definedOnly(input) } : input,
+  );
+  if (resume) checkResumable(resume, config);
   const dataset = options.dataset ?? (await loadDataset(config.data));
   if (config.batchSize > dataset.train.count) {
     throw new UsageError(
@@ -79,8 +125,18 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
   } catch (e) {
     throw new UsageError(`--hidden ${config.hidden.join(',')}: ${(e as Error).message}`);
   }
-  const plan = arenaPlan(net, config.batchSize, config.threads, EVAL_ROWS);
+  if (resume && resume.model.layout.sizes.join(',') !== net.sizes.join(',')) {
+    throw new UsageError(
+      `--resume: the checkpoint has layers ${resume.model.layout.sizes.join(',')}, this run ${net.sizes.join(',')}`,
+    );
+  }
   const kernels = await resolveKernels(config.kernels);
+  if (resume && resume.state.kernels !== kernels.label) {
+    throw new UsageError(
+      `--resume: the checkpoint was computed with ${resume.state.kernels} kernels, this run would use ${kernels.label} (--kernels)`,
+    );
+  }
+  const plan = arenaPlan(net, config.batchSize, config.threads, EVAL_ROWS);
   const pool = await StepPool.open({
     threads: config.threads,
     kernels: kernels.name,
@@ -91,9 +147,25 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
   });
   const started = performance.now();
   try {
-    initParams(net, config.seed, pool.arena, plan.params);
-    pool.setHyperparameters(config.lr, config.momentum, config.weightDecay);
     const rng = new Rng(shuffleSeed(config.seed));
+    const metrics: EpochMetrics[] = [];
+    let firstEpoch = 1;
+    let firstStep = 0;
+    const carried = { loss: 0, correct: 0, seen: 0 };
+    if (resume) {
+      pool.params.set(resume.model.params);
+      pool.velocity.set(resume.velocity);
+      rng.state.set(resume.state.epochRng);
+      metrics.push(...(resume.state.metrics as EpochMetrics[]));
+      firstEpoch = resume.state.epoch;
+      firstStep = resume.state.step;
+      carried.loss = resume.state.epochLoss;
+      carried.correct = resume.state.epochCorrect;
+      carried.seen = resume.state.epochSeen;
+    } else {
+      initParams(net, config.seed, pool.arena, plan.params);
+    }
+    pool.setHyperparameters(config.lr, config.momentum, config.weightDecay);
     const N = dataset.train.count;
     const stepsPerEpoch = Math.ceil(N / config.batchSize);
     const emit = options.onProgress ?? (() => {});
@@ -108,16 +180,69 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       stepsPerEpoch,
     });
     const interval = options.progressIntervalMs ?? 100;
-    const metrics: EpochMetrics[] = [];
     const step: StepStats = { loss: 0, correct: 0 };
-    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    const epochRng = new Uint32Array(4);
+    const ck = options.checkpoint;
+    const save = (
+      epoch: number,
+      stepInEpoch: number,
+      sums: { loss: number; correct: number; seen: number },
+    ) => {
+      if (!ck) return null;
+      assertFinite(pool.params, pool.velocity, epoch, stepInEpoch, config.lr);
+      saveCheckpoint(ck.path, {
+        config: { ...config },
+        model: { layout: net, params: pool.params },
+        velocity: pool.velocity,
+        state: {
+          epoch,
+          step: stepInEpoch,
+          epochRng: Array.from(epochRng),
+          epochLoss: sums.loss,
+          epochCorrect: sums.correct,
+          epochSeen: sums.seen,
+          metrics,
+          kernels: kernels.label,
+        },
+      });
+      return ck.path;
+    };
+    const interrupt = (
+      epoch: number,
+      stepInEpoch: number,
+      sums: { loss: number; correct: number; seen: number },
+    ) => {
+      const path = save(epoch, stepInEpoch, sums);
+      const signalName =
+        options.signal?.reason instanceof Error
+          ? options.signal.reason.message
+          : String(options.signal?.reason ?? '');
+      const where = `epoch ${epoch}, step ${stepInEpoch} of ${stepsPerEpoch}`;
+      throw new TrainingInterrupted(
+        path
+          ? `interrupted at ${where}; checkpoint written to ${path}; continue with --resume ${path}`
+          : `interrupted at ${where}; no checkpoint was requested`,
+        path,
+        signalName === 'SIGTERM' ? 143 : 130,
+      );
+    };
+    let globalStep = (firstEpoch - 1) * stepsPerEpoch + firstStep;
+    // Steps block this thread; yielding regularly (across epochs, however short they are)
+    // lets timers, I/O and signal handlers run.
+    let lastYield = performance.now();
+    const yieldNow = async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      lastYield = performance.now();
+    };
+    for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
       const epochStart = performance.now();
+      epochRng.set(rng.state);
       permutation(rng, pool.order, N);
-      let loss = 0;
-      let correct = 0;
-      let seen = 0;
-      let lastYield = performance.now();
-      for (let s = 0; s < stepsPerEpoch; s++) {
+      const resumed = epoch === firstEpoch;
+      const sums = resumed ? { ...carried } : { loss: 0, correct: 0, seen: 0 };
+      const start = resumed ? firstStep : 0;
+      let measured = 0;
+      for (let s = start; s < stepsPerEpoch; s++) {
         const first = s * config.batchSize;
         const rows = Math.min(config.batchSize, N - first);
         pool.trainStep(first, rows, step);
@@ -126,9 +251,14 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
             `training diverged at epoch ${epoch}, step ${s + 1}: the loss is ${step.loss}; try a lower --lr (now ${config.lr})`,
           );
         }
-        loss += step.loss;
-        correct += step.correct;
-        seen += rows;
+        sums.loss += step.loss;
+        sums.correct += step.correct;
+        sums.seen += rows;
+        measured += rows;
+        globalStep++;
+        if (ck?.everySteps && globalStep % ck.everySteps === 0) save(epoch, s + 1, sums);
+        if (options.stopAfterStep !== undefined && globalStep >= options.stopAfterStep)
+          interrupt(epoch, s + 1, sums);
         const now = performance.now();
         if (now - lastYield >= interval) {
           emit({
@@ -136,14 +266,12 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
             epoch,
             step: s + 1,
             stepsPerEpoch,
-            loss: loss / seen,
-            accuracy: correct / seen,
-            samplesPerSec: (seen * 1000) / (now - epochStart),
+            loss: sums.loss / sums.seen,
+            accuracy: sums.correct / sums.seen,
+            samplesPerSec: (measured * 1000) / (now - epochStart),
           });
-          // Let timers, signals and I/O run; steps themselves block this thread.
-          await new Promise((resolve) => setImmediate(resolve));
-          lastYield = performance.now();
-          if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
+          await yieldNow();
+          if (options.signal?.aborted && s + 1 < stepsPerEpoch) interrupt(epoch, s + 1, sums);
         }
       }
       const trainSeconds = (performance.now() - epochStart) / 1000;
@@ -151,20 +279,70 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       pool.evaluate('test', test);
       const m: EpochMetrics = {
         epoch,
-        trainLoss: loss / N,
-        trainAccuracy: correct / N,
+        trainLoss: sums.loss / N,
+        trainAccuracy: sums.correct / N,
         testLoss: test.loss / dataset.test.count,
         testAccuracy: test.correct / dataset.test.count,
-        samplesPerSec: N / trainSeconds,
+        samplesPerSec: measured / trainSeconds,
         seconds: (performance.now() - epochStart) / 1000,
       };
       metrics.push(m);
       emit({ type: 'epoch', ...m });
-      if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
+      await yieldNow();
+      // The next epoch's state: its permutation comes from the generator as it is now.
+      epochRng.set(rng.state);
+      const done = { loss: 0, correct: 0, seen: 0 };
+      if (ck?.atEpochEnd) save(epoch + 1, 0, done);
+      if (options.signal?.aborted && epoch < config.epochs) interrupt(epoch + 1, 0, done);
     }
     const model = modelFromParams(net, pool.params);
-    return { model, metrics, seconds: (performance.now() - started) / 1000, kernels: kernels.label };
+    return {
+      model,
+      velocity: Float32Array.from(pool.velocity),
+      metrics,
+      seconds: (performance.now() - started) / 1000,
+      kernels: kernels.label,
+    };
   } finally {
     await pool.close();
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function checkResumable(resume: Checkpoint, config: TrainConfig): void {
+  const saved = resolveConfig(resume.config as Partial<TrainConfig>);
+  for (const key of LOCKED) {
+    if (JSON.stringify(saved[key]) !== JSON.stringify(config[key])) {
+      throw new UsageError(
+        `--resume: --${CONFIG_FIELDS[key].flag} is ${JSON.stringify(config[key])} but the checkpoint was trained with ${JSON.stringify(saved[key])}`,
+      );
+    }
+  }
+  if (resume.state.epoch > config.epochs + 1) {
+    throw new UsageError(
+      `--resume: the checkpoint is already at epoch ${resume.state.epoch}; --epochs ${config.epochs} leaves nothing to do`,
+    );
+  }
+}
+
+/** A checkpoint must stay loadable and finite: a non-finite weight is divergence, not a state to save. */
+function assertFinite(
+  params: Float32Array,
+  velocity: Float32Array,
+  epoch: number,
+  step: number,
+  lr: number,
+): void {
+  for (const a of [params, velocity]) {
+    for (let i = 0; i < a.length; i++) {
+      if (!Number.isFinite(a[i])) {
+        throw new TrainingError(
+          `training diverged by epoch ${epoch}, step ${step}: a weight is ${a[i]}; try a lower --lr (now ${lr})`,
+        );
+      }
+    }
   }
 }

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ModelFileError } from '../errors.js';
+import { networkLayout } from '../nn/layout.js';
+import type { Model } from '../nn/model.js';
+import { writeFileAtomic } from './atomic-write.js';
+import { CHECKPOINT_FORMAT, modelFromSafetensors, modelMetadata, modelTensors } from './model-file.js';
+import { decodeSafetensors, encodeSafetensors, SafetensorsError, type Tensor } from './safetensors.js';
+
+// A checkpoint is a model file (same tensors, so it loads as a model too) plus momentum.*
+// tensors and, in __metadata__, the config, the training state and a SHA-256 over all of it.
+// With these, a resumed run repeats the uninterrupted one exactly, mid-epoch included.
+
+export { CHECKPOINT_FORMAT };
+
+/** Where training stands: enough to regenerate the epoch's permutation and continue. */
+export interface TrainState {
+  /** the epoch in progress (1-based) */
+  epoch: number;
+  /** steps of that epoch already applied */
+  step: number;
+  /** the shuffle generator's state before it drew this epoch's permutation */
+  epochRng: number[];
+  /** running sums of the epoch so far, so its reported metrics match an uninterrupted run */
+  epochLoss: number;
+  epochCorrect: number;
+  epochSeen: number;
+  /** metrics of completed epochs */
+  metrics: unknown[];
+  /** kernel variant that produced these bytes (js, wasm-simd, wasm-relaxed-simd) */
+  kernels: string;
+}
+
+export interface Checkpoint {
+  readonly config: Record<string, unknown>;
+  readonly model: Model;
+  readonly velocity: Float32Array;
+  readonly state: TrainState;
+}
+
+export function saveCheckpoint(path: string, c: Checkpoint): void {
+  const tensors = new Map<string, Tensor>([
+    ...modelTensors(c.model),
+    ...modelTensors({ layout: c.model.layout, params: c.velocity }, 'momentum'),
+  ]);
+  const config = JSON.stringify(c.config);
+  const state = JSON.stringify(c.state);
+  const metadata = modelMetadata(c.model, {
+    format: CHECKPOINT_FORMAT,
+    config,
+    state,
+    sha256: checksum(tensors, config, state),
+  });
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+/** Reads and verifies a checkpoint; any problem is a ModelFileError naming the file and the check. */
+export function loadCheckpoint(path: string): Checkpoint {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new ModelFileError(
+      `${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  try {
+    const { tensors, metadata } = decodeSafetensors(bytes);
+    if (metadata.format !== CHECKPOINT_FORMAT) {
+      throw new ModelFileError(
+        `__metadata__.format is ${JSON.stringify(metadata.format)}, expected "${CHECKPOINT_FORMAT}"`,
+      );
+    }
+    if (checksum(tensors, metadata.config ?? '', metadata.state ?? '') !== metadata.sha256) {
+      throw new ModelFileError('checksum mismatch: the file was changed or damaged after it was written');
+    }
+    // The parameters are checked as a model (architecture, shapes, finite values).
+    const model = modelFromSafetensors(bytes, { format: CHECKPOINT_FORMAT, extraPrefixes: ['momentum'] });
+    const momentum = modelFromSafetensors(bytes, {
+      format: CHECKPOINT_FORMAT,
+      prefix: 'momentum',
+      extraPrefixes: ['layers'],
+    });
+    const config = parseObject(metadata.config, 'config');
+    const state = parseObject(metadata.state, 'state') as unknown as TrainState;
+    if (
+      !Number.isInteger(state.epoch) ||
+      !Number.isInteger(state.step) ||
+      !Array.isArray(state.epochRng) ||
+      state.epochRng.length !== 4
+    ) {
+      throw new ModelFileError('__metadata__.state is incomplete');
+    }
+    networkLayout(model.layout.sizes, model.layout.activation);
+    return { config, model, velocity: momentum.params, state };
+  } catch (e) {
+    if (e instanceof SafetensorsError || e instanceof ModelFileError) {
+      throw new ModelFileError(`${path}: not a valid gradpool checkpoint: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+function parseObject(text: string | undefined, what: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(text ?? '');
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v;
+  } catch {}
+  throw new ModelFileError(`__metadata__.${what} is not a JSON object`);
+}
+
+function checksum(tensors: ReadonlyMap<string, Tensor>, config: string, state: string): string {
+  const h = createHash('sha256');
+  for (const name of [...tensors.keys()].sort()) {
+    const t = tensors.get(name) as Tensor;
+    h.update(name);
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  h.update(config);
+  h.update(state);
+  return h.digest('hex');
+}
