@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { FASHION_MNIST_DIR, IDX_FILES, loadDataset, loadIdxDirectory } from '../src/data/dataset.js';
-import { parseIdx } from '../src/data/idx.js';
+import { decodeIdx, parseIdx } from '../src/data/idx.js';
 import { MNIST_TRAIN_COUNT } from '../src/data/mnist-package.js';
 import { DataError } from '../src/errors.js';
 import { tempDir } from './helpers.js';
@@ -89,10 +89,10 @@ describe('IDX parsing', () => {
 
 describe('IDX folders', () => {
   for (const gz of [false, true]) {
-    it(`loads a folder of ${gz ? 'gzip' : 'raw'} files into shared memory`, (t) => {
+    it(`loads a folder of ${gz ? 'gzip' : 'raw'} files into shared memory`, async (t) => {
       const dir = tempDir(t);
       writeIdxDir(dir, { gz });
-      const d = loadIdxDirectory(dir);
+      const d = await loadIdxDirectory(dir);
       assert.equal(d.features, 6);
       assert.equal(d.train.count, 4);
       assert.equal(d.test.count, 2);
@@ -103,26 +103,47 @@ describe('IDX folders', () => {
     });
   }
 
-  it('rejects a label out of range, naming the file and the row', (t) => {
+  it('rejects a label out of range, naming the file and the row', async (t) => {
     const dir = tempDir(t);
     writeIdxDir(dir, { testLabels: idx([2], [5, 10]) });
-    assert.throws(() => loadIdxDirectory(dir), /t10k-labels-idx1-ubyte: label 1 is 10, expected 0–9/);
+    await assert.rejects(loadIdxDirectory(dir), /t10k-labels-idx1-ubyte: label 1 is 10, expected 0–9/);
   });
 
-  it('rejects a label count that disagrees with the images', (t) => {
+  it('rejects a label count that disagrees with the images', async (t) => {
     const dir = tempDir(t);
     writeIdxDir(dir, { testLabels: idx([3], [5, 9, 1]) });
-    assert.throws(() => loadIdxDirectory(dir), /expected 2 labels .* found 3/);
+    await assert.rejects(loadIdxDirectory(dir), /expected 2 labels .* found 3/);
   });
 
-  it('rejects a missing file and a corrupt gzip stream', (t) => {
+  it('rejects a missing file and a corrupt gzip stream', async (t) => {
     const dir = tempDir(t);
-    assert.throws(() => loadIdxDirectory(dir), /missing train-images-idx3-ubyte \(raw or .gz\)/);
+    await assert.rejects(loadIdxDirectory(dir), /missing train-images-idx3-ubyte \(raw or .gz\)/);
     writeIdxDir(dir, { gz: true });
     const path = join(dir, `${IDX_FILES.trainLabels}.gz`);
     const bytes = readFileSync(path);
     writeFileSync(path, bytes.subarray(0, bytes.length - 6));
-    assert.throws(() => loadIdxDirectory(dir), /train-labels-idx1-ubyte.gz: bad gzip data/);
+    await assert.rejects(
+      loadIdxDirectory(dir),
+      /train-labels-idx1-ubyte.gz: bad gzip data: unexpected end of file/,
+    );
+  });
+
+  it('rejects gzip with a bad CRC, and gzip that inflates past what its header implies', async () => {
+    const good = gzipSync(idx([4], [1, 2, 3, 4]));
+    const badCrc = Buffer.from(good);
+    badCrc[badCrc.length - 8] ^= 0xff;
+    await assert.rejects(decodeIdx(badCrc, 'crc.gz', 1), /crc.gz: bad gzip data: incorrect data check/);
+    // a header claiming 4 labels followed by 50 MB of zeros: stopped after the first chunk
+    const bomb = Buffer.concat([idx([4], [1, 2, 3, 4]), Buffer.alloc(50_000_000)]);
+    const before = process.memoryUsage().arrayBuffers;
+    await assert.rejects(
+      decodeIdx(gzipSync(bomb), 'bomb.gz', 1),
+      /bomb.gz: bad gzip data: inflates past the 12 bytes its IDX header implies/,
+    );
+    assert.ok(
+      process.memoryUsage().arrayBuffers - before < 10_000_000,
+      'nothing near the inflated size was held',
+    );
   });
 
   it('names the apt package when Fashion-MNIST is not installed', async () => {

@@ -103,6 +103,16 @@ describe('model files', () => {
     });
   }
 
+  it('rejects trailing bytes after the last tensor', () => {
+    const h = Buffer.from('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}');
+    const p = Buffer.alloc(8);
+    p.writeBigUInt64LE(BigInt(h.length));
+    assert.throws(
+      () => decodeSafetensors(Buffer.concat([p, h, Buffer.alloc(8)])),
+      /4 trailing bytes after the last tensor/,
+    );
+  });
+
   it('rejects overlapping tensors', () => {
     const h = Buffer.from(
       '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',

@@ -38,16 +38,16 @@ export async function loadDataset(spec: string): Promise<Dataset> {
         `Fashion-MNIST not found in ${dir}: install it with 'sudo apt-get install dataset-fashion-mnist' or set FASHION_MNIST to a folder of its IDX files`,
       );
     }
-    return { ...loadIdxDirectory(dir), spec };
+    return { ...(await loadIdxDirectory(dir)), spec };
   }
-  if (spec.startsWith('idx:') && spec.length > 4) return { ...loadIdxDirectory(spec.slice(4)), spec };
+  if (spec.startsWith('idx:') && spec.length > 4) return { ...(await loadIdxDirectory(spec.slice(4))), spec };
   throw new DataError(`unknown dataset '${spec}': expected mnist, fashion-mnist or idx:DIR`);
 }
 
-export function loadIdxDirectory(dir: string): Dataset {
+export async function loadIdxDirectory(dir: string): Promise<Dataset> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DataError(`${dir}: no such directory`);
-  const train = loadIdxPair(dir, IDX_FILES.trainImages, IDX_FILES.trainLabels);
-  const test = loadIdxPair(dir, IDX_FILES.testImages, IDX_FILES.testLabels);
+  const train = await loadIdxPair(dir, IDX_FILES.trainImages, IDX_FILES.trainLabels);
+  const test = await loadIdxPair(dir, IDX_FILES.testImages, IDX_FILES.testLabels);
   if (train.rows !== test.rows || train.cols !== test.cols) {
     throw new DataError(
       `${dir}: train images are ${train.rows}×${train.cols} but test images are ${test.rows}×${test.cols}`,
@@ -64,11 +64,11 @@ export function loadIdxDirectory(dir: string): Dataset {
   };
 }
 
-function loadIdxPair(dir: string, imagesName: string, labelsName: string) {
+async function loadIdxPair(dir: string, imagesName: string, labelsName: string) {
   const imagesPath = findIdx(dir, imagesName);
   const labelsPath = findIdx(dir, labelsName);
-  const images = readIdxFile(imagesPath, 3);
-  const labels = readIdxFile(labelsPath, 1);
+  const images = await readIdxFile(imagesPath, 3);
+  const labels = await readIdxFile(labelsPath, 1);
   const [count, rows, cols] = images.dims;
   if (labels.dims[0] !== count) {
     throw new DataError(

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { readFile } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
 import { DataError } from '../errors.js';
 
 // IDX (LeCun's MNIST format): two zero bytes, a dtype code, the number of dimensions, each
@@ -52,24 +52,60 @@ export function parseIdx(bytes: Uint8Array, name: string, ndims: number): IdxTen
 }
 
 /** Reads an IDX file, raw or gzip-compressed (detected by its magic, not its name). */
-export function readIdxFile(path: string, ndims: number): IdxTensor {
+export async function readIdxFile(path: string, ndims: number): Promise<IdxTensor> {
   let raw: Uint8Array;
   try {
-    raw = readFileSync(path);
+    raw = await readFile(path);
   } catch (e) {
     throw new DataError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      raw = gunzipSync(raw, { maxOutputLength: MAX_IDX_BYTES });
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const why =
-        code === 'ERR_BUFFER_TOO_LARGE' ? `inflates past ${MAX_IDX_BYTES} bytes` : (e as Error).message;
-      throw new DataError(`${path}: bad gzip data: ${why}`);
-    }
-  }
-  return parseIdx(raw, path, ndims);
+  return decodeIdx(raw, path, ndims);
+}
+
+/** Parses IDX bytes, inflating them first when they are gzip. */
+export async function decodeIdx(raw: Uint8Array, name: string, ndims: number): Promise<IdxTensor> {
+  const bytes =
+    raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b ? await inflateBounded(raw, name, ndims) : raw;
+  return parseIdx(bytes, name, ndims);
+}
+
+/**
+ * Inflates a gzip stream, stopping as soon as the output passes the size the IDX header in
+ * its first bytes implies (or MAX_IDX_BYTES): a hostile file cannot make us allocate more
+ * than the data it claims to hold.
+ */
+function inflateBounded(raw: Uint8Array, name: string, ndims: number): Promise<Uint8Array> {
+  const headerBytes = 4 + 4 * ndims;
+  return new Promise((resolve, reject) => {
+    const gunzip = createGunzip();
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let limit = MAX_IDX_BYTES;
+    let failed = false;
+    const fail = (why: string) => {
+      if (failed) return;
+      failed = true;
+      gunzip.destroy();
+      reject(new DataError(`${name}: bad gzip data: ${why}`));
+    };
+    gunzip.on('data', (chunk: Buffer) => {
+      if (total < headerBytes && total + chunk.length >= headerBytes) {
+        const head = Buffer.concat([...chunks, chunk]);
+        let payload = 1;
+        for (let i = 0; i < ndims; i++) payload *= head.readUInt32BE(4 + 4 * i);
+        // one byte of slack, so "trailing bytes" is reported by the parser with the real sizes
+        limit = Math.min(MAX_IDX_BYTES, headerBytes + payload + 1);
+      }
+      chunks.push(chunk);
+      total += chunk.length;
+      if (total > limit) fail(`inflates past the ${limit - 1} bytes its IDX header implies`);
+    });
+    gunzip.on('error', (e) => fail(e.message));
+    gunzip.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks, total));
+    });
+    gunzip.end(raw);
+  });
 }
 
 function hex(b: number | undefined): string {

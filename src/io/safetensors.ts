@@ -114,6 +114,18 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
     if (ranges[i][0] < ranges[i - 1][1])
       throw new SafetensorsError(`tensors ${ranges[i - 1][2]} and ${ranges[i][2]} overlap`);
   }
+
+  // As the format's reference reader does: the tensors must cover the data exactly.
+  let covered = 0;
+  for (const [begin, end, name] of ranges) {
+    if (begin !== covered)
+      throw new SafetensorsError(
+        `data has ${begin - covered} bytes before tensor ${name} that no tensor covers`,
+      );
+    covered = end;
+  }
+  if (covered !== dataLength)
+    throw new SafetensorsError(`${dataLength - covered} trailing bytes after the last tensor`);
   return { tensors, metadata };
 }
 
