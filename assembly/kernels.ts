@@ -301,10 +301,15 @@ export function softmaxCrossEntropy(logits: usize, labels: usize, B: i32, C: i32
   return loss;
 }
 
-/** SGD over n floats: g = grad·invBatch + wd·w, v = μ·v + g, w −= lr·v (float32 throughout) */
+/**
+ * SGD over n floats from (params, velocity) into (paramsOut, velocityOut), which may alias:
+ * g = grad·invBatch + wd·w, v' = μ·v + g, w' = w − lr·v' (float32 throughout)
+ */
 export function sgdUpdate(
   params: usize,
   velocity: usize,
+  paramsOut: usize,
+  velocityOut: usize,
   grad: usize,
   n: i32,
   lr: f64,
@@ -322,15 +327,15 @@ export function sgdUpdate(
     const w = v128.load(params + off);
     const g = f32x4.add(f32x4.mul(v128.load(grad + off), vinv), f32x4.mul(vwd, w));
     const v = f32x4.add(f32x4.mul(vmu, v128.load(velocity + off)), g);
-    v128.store(velocity + off, v);
-    v128.store(params + off, f32x4.sub(w, f32x4.mul(vlr, v)));
+    v128.store(velocityOut + off, v);
+    v128.store(paramsOut + off, f32x4.sub(w, f32x4.mul(vlr, v)));
   }
   for (; j < n; j++) {
     const off = <usize>j << 2;
     const w = load<f32>(params + off);
     const g = load<f32>(grad + off) * <f32>invBatch + <f32>weightDecay * w;
     const v = <f32>momentum * load<f32>(velocity + off) + g;
-    store<f32>(velocity + off, v);
-    store<f32>(params + off, w - <f32>lr * v);
+    store<f32>(velocityOut + off, v);
+    store<f32>(paramsOut + off, w - <f32>lr * v);
   }
 }

@@ -104,20 +104,21 @@ for (const fast of FAST_KERNELS) {
       compare(m, l2, l1, B * C, 'softmax − onehot');
     });
 
-    it('SGD update with momentum and weight decay over a ragged length', async () => {
+    it('SGD update over a ragged length, in place and from one copy into the other', async () => {
       const { m, naive, k } = await pair(fast);
       const n = 1003;
-      const p1 = 16384;
-      const v1 = p1 + 1024;
-      const p2 = v1 + 1024;
-      const v2 = p2 + 1024;
-      const grad = v2 + 1024;
+      const [p1, v1, p2, v2, p3, v3, grad] = [0, 1, 2, 3, 4, 5, 6].map((i) => 16384 + i * 1024);
       fill(m, p1, 2048, 31);
       m.copyWithin(p2, p1, p1 + 2048);
       fill(m, grad, n, 41, -50, 50);
-      naive.sgdUpdate(p1, v1, grad, n, 0.05, 0.9, 1e-3, 1 / 128);
-      k.sgdUpdate(p2, v2, grad, n, 0.05, 0.9, 1e-3, 1 / 128);
-      compare(m, p2, p1, 2048, 'params and velocity');
+      naive.sgdUpdate(p1, v1, p1, v1, grad, n, 0.05, 0.9, 1e-3, 1 / 128);
+      const before = m.slice(p2, p2 + 2048);
+      k.sgdUpdate(p2, v2, p3, v3, grad, n, 0.05, 0.9, 1e-3, 1 / 128);
+      compare(m, p3, p1, n, 'params');
+      compare(m, v3, v1, n, 'velocity');
+      assert.deepEqual(m.slice(p2, p2 + 2048), before, 'the source copy is untouched');
+      k.sgdUpdate(p2, v2, p2, v2, grad, n, 0.05, 0.9, 1e-3, 1 / 128);
+      compare(m, p2, p1, 2048, 'in place');
     });
   });
 }

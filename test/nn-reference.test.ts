@@ -116,7 +116,18 @@ for (const kernels of ['naive', 'js', 'wasm'] as const) {
       c.paramsAfterEachStep.forEach((after, step) => {
         // the input and labels stay; the forward pass overwrites only activations
         forwardBackward(k, m, net, params, grad, s, B, result);
-        k.sgdUpdate(params, velocity, grad, net.size, c.lr, c.momentum, c.weightDecay, 1 / B);
+        k.sgdUpdate(
+          params,
+          velocity,
+          params,
+          velocity,
+          grad,
+          net.size,
+          c.lr,
+          c.momentum,
+          c.weightDecay,
+          1 / B,
+        );
         const want = flatParams(c.sizes, c.activation, after.weights, after.biases);
         const w = worstRatio(m, params, want, 0, net.size, ATOL, RTOL);
         assert.ok(w.worst <= 1, `step ${step + 1}, param ${w.at}: ${w.got} vs ${w.want}`);

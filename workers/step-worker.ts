@@ -14,9 +14,11 @@ import {
   CMD_STOP,
   CMD_TRAIN_STEP,
   COUNT,
+  CURRENT,
   controlViews,
   DONE,
   ERROR,
+  ERROR_SHARD,
   EVAL_ROWS,
   F_INV_BATCH,
   F_LR,
@@ -38,6 +40,7 @@ import {
   TIMING_FIELDS,
   WANT_PREDICTIONS,
 } from '../src/train/control.js';
+import { injectFault, shouldFault } from '../src/train/faults.js';
 import { waitWhileEqual } from '../src/train/spin-wait.js';
 
 export default async function runSession(init: SessionInit): Promise<number> {
@@ -46,6 +49,8 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const m = new Float32Array(init.memory.buffer);
   const k = await loadKernels(init.kernels, init.memory, init.wasmModule);
   const { params, velocity, batch } = init.plan;
+  const busy = new Int32Array(init.busy);
+  const faults = init.faults;
   const own = init.plan.workers[init.workerIndex];
   const blocks = gradientBlocks(net);
   const stats = new Float64Array(init.stats);
@@ -85,19 +90,27 @@ export default async function runSession(init: SessionInit): Promise<number> {
     const first = ints[FIRST];
     const rows = ints[COUNT];
     const shards = ints[TASKS];
+    // Read the current copy of the parameters and write the other: until the coordinator
+    // flips CURRENT after a clean step, a failed step has changed nothing it reads.
+    const cur = Atomics.load(ints, CURRENT);
+    const src = params[cur];
     const t0 = performance.now();
+    let s = -1;
     try {
-      for (let s = Atomics.add(ints, NEXT, 1); s < shards; s = Atomics.add(ints, NEXT, 1)) {
+      for (s = Atomics.add(ints, NEXT, 1); s < shards; s = Atomics.add(ints, NEXT, 1)) {
+        busy[init.workerIndex] = s + 1;
+        if (faults && shouldFault(faults, seen, s)) injectFault(faults.kind, s);
         const r0 = s * SHARD_ROWS;
         const B = Math.min(SHARD_ROWS, rows - r0);
         gatherRows(m, batch, r0, init.trainImages, init.trainLabels, features, perm, first + r0, B);
-        forwardDeltas(k, m, net, params, batch, r0, B, result);
+        forwardDeltas(k, m, net, src, batch, r0, B, result);
         stats[2 * s] = result[0];
         stats[2 * s + 1] = result[1];
       }
     } catch (e) {
-      reportError(e); // still meet the others at the barrier, or they would wait forever
+      reportError(e, s); // still meet the others at the barrier, or they would wait forever
     }
+    busy[init.workerIndex] = 0;
     const t1 = performance.now();
     barrier();
     const t2 = performance.now();
@@ -115,10 +128,24 @@ export default async function runSession(init: SessionInit): Promise<number> {
       weightGradients(k, net, batch, layer, o0, o1, rows, own.gradWeights, own.gradBias);
       const w = L.weight + o0 * L.inputs;
       const n = (o1 - o0) * L.inputs;
-      k.sgdUpdate(params + w, velocity + w, own.gradWeights, n, lr, momentum, decay, inv);
+      const bias = L.bias + o0;
       k.sgdUpdate(
-        params + L.bias + o0,
-        velocity + L.bias + o0,
+        src + w,
+        velocity[cur] + w,
+        params[1 - cur] + w,
+        velocity[1 - cur] + w,
+        own.gradWeights,
+        n,
+        lr,
+        momentum,
+        decay,
+        inv,
+      );
+      k.sgdUpdate(
+        src + bias,
+        velocity[cur] + bias,
+        params[1 - cur] + bias,
+        velocity[1 - cur] + bias,
         own.gradBias,
         o1 - o0,
         lr,
@@ -142,7 +169,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
       const B = Math.min(EVAL_ROWS, count - c * EVAL_ROWS);
       const at = first + c * EVAL_ROWS;
       gatherRows(m, own.eval, 0, images, labels, features, null, at, B);
-      forwardLoss(k, m, net, params, own.eval, 0, B, result, preds, at);
+      forwardLoss(k, m, net, params[Atomics.load(ints, CURRENT)], own.eval, 0, B, result, preds, at);
       stats[2 * c] = result[0];
       stats[2 * c + 1] = result[1];
     }
@@ -159,8 +186,9 @@ export default async function runSession(init: SessionInit): Promise<number> {
     }
   }
 
-  function reportError(e: unknown): void {
+  function reportError(e: unknown, shard = -1): void {
     if (Atomics.compareExchange(ints, ERROR, 0, init.workerIndex + 1) !== 0) return;
+    Atomics.store(ints, ERROR_SHARD, shard);
     const text = new TextEncoder().encode(`worker ${init.workerIndex}: ${(e as Error)?.stack ?? String(e)}`);
     errorText.fill(0);
     errorText.set(text.subarray(0, errorText.length));

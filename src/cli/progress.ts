@@ -11,6 +11,7 @@ export interface Renderer {
     seconds: number;
     model: string | null;
     peakRssMB: number;
+    retries: number;
   }): void;
 }
 
@@ -76,6 +77,7 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
           `test loss ${summary.testLoss.toFixed(4)}` +
           (best ? ` (best ${(best.testAccuracy * 100).toFixed(2)} % at epoch ${best.epoch})` : '') +
           (summary.model ? `; model written to ${summary.model}` : '') +
+          (summary.retries ? `; ${summary.retries} step(s) recomputed after worker failures` : '') +
           '\n',
       );
     },

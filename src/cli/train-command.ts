@@ -101,6 +101,7 @@ export const trainCommand: CommandModule = {
         seconds: result.seconds,
         model: resolve(out),
         peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+        retries: result.retries,
       });
     } finally {
       process.off('SIGINT', onSignal);

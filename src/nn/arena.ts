@@ -4,7 +4,7 @@ import { align, type BatchPlan, batchPlan } from './scratch.js';
 // The arena is one shared block of float32 (a shared WebAssembly.Memory, so wasm kernels
 // and JavaScript see the same bytes with no copy):
 //
-//   [reserved for wasm statics] [params P] [velocity P]
+//   [reserved for wasm statics] [params P ×2] [velocity P ×2]
 //   [the training batch: activations and deltas of every layer for batchRows rows]
 //   [worker 0: evaluation rows, gradient block] … [worker T−1: …]
 
@@ -24,8 +24,9 @@ export interface WorkerScratch {
 }
 
 export interface ArenaPlan {
-  readonly params: number;
-  readonly velocity: number;
+  /** two copies: a step reads the current one and writes the other, so a failed step can be recomputed */
+  readonly params: readonly [number, number];
+  readonly velocity: readonly [number, number];
   readonly batch: BatchPlan;
   readonly workers: readonly WorkerScratch[];
   /** bytes, a whole number of wasm pages */
@@ -39,9 +40,10 @@ export function arenaPlan(
   evalRows: number,
 ): ArenaPlan {
   const stride = align(net.size);
-  const params = RESERVED_BYTES / 4;
-  const velocity = params + stride;
-  const batch = batchPlan(net, Math.max(1, batchRows), velocity + stride);
+  const base = RESERVED_BYTES / 4;
+  const params: [number, number] = [base, base + stride];
+  const velocity: [number, number] = [base + 2 * stride, base + 3 * stride];
+  const batch = batchPlan(net, Math.max(1, batchRows), base + 4 * stride);
   let at = batch.base + batch.size;
   const maxInputs = Math.max(...net.layers.map((L) => L.inputs));
   const workers: WorkerScratch[] = [];

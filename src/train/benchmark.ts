@@ -89,23 +89,23 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
       dataset,
     });
     try {
-      initParams(net, 1, pool.arena, plan.params);
+      initParams(net, 1, pool.params);
       pool.setHyperparameters(0.05, 0.9, 0);
       const rng = new Rng(1);
       permutation(rng, pool.order, N);
       const stats: StepStats = { loss: 0, correct: 0 };
       let s = 0;
-      const step = () => {
-        pool.trainStep((s % stepsPerEpoch) * batchSize, batchSize, stats);
+      const step = async () => {
+        await pool.trainStep((s % stepsPerEpoch) * batchSize, batchSize, stats);
         s++;
       };
       const warmEnd = performance.now() + Math.min(500, seconds * 250);
-      while (performance.now() < warmEnd) step();
+      while (performance.now() < warmEnd) await step();
       pool.timings.fill(0);
       s = 0;
       const start = performance.now();
       const end = start + seconds * 1000;
-      do step();
+      do await step();
       while (performance.now() < end);
       const wall = performance.now() - start;
       const mean = (field: number) => {

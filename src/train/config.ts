@@ -20,6 +20,10 @@ export interface TrainConfig {
   threads: number;
   seed: number;
   kernels: KernelChoice;
+  /** reruns of a failed step (on fresh threads) before training stops */
+  maxRetries: number;
+  /** seconds a step may take before its threads are called stuck and replaced */
+  stepTimeout: number;
 }
 
 interface FieldSpec {
@@ -72,6 +76,21 @@ export const CONFIG_FIELDS: { readonly [K in keyof TrainConfig]: FieldSpec } = {
     describe: 'seed for initialisation and shuffling',
   },
   kernels: { flag: 'kernels', kind: 'choice', choices: KERNEL_CHOICES, describe: 'compute kernels' },
+  maxRetries: {
+    flag: 'max-retries',
+    kind: 'int',
+    min: 0,
+    max: 100,
+    describe: 'reruns of a failed step before giving up',
+  },
+  stepTimeout: {
+    flag: 'step-timeout',
+    kind: 'number',
+    min: 0,
+    above: true,
+    max: 86400,
+    describe: 'seconds before a step is called stuck',
+  },
 };
 
 /** Defaults chosen so `gradpool train` on mnist passes 95 % test accuracy in well under a minute on 2 cores. */
@@ -88,6 +107,8 @@ export function defaultConfig(): TrainConfig {
     threads: Math.max(1, cpus().length),
     seed: 1,
     kernels: 'auto',
+    maxRetries: 3,
+    stepTimeout: 60,
   };
 }
 

@@ -39,6 +39,10 @@ export const SPLIT = 11;
 export const WANT_PREDICTIONS = 12;
 /** claim counter for phase 2's gradient blocks */
 export const BLOCK = 13;
+/** which copy of params/velocity (0 or 1) is current; the coordinator flips it after a clean step */
+export const CURRENT = 14;
+/** the shard that failed, when ERROR is set by a throw */
+export const ERROR_SHARD = 15;
 export const INT_FIELDS = 16;
 
 /** Float64 fields, after the Int32 ones */
@@ -108,6 +112,10 @@ export interface SessionInit {
   readonly activation: import('../nn/layout.js').Activation;
   readonly plan: import('../nn/arena.js').ArenaPlan;
   readonly kernels: import('../nn/kernels/types.js').KernelName;
+  /** Int32 per worker: 1 + the shard it is computing, 0 when between shards */
+  readonly busy: SharedArrayBuffer;
+  /** GRADPOOL_INJECT_FAULTS, parsed (testing aid) */
+  readonly faults: import('./faults.js').FaultSpec | null;
   /** iterations to poll a control field before sleeping on it (see spin-wait.ts) */
   readonly spin: number;
   /** compiled wasm kernels, when kernels === 'wasm' */

@@ -49,7 +49,7 @@ export async function evaluate(
   try {
     pool.params.set(model.params);
     const stats: StepStats = { loss: 0, correct: 0 };
-    pool.evaluate('test', stats);
+    await pool.evaluate('test', stats);
     const C = dataset.classes;
     const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
     const n = dataset.test.count;

@@ -6,6 +6,7 @@ import { type ArenaPlan, allocateArena } from '../nn/arena.js';
 import type { KernelName } from '../nn/kernels/types.js';
 import type { NetworkLayout } from '../nn/layout.js';
 import {
+  ARRIVED,
   BLOCK,
   CMD,
   CMD_EVAL,
@@ -14,9 +15,11 @@ import {
   CONTROL_BYTES,
   COUNT,
   type ControlViews,
+  CURRENT,
   controlViews,
   DONE,
   ERROR,
+  ERROR_SHARD,
   EVAL_ROWS,
   F_INV_BATCH,
   F_LR,
@@ -35,14 +38,23 @@ import {
   TIMING_FIELDS,
   WANT_PREDICTIONS,
 } from './control.js';
+import { type FaultSpec, parseFaultSpec } from './faults.js';
 import { spinBudget } from './spin-wait.js';
 
-// The coordinator side of the step protocol. piscina owns the threads (spawn, errors,
-// teardown); each thread runs one long task (workers/step-worker.ts) that serves commands
-// published through the control block, so a step costs one notify and one wait, not a
-// task per shard. Everything about dispatch lives in this module.
+// The coordinator side of the step protocol. piscina owns the threads (spawn, teardown);
+// each thread runs one long task (workers/step-worker.ts) that serves commands published
+// through the control block, so a step costs one notify and one wait, not a task per shard.
+//
+// Failures: a worker that throws reports it in the control block; one that exits rejects its
+// piscina task; one that hangs trips the watchdog. In every case the threads are destroyed
+// (piscina's destroy() resolves after each thread's 'exit', so none can still write shared
+// memory), fresh ones are started on the same shared buffers, and the command is run again.
+// A training step writes only the non-current copy of the parameters, so rerunning it
+// recomputes the gradients from untouched weights and an update is never applied twice.
 
 const WORKER_FILE = new URL('../../workers/step-worker.js', import.meta.url).href;
+/** A step is waited for synchronously this long before the wait lets the event loop run. */
+const SYNC_WAIT_MS = 200;
 
 export interface PoolOptions {
   readonly threads: number;
@@ -50,8 +62,10 @@ export interface PoolOptions {
   readonly net: NetworkLayout;
   readonly plan: ArenaPlan;
   readonly dataset: Dataset;
-  /** ms a step may take before we call the workers stuck */
+  /** ms a command may take before the workers are called stuck and replaced */
   readonly stepTimeoutMs?: number;
+  /** reruns of a failed command before giving up */
+  readonly maxRetries?: number;
   readonly wasmModule?: WebAssembly.Module;
 }
 
@@ -61,30 +75,43 @@ export interface StepStats {
   correct: number;
 }
 
+/** A command that failed on every attempt. */
+export class CommandFailed extends TrainingError {
+  constructor(
+    readonly shard: number,
+    readonly attempts: number,
+    readonly reason: string,
+  ) {
+    super(`shard ${shard < 0 ? '?' : shard} failed ${attempts} times; last: ${reason}`);
+  }
+}
+
 export const defaultThreads = (): number => Math.max(1, cpus().length);
 
 export class StepPool {
   readonly memory: WebAssembly.Memory;
-  /** the arena as floats: params at plan.params, velocity at plan.velocity */
+  /** the arena as floats */
   readonly arena: Float32Array;
   readonly predictions: Uint8Array;
+  /** per worker, TIMING_FIELDS accumulated ms */
+  readonly timings: Float64Array;
+  /** commands rerun after a failure, since the pool opened */
+  retries = 0;
   private readonly control: ControlViews;
   private readonly stats: Float64Array;
   private readonly permutation: Int32Array;
-  /** per worker, TIMING_FIELDS accumulated ms */
-  readonly timings: Float64Array;
-  private readonly tasks: Promise<unknown>[] = [];
-  private failure: unknown;
+  private readonly busy: Int32Array;
+  private readonly faults: FaultSpec | null;
+  private piscina: Piscina | null = null;
+  private tasks: Promise<unknown>[] = [];
+  private failure: { worker: number; error: unknown } | null = null;
+  private closed = false;
   /** workers' polling budget */
   private readonly spin: number;
   /** the coordinator's: it polls only when a core is left beside the workers' */
   private readonly coordinatorSpin: number;
-  private closed = false;
 
-  private constructor(
-    private readonly piscina: Piscina,
-    private readonly options: PoolOptions,
-  ) {
+  private constructor(private readonly options: PoolOptions) {
     const { plan, dataset } = options;
     this.memory = allocateArena(plan);
     this.arena = new Float32Array(this.memory.buffer);
@@ -96,51 +123,17 @@ export class StepPool {
     this.stats = new Float64Array(new SharedArrayBuffer(statsSlots * 16));
     this.permutation = new Int32Array(new SharedArrayBuffer(dataset.train.count * 4));
     this.predictions = new Uint8Array(new SharedArrayBuffer(dataset.test.count));
+    this.busy = new Int32Array(new SharedArrayBuffer(options.threads * 4));
     this.spin = spinBudget(options.threads, cpus().length);
     this.coordinatorSpin = spinBudget(options.threads + 1, cpus().length);
     this.timings = new Float64Array(new SharedArrayBuffer(options.threads * TIMING_FIELDS * 8));
+    this.faults = parseFaultSpec(process.env.GRADPOOL_INJECT_FAULTS);
   }
 
   static async open(options: PoolOptions): Promise<StepPool> {
-    const T = options.threads;
-    const piscina = new Piscina({
-      filename: WORKER_FILE,
-      minThreads: T,
-      maxThreads: T,
-      idleTimeout: Number.POSITIVE_INFINITY,
-      concurrentTasksPerWorker: 1,
-      maxQueue: T,
-    });
-    const pool = new StepPool(piscina, options);
-    const { dataset } = options;
-    for (let w = 0; w < T; w++) {
-      const init: SessionInit = {
-        workerIndex: w,
-        threads: T,
-        memory: pool.memory,
-        control: pool.control.ints.buffer as SharedArrayBuffer,
-        stats: pool.stats.buffer as SharedArrayBuffer,
-        permutation: pool.permutation.buffer as SharedArrayBuffer,
-        predictions: pool.predictions.buffer as SharedArrayBuffer,
-        timings: pool.timings.buffer as SharedArrayBuffer,
-        trainImages: dataset.train.images,
-        trainLabels: dataset.train.labels,
-        testImages: dataset.test.images,
-        testLabels: dataset.test.labels,
-        sizes: options.net.sizes,
-        activation: options.net.activation,
-        plan: options.plan,
-        kernels: options.kernels,
-        wasmModule: options.wasmModule,
-        spin: pool.spin,
-      };
-      const task = piscina.run(init).catch((e: unknown) => {
-        pool.failure ??= e;
-      });
-      pool.tasks.push(task);
-    }
+    const pool = new StepPool(options);
     try {
-      await pool.waitReady();
+      await pool.start();
     } catch (e) {
       await pool.close();
       throw e;
@@ -148,14 +141,13 @@ export class StepPool {
     return pool;
   }
 
+  /** The current parameters (a view into shared memory; valid until the next step). */
   get params(): Float32Array {
-    const { plan, net } = this.options;
-    return this.arena.subarray(plan.params, plan.params + net.size);
+    return this.view(this.options.plan.params[Atomics.load(this.control.ints, CURRENT)]);
   }
 
   get velocity(): Float32Array {
-    const { plan, net } = this.options;
-    return this.arena.subarray(plan.velocity, plan.velocity + net.size);
+    return this.view(this.options.plan.velocity[Atomics.load(this.control.ints, CURRENT)]);
   }
 
   /** Permutation of the train rows that steps index into (write it between steps only). */
@@ -172,9 +164,10 @@ export class StepPool {
 
   /**
    * One synchronous SGD step on order[first … first+rows): forward and deltas per shard, then
-   * weight gradients and the update per block of neurons, all in the workers. Blocks until done.
+   * weight gradients and the update per block of neurons, all in the workers. Recomputed on
+   * fresh threads if it fails; the new parameters become current only once it succeeds.
    */
-  trainStep(first: number, rows: number, out: StepStats): void {
+  async trainStep(first: number, rows: number, out: StepStats): Promise<void> {
     const shards = Math.ceil(rows / SHARD_ROWS);
     if (rows > this.options.plan.batch.rows) throw new RangeError(`${rows} rows exceed the planned batch`);
     const { ints, floats } = this.control;
@@ -182,12 +175,13 @@ export class StepPool {
     ints[FIRST] = first;
     ints[COUNT] = rows;
     ints[TASKS] = shards;
-    this.run(CMD_TRAIN_STEP);
+    await this.run(CMD_TRAIN_STEP);
+    Atomics.store(ints, CURRENT, 1 - Atomics.load(ints, CURRENT));
     this.sumStats(shards, out);
   }
 
   /** Loss and correct count over rows [0, count) of a split; fills `predictions` for the test split. */
-  evaluate(split: 'train' | 'test', out: StepStats, count?: number): void {
+  async evaluate(split: 'train' | 'test', out: StepStats, count?: number): Promise<void> {
     const data = split === 'test' ? this.options.dataset.test : this.options.dataset.train;
     const n = count ?? data.count;
     const chunks = Math.ceil(n / EVAL_ROWS);
@@ -197,43 +191,162 @@ export class StepPool {
     ints[FIRST] = 0;
     ints[COUNT] = n;
     ints[TASKS] = chunks;
-    this.run(CMD_EVAL);
+    await this.run(CMD_EVAL);
     this.sumStats(chunks, out);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const { ints } = this.control;
-    Atomics.store(ints, CMD, CMD_STOP);
-    Atomics.add(ints, GEN, 1);
-    Atomics.notify(ints, GEN);
-    await Promise.allSettled(this.tasks);
-    await this.piscina.destroy();
+    await this.stopThreads(true);
   }
 
-  private run(cmd: number): void {
+  private view(offset: number): Float32Array {
+    return this.arena.subarray(offset, offset + this.options.net.size);
+  }
+
+  /** Publishes a command and waits for it; on failure replaces the threads and reruns it. */
+  private async run(cmd: number): Promise<void> {
     if (this.closed) throw new Error('the pool is closed');
+    const maxRetries = this.options.maxRetries ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      const failure = await this.attempt(cmd);
+      if (!failure) return;
+      if (attempt > maxRetries) throw new CommandFailed(failure.shard, attempt, failure.cause);
+      this.retries++;
+      await this.stopThreads(false);
+      await this.start();
+    }
+  }
+
+  /** One try: null when the command completed cleanly, else what went wrong. */
+  private async attempt(cmd: number): Promise<{ shard: number; cause: string } | null> {
     const { ints } = this.control;
     const T = this.options.threads;
+    // After a failure a barrier may have been left half-full by threads that are gone.
+    Atomics.store(ints, ARRIVED, 0);
+    Atomics.store(ints, ERROR, 0);
+    Atomics.store(ints, ERROR_SHARD, -1);
     Atomics.store(ints, NEXT, 0);
     Atomics.store(ints, BLOCK, 0);
     Atomics.store(ints, DONE, 0);
     Atomics.store(ints, CMD, cmd);
     Atomics.add(ints, GEN, 1);
     Atomics.notify(ints, GEN);
-    const timeout = this.options.stepTimeoutMs ?? 120_000;
-    const deadline = performance.now() + timeout;
+    const timeout = this.options.stepTimeoutMs ?? 60_000;
+    const start = performance.now();
+    // Fast path: a blocking wait, polled first when a core is free for it.
     for (let i = 0; i < this.coordinatorSpin && Atomics.load(ints, DONE) < T; i++);
+    const syncUntil = start + Math.min(SYNC_WAIT_MS, timeout);
     for (let done = Atomics.load(ints, DONE); done < T; done = Atomics.load(ints, DONE)) {
-      const left = deadline - performance.now();
-      if (left <= 0) throw new TrainingError(`workers did not finish a step within ${timeout} ms`);
+      const left = syncUntil - performance.now();
+      if (left <= 0) break;
       Atomics.wait(ints, DONE, done, left);
+    }
+    // Slow path: let the event loop run, so a thread's exit (its task rejecting) is seen.
+    while (Atomics.load(ints, DONE) < T) {
+      if (this.failure)
+        return { shard: this.busyShard(this.failure.worker), cause: describe(this.failure.error) };
+      if (performance.now() - start > timeout) {
+        const stuck = [...this.busy].findIndex((b) => b !== 0);
+        return {
+          shard: stuck < 0 ? -1 : this.busy[stuck] - 1,
+          cause: `no progress within the ${timeout} ms step timeout`,
+        };
+      }
+      const done = Atomics.load(ints, DONE);
+      const wait = Atomics.waitAsync(ints, DONE, done, 20);
+      if (wait.async) await wait.value;
     }
     if (Atomics.load(ints, ERROR) !== 0) {
       const text = new TextDecoder().decode(this.control.errorText.slice()).replace(/\0+$/, '');
-      throw new TrainingError(`a worker failed: ${text.split('\n')[0]}`);
+      return { shard: Atomics.load(ints, ERROR_SHARD), cause: text.split('\n')[0] };
     }
+    return null;
+  }
+
+  private busyShard(worker: number): number {
+    return worker >= 0 && worker < this.busy.length ? this.busy[worker] - 1 : -1;
+  }
+
+  private async start(): Promise<void> {
+    const { options } = this;
+    const T = options.threads;
+    const { ints } = this.control;
+    Atomics.store(ints, READY, 0);
+    this.busy.fill(0);
+    this.failure = null;
+    const piscina = new Piscina({
+      filename: WORKER_FILE,
+      minThreads: T,
+      maxThreads: T,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      concurrentTasksPerWorker: 1,
+      maxQueue: T,
+    });
+    this.piscina = piscina;
+    const { dataset } = options;
+    this.tasks = [];
+    for (let w = 0; w < T; w++) {
+      const init: SessionInit = {
+        workerIndex: w,
+        threads: T,
+        memory: this.memory,
+        control: ints.buffer as SharedArrayBuffer,
+        stats: this.stats.buffer as SharedArrayBuffer,
+        permutation: this.permutation.buffer as SharedArrayBuffer,
+        predictions: this.predictions.buffer as SharedArrayBuffer,
+        timings: this.timings.buffer as SharedArrayBuffer,
+        busy: this.busy.buffer as SharedArrayBuffer,
+        faults: this.faults,
+        trainImages: dataset.train.images,
+        trainLabels: dataset.train.labels,
+        testImages: dataset.test.images,
+        testLabels: dataset.test.labels,
+        sizes: options.net.sizes,
+        activation: options.net.activation,
+        plan: options.plan,
+        kernels: options.kernels,
+        wasmModule: options.wasmModule,
+        spin: this.spin,
+      };
+      this.tasks.push(
+        piscina.run(init).then(
+          () => {
+            if (!this.closed && this.piscina === piscina)
+              this.failure ??= { worker: w, error: new Error('worker returned early') };
+          },
+          (error: unknown) => {
+            if (this.piscina === piscina) this.failure ??= { worker: w, error };
+          },
+        ),
+      );
+    }
+    const deadline = Date.now() + 60_000;
+    while (Atomics.load(ints, READY) < T) {
+      const failure = this.failure as { error: unknown } | null; // set by the task callbacks
+      if (failure) throw new TrainingError(`a worker failed to start: ${describe(failure.error)}`);
+      if (Date.now() > deadline) throw new TrainingError('workers did not start within 60 s');
+      const wait = Atomics.waitAsync(ints, READY, Atomics.load(ints, READY), 50);
+      if (wait.async) await wait.value;
+    }
+  }
+
+  /** Ends the threads; resolves only once every one of them has exited. */
+  private async stopThreads(graceful: boolean): Promise<void> {
+    const piscina = this.piscina;
+    if (!piscina) return;
+    this.piscina = null;
+    if (graceful) {
+      const { ints } = this.control;
+      Atomics.store(ints, CMD, CMD_STOP);
+      Atomics.add(ints, GEN, 1);
+      Atomics.notify(ints, GEN);
+      await Promise.allSettled(this.tasks);
+    }
+    // destroy() resolves after every thread's 'exit' event; a task whose thread it terminated
+    // may never settle, so it is not awaited.
+    await piscina.destroy();
   }
 
   private sumStats(n: number, out: StepStats): void {
@@ -246,18 +359,8 @@ export class StepPool {
     out.loss = loss;
     out.correct = correct;
   }
+}
 
-  private async waitReady(): Promise<void> {
-    const { ints } = this.control;
-    const T = this.options.threads;
-    const deadline = Date.now() + 60_000;
-    while (Atomics.load(ints, READY) < T) {
-      if (this.failure)
-        throw new TrainingError(`a worker failed to start: ${(this.failure as Error).message}`);
-      if (Date.now() > deadline) throw new TrainingError('workers did not start within 60 s');
-      const seen = Atomics.load(ints, READY);
-      const wait = Atomics.waitAsync(ints, READY, seen, 50);
-      if (wait.async) await wait.value;
-    }
-  }
+function describe(e: unknown): string {
+  return ((e as Error)?.message ?? String(e)).split('\n')[0];
 }

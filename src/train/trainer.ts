@@ -9,7 +9,7 @@ import { permutation, Rng } from '../nn/rng.js';
 import { CONFIG_FIELDS, resolveConfig, type TrainConfig } from './config.js';
 import { EVAL_ROWS } from './control.js';
 import { resolveKernels } from './kernels.js';
-import { StepPool, type StepStats } from './pool.js';
+import { CommandFailed, StepPool, type StepStats } from './pool.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -74,6 +74,8 @@ export interface TrainResult {
   metrics: EpochMetrics[];
   seconds: number;
   kernels: string;
+  /** steps (or evaluations) recomputed on fresh threads after a worker failed */
+  retries: number;
 }
 
 /** Seeds of the two streams a run uses, both derived from --seed. */
@@ -144,6 +146,8 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
     net,
     plan,
     dataset,
+    maxRetries: config.maxRetries,
+    stepTimeoutMs: config.stepTimeout * 1000,
   });
   const started = performance.now();
   try {
@@ -163,7 +167,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       carried.correct = resume.state.epochCorrect;
       carried.seen = resume.state.epochSeen;
     } else {
-      initParams(net, config.seed, pool.arena, plan.params);
+      initParams(net, config.seed, pool.params);
     }
     pool.setHyperparameters(config.lr, config.momentum, config.weightDecay);
     const N = dataset.train.count;
@@ -245,7 +249,14 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       for (let s = start; s < stepsPerEpoch; s++) {
         const first = s * config.batchSize;
         const rows = Math.min(config.batchSize, N - first);
-        pool.trainStep(first, rows, step);
+        try {
+          await pool.trainStep(first, rows, step);
+        } catch (e) {
+          if (!(e instanceof CommandFailed)) throw e;
+          const kept =
+            ck?.atEpochEnd || ck?.everySteps ? `; the last checkpoint in ${ck.path} is intact` : '';
+          throw new TrainingError(`epoch ${epoch}, step ${s + 1}: ${e.message}${kept}`);
+        }
         if (!Number.isFinite(step.loss)) {
           throw new TrainingError(
             `training diverged at epoch ${epoch}, step ${s + 1}: the loss is ${step.loss}; try a lower --lr (now ${config.lr})`,
@@ -276,7 +287,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       }
       const trainSeconds = (performance.now() - epochStart) / 1000;
       const test: StepStats = { loss: 0, correct: 0 };
-      pool.evaluate('test', test);
+      await pool.evaluate('test', test);
       const m: EpochMetrics = {
         epoch,
         trainLoss: sums.loss / N,
@@ -302,6 +313,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       metrics,
       seconds: (performance.now() - started) / 1000,
       kernels: kernels.label,
+      retries: pool.retries,
     };
   } finally {
     await pool.close();

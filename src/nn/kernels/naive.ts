@@ -54,11 +54,13 @@ export function naiveKernels(m: Floats): Kernels {
       }
       return loss;
     },
-    sgdUpdate(params, velocity, grad, n, lr, momentum, weightDecay, invBatch) {
+    sgdUpdate(params, velocity, paramsOut, velocityOut, grad, n, lr, momentum, weightDecay, invBatch) {
       for (let j = 0; j < n; j++) {
-        const g = m[grad + j] * invBatch + weightDecay * m[params + j];
-        m[velocity + j] = momentum * m[velocity + j] + g;
-        m[params + j] -= lr * m[velocity + j];
+        const w = m[params + j];
+        const g = m[grad + j] * invBatch + weightDecay * w;
+        const v = momentum * m[velocity + j] + g;
+        m[velocityOut + j] = v;
+        m[paramsOut + j] = w - lr * m[velocityOut + j];
       }
     },
   };

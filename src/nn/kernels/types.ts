@@ -42,12 +42,16 @@ export interface Kernels {
    */
   softmaxCrossEntropy(logits: number, labels: number, B: number, C: number): number;
   /**
-   * SGD with momentum and weight decay over n values, PyTorch's convention:
-   * g = grad·invBatch + weightDecay·w, v = momentum·v + g, w −= lr·v.
+   * SGD with momentum and weight decay over n values, PyTorch's convention, reading one copy
+   * of the parameters and velocity and writing the other (so a failed step leaves the
+   * current copy intact): g = grad·invBatch + weightDecay·w, v' = momentum·v + g, w' = w − lr·v'.
+   * The output may alias the input.
    */
   sgdUpdate(
     params: number,
     velocity: number,
+    paramsOut: number,
+    velocityOut: number,
     grad: number,
     n: number,
     lr: number,

@@ -25,6 +25,8 @@ interface WasmExports {
   sgdUpdate(
     params: number,
     velocity: number,
+    paramsOut: number,
+    velocityOut: number,
     grad: number,
     n: number,
     lr: number,
@@ -51,8 +53,19 @@ export async function instantiateWasmKernels(
     activationForward: (act, p, n) => x.activationForward(act, p * 4, n),
     activationBackward: (act, d, a, n) => x.activationBackward(act, d * 4, a * 4, n),
     softmaxCrossEntropy: (logits, labels, B, C) => x.softmaxCrossEntropy(logits * 4, labels * 4, B, C),
-    sgdUpdate: (params, velocity, grad, n, lr, momentum, weightDecay, invBatch) =>
-      x.sgdUpdate(params * 4, velocity * 4, grad * 4, n, lr, momentum, weightDecay, invBatch),
+    sgdUpdate: (params, velocity, paramsOut, velocityOut, grad, n, lr, momentum, weightDecay, invBatch) =>
+      x.sgdUpdate(
+        params * 4,
+        velocity * 4,
+        paramsOut * 4,
+        velocityOut * 4,
+        grad * 4,
+        n,
+        lr,
+        momentum,
+        weightDecay,
+        invBatch,
+      ),
   };
 }
 
