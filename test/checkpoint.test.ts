@@ -161,8 +161,8 @@ describe('divergence', () => {
   });
 });
 
-/** Starts `gradpool train`, sends `signal` once it has reported `afterEpochs` epochs; resolves with its exit. */
-function trainAndSignal(args: string[], signal: NodeJS.Signals, afterEpochs: number) {
+/** Starts `gradpool train`, sends `signal` (`times` times) once it has reported `afterEpochs` epochs. */
+function trainAndSignal(args: string[], signal: NodeJS.Signals, afterEpochs: number, times = 1) {
   return new Promise<{ code: number | null; stderr: string }>((done) => {
     const child = spawn(process.execPath, [CLI, 'train', ...args, '--log', 'json'], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -174,7 +174,7 @@ function trainAndSignal(args: string[], signal: NodeJS.Signals, afterEpochs: num
       stdout += d;
       if (!sent && stdout.split('\n').filter((l) => l.includes('"event":"epoch"')).length >= afterEpochs) {
         sent = true;
-        child.kill(signal);
+        for (let i = 0; i < times; i++) child.kill(signal);
       }
     });
     child.stderr.on('data', (d) => {
@@ -234,5 +234,19 @@ describe('signals', () => {
     );
     assert.equal(r.code, 143, r.stderr);
     assert.ok(loadCheckpoint(ckpt).state.epoch >= 2);
+  });
+
+  it('a second SIGINT exits at once with 130; the checkpoint on disk stays whole', async (t) => {
+    const dir = tempDir(t);
+    const ckpt = join(dir, 'run.ckpt');
+    const r = await trainAndSignal(
+      ['--hidden', '64', '--epochs', '200', '--checkpoint', ckpt, '--out', join(dir, 'm.safetensors')],
+      'SIGINT',
+      2,
+      2,
+    );
+    assert.equal(r.code, 130, r.stderr);
+    const c = loadCheckpoint(ckpt); // whole: it loads and its checksum holds
+    assert.ok(c.state.epoch >= 2);
   });
 });
