@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { GradpoolError, UsageError } from '../errors.js';
 import { benchCommand } from './bench-command.js';
 import { evalCommand } from './eval-command.js';
+import { serveCommand } from './serve-command.js';
 import { trainCommand } from './train-command.js';
 
 // The command list. Handlers parse, call the library and render; errors come back here and
@@ -16,7 +17,8 @@ export async function main(argv: string[]): Promise<number> {
       .command(trainCommand)
       .command(evalCommand)
       .command(benchCommand)
-      .demandCommand(1, 'name a command: train, eval or bench')
+      .command(serveCommand)
+      .demandCommand(1, 'name a command: train, eval, bench or serve')
       .strict()
       .fail((message, error) => {
         throw error ?? new UsageError(message.replace(/\n+/g, '; '));

@@ -68,6 +68,8 @@ export interface TrainOptions {
 }
 
 export interface TrainResult {
+  /** the settings the run used, defaults and checkpoint included */
+  config: TrainConfig;
   model: Model;
   /** the momentum buffer, in the parameters' layout */
   velocity: Float32Array;
@@ -308,6 +310,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
     }
     const model = modelFromParams(net, pool.params);
     return {
+      config,
       model,
       velocity: Float32Array.from(pool.velocity),
       metrics,

@@ -1,0 +1,155 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { GradpoolError } from '../errors.js';
+import { networkLayout } from '../nn/layout.js';
+import { resolveConfig, type TrainConfig } from '../train/config.js';
+import { checkDataSpec, inputFeatures, resolveDataSpec } from './data-access.js';
+import type { JobRunner } from './job-runner.js';
+import { jobBodySchema } from './job-schema.js';
+import type { JobStore } from './job-store.js';
+
+// The HTTP job API. fastify: the ecosystem's most used maintained framework with JSON-schema
+// validation (ajv) built in, a body limit, and light per-request overhead.
+
+export interface ServerLimits {
+  token: string | null;
+  threads: number;
+  maxThreads: number;
+  maxEpochs: number;
+  maxParams: number;
+  maxQueued: number;
+  dataRoot: string | null;
+}
+
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+
+export function buildApp(store: JobStore, runner: JobRunner, limits: ServerLimits): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: 64 * 1024,
+    logger: false,
+    // reject unknown fields instead of silently dropping them; no type coercion
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  const tokenDigest = limits.token ? createHash('sha256').update(limits.token).digest() : null;
+
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    if (error.validation) {
+      const v = error.validation[0];
+      const field =
+        (v.params as { additionalProperty?: string }).additionalProperty ??
+        v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+      const what = (v.params as { additionalProperty?: string }).additionalProperty
+        ? 'is not a known field'
+        : v.message;
+      return reply.code(400).send({ error: `${field || 'body'} ${what}`, field });
+    }
+    if (error instanceof GradpoolError) return reply.code(400).send({ error: error.message });
+    const status = error.statusCode ?? 500;
+    return reply.code(status).send({ error: status === 500 ? 'internal error' : error.message });
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (!tokenDigest || request.url === '/healthz') return;
+    const header = request.headers.authorization ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+    // compare digests: equal lengths, and the time does not depend on where they differ
+    if (!timingSafeEqual(createHash('sha256').update(given).digest(), tokenDigest)) {
+      return reply.code(401).send({ error: 'missing or wrong token' });
+    }
+  });
+
+  app.get('/healthz', async () => ({ ok: true, accepting: runner.isAccepting }));
+
+  app.post('/jobs', { schema: { body: jobBodySchema() } }, async (request, reply) => {
+    if (!runner.isAccepting) return reply.code(503).send({ error: 'the server is shutting down' });
+    const body = (request.body ?? {}) as Partial<Record<keyof TrainConfig, unknown>>;
+    const config = resolveConfig({ threads: limits.threads, ...body });
+    const caps: [boolean, string][] = [
+      [
+        config.threads > limits.maxThreads,
+        `threads ${config.threads} exceeds the server's limit of ${limits.maxThreads}`,
+      ],
+      [
+        config.epochs > limits.maxEpochs,
+        `epochs ${config.epochs} exceeds the server's limit of ${limits.maxEpochs}`,
+      ],
+    ];
+    for (const [over, message] of caps) if (over) return reply.code(422).send({ error: message });
+    checkDataSpec(config.data, limits.dataRoot);
+    const data = resolveDataSpec(config.data, limits.dataRoot);
+    const params = networkLayout([await inputFeatures(data), ...config.hidden, 10], config.activation).size;
+    if (params > limits.maxParams) {
+      return reply
+        .code(422)
+        .send({ error: `the model has ${params} parameters; the server's limit is ${limits.maxParams}` });
+    }
+    const key = request.headers['idempotency-key'];
+    const idempotencyKey = typeof key === 'string' && key !== '' ? key.slice(0, 200) : undefined;
+    if (!idempotencyKey && store.countQueued() >= limits.maxQueued) {
+      return reply.code(429).send({ error: `${limits.maxQueued} jobs are already queued` });
+    }
+    const { job, created } = store.create({ ...config, data }, idempotencyKey);
+    if (created) runner.kick();
+    // the state at acceptance: a new job is queued, a repeated key returns the job as it was then
+    return reply.code(created ? 201 : 200).send({ id: job.id, state: job.state });
+  });
+
+  app.get('/jobs', async () => ({ jobs: store.list() }));
+
+  app.get<{ Params: { id: string } }>('/jobs/:id', async (request, reply) => {
+    const job = store.get(request.params.id);
+    return job ?? reply.code(404).send({ error: 'no such job' });
+  });
+
+  app.get<{ Params: { id: string } }>('/jobs/:id/model', async (request, reply) => {
+    const job = store.get(request.params.id);
+    if (!job) return reply.code(404).send({ error: 'no such job' });
+    const path = join(store.jobDir(job.id), 'model.safetensors');
+    if (job.state !== 'succeeded' || !existsSync(path)) {
+      return reply
+        .code(409)
+        .send({ error: `the job is ${job.state}; its model exists once it has succeeded` });
+    }
+    return reply
+      .type('application/octet-stream')
+      .header('content-disposition', `attachment; filename="${job.id}.safetensors"`)
+      .send(createReadStream(path));
+  });
+
+  app.delete<{ Params: { id: string } }>('/jobs/:id', async (request, reply) => {
+    const job = store.get(request.params.id);
+    if (!job) return reply.code(404).send({ error: 'no such job' });
+    if (TERMINAL.has(job.state)) return reply.code(409).send({ error: `the job is already ${job.state}` });
+    runner.cancel(job.id);
+    return reply.code(202).send({ id: job.id, state: store.get(job.id)?.state });
+  });
+
+  app.get<{ Params: { id: string } }>('/jobs/:id/events', async (request, reply) => {
+    const job = store.get(request.params.id);
+    if (!job) return reply.code(404).send({ error: 'no such job' });
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    const send = (payload: unknown) => res.write(`data: ${JSON.stringify(payload)}\n\n`);
+    send({ state: job.state, progress: job.progress });
+    if (TERMINAL.has(job.state)) return res.end();
+    const listener = (payload: { state: string }) => {
+      send(payload);
+      if (TERMINAL.has(payload.state)) close();
+    };
+    const close = () => {
+      runner.events.off(`job:${job.id}`, listener);
+      res.end();
+    };
+    runner.events.on(`job:${job.id}`, listener);
+    request.raw.on('close', () => runner.events.off(`job:${job.id}`, listener));
+  });
+
+  return app;
+}

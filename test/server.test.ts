@@ -1,0 +1,224 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CLI, runCli, tempDir } from './helpers.js';
+
+// gradpool serve, driven over HTTP on loopback as a client would.
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+function startServer(args: string[], env: Record<string, string> = {}): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.includes('"listening"'));
+      if (line) resolve({ url: JSON.parse(line).url, child, exited });
+    });
+    child.stderr.on('data', (d) => process.stderr.write(d));
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+}
+
+interface JobJson {
+  id: string;
+  state: string;
+  error?: string;
+  metrics: { testAccuracy: number }[];
+}
+const body = async <T = JobJson>(r: Response): Promise<T> => (await r.json()) as T;
+
+const TOKEN = 'test-token';
+const auth = { authorization: `Bearer ${TOKEN}` };
+const json = { ...auth, 'content-type': 'application/json' };
+const post = (url: string, body: unknown, headers: Record<string, string> = json) =>
+  fetch(`${url}/jobs`, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+async function waitFor(url: string, id: string, states: string[], timeoutMs = 120_000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await body(await fetch(`${url}/jobs/${id}`, { headers: auth }));
+    if (states.includes(job.state)) return job;
+    if (Date.now() > end) throw new Error(`job ${id} is still ${job.state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The model `gradpool train` writes for a job config, to compare bytes with. */
+function cliModel(dir: string, flags: string[]): Buffer {
+  const out = join(dir, `cli-${flags.join('_')}.safetensors`);
+  const r = runCli(['train', ...flags, '--out', out, '--log', 'json']);
+  assert.equal(r.status, 0, r.stderr);
+  return readFileSync(out);
+}
+
+describe('gradpool serve', () => {
+  let server: Server;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gradpool-serve-'));
+    const root = join(dir, 'root');
+    mkdirSync(join(root, 'set'), { recursive: true });
+    symlinkSync('/etc', join(root, 'escape'));
+    server = await startServer([
+      '--data-dir',
+      join(dir, 'data'),
+      '--token',
+      TOKEN,
+      '--threads',
+      '2',
+      '--max-epochs',
+      '50',
+      '--max-params',
+      '1000000',
+      '--data-root',
+      root,
+    ]);
+  });
+  after(async () => {
+    server.child.kill('SIGTERM');
+    await server.exited;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('GET /healthz needs no token; everything else does (401)', async () => {
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    assert.equal((await fetch(`${server.url}/jobs`)).status, 401);
+    assert.equal(
+      (await fetch(`${server.url}/jobs`, { headers: { authorization: 'Bearer wrong' } })).status,
+      401,
+    );
+  });
+
+  const bad: [string, unknown, number, RegExp][] = [
+    ['malformed JSON', '{"epochs": ', 400, /JSON/i],
+    ['an unknown field', { epochs: 1, learningRate: 0.1 }, 400, /learningRate is not a known field/],
+    ['a wrong type', { epochs: 'ten' }, 400, /epochs must be integer/],
+    ['an impossible value', { lr: -1 }, 400, /--lr must be > 0, got -1/],
+    ['too many threads', { threads: 1000 }, 422, /threads 1000 exceeds the server's limit/],
+    ['too many epochs', { epochs: 51 }, 422, /epochs 51 exceeds the server's limit of 50/],
+    ['too many parameters', { hidden: [4096, 4096] }, 422, /parameters; the server's limit is 1000000/],
+    ['a path with ..', { data: 'idx:set/../../etc' }, 400, /'\.\.' is not allowed/],
+    ['an encoded ..', { data: 'idx:set/%2e%2e/x' }, 400, /'\.\.' is not allowed/],
+    ['a symlink out of the data root', { data: 'idx:escape' }, 400, /leads outside the data root/],
+    ['a NUL', { data: 'idx:set\u0000x' }, 400, /NUL/],
+  ];
+  for (const [what, payload, status, message] of bad) {
+    it(`POST /jobs with ${what}: ${status}, naming the problem`, async () => {
+      const r = await post(server.url, payload);
+      assert.equal(r.status, status);
+      assert.match((await body<{ error: string }>(r)).error, message);
+    });
+  }
+
+  it('POST /jobs with a body over 64 KiB: 413', async () => {
+    const r = await post(server.url, { data: 'x'.repeat(70_000) });
+    assert.equal(r.status, 413);
+  });
+
+  it('runs a job: 201 queued, SSE progress to succeeded, metrics, the model byte-identical to gradpool train', async () => {
+    const r = await post(server.url, { hidden: [32], epochs: 2, seed: 5 });
+    assert.equal(r.status, 201);
+    const { id, state } = await body(r);
+    assert.equal(state, 'queued');
+    const events = await (await fetch(`${server.url}/jobs/${id}/events`, { headers: auth })).text();
+    const states = events
+      .split('\n\n')
+      .filter(Boolean)
+      .map((e) => JSON.parse(e.replace(/^data: /, '')).state);
+    assert.equal(states[states.length - 1], 'succeeded');
+    const job = await waitFor(server.url, id, ['succeeded']);
+    assert.equal(job.metrics.length, 2);
+    assert.equal(typeof job.metrics[1].testAccuracy, 'number');
+    const model = Buffer.from(
+      await (await fetch(`${server.url}/jobs/${id}/model`, { headers: auth })).arrayBuffer(),
+    );
+    assert.ok(
+      model.equals(cliModel(dir, ['--hidden', '32', '--epochs', '2', '--seed', '5', '--threads', '1'])),
+    );
+    const list = (await body<{ jobs: JobJson[] }>(await fetch(`${server.url}/jobs`, { headers: auth }))).jobs;
+    assert.equal(list[0].id, id, 'newest first');
+  });
+
+  it('Idempotency-Key returns the same job; the model is 409 until it succeeds; DELETE cancels', async () => {
+    const headers = { ...json, 'idempotency-key': 'k-1' };
+    const a = await body(await post(server.url, { hidden: [64], epochs: 40 }, headers));
+    const b = await post(server.url, { hidden: [64], epochs: 40 }, headers);
+    assert.equal(b.status, 200);
+    assert.equal((await body(b)).id, a.id);
+    assert.equal((await fetch(`${server.url}/jobs/${a.id}/model`, { headers: auth })).status, 409);
+    await waitFor(server.url, a.id, ['running']);
+    assert.equal(
+      (await fetch(`${server.url}/jobs/${a.id}`, { method: 'DELETE', headers: auth })).status,
+      202,
+    );
+    const job = await waitFor(server.url, a.id, ['cancelled']);
+    assert.equal(job.state, 'cancelled');
+    assert.equal(
+      (await fetch(`${server.url}/jobs/${a.id}`, { method: 'DELETE', headers: auth })).status,
+      409,
+    );
+    assert.equal((await fetch(`${server.url}/jobs/nope`, { headers: auth })).status, 404);
+  });
+});
+
+describe('gradpool serve across a crash', () => {
+  it('SIGKILL mid-job: on restart the job resumes from its checkpoint and ends with the model it would have had', async (t) => {
+    const dir = tempDir(t);
+    const args = [
+      '--data-dir',
+      join(dir, 'data'),
+      '--token',
+      TOKEN,
+      '--threads',
+      '2',
+      '--checkpoint-every',
+      '10',
+    ];
+    let server = await startServer(args);
+    const { id } = await body(await post(server.url, { hidden: [48], epochs: 6, seed: 8 }));
+    // wait until it has checkpointed past the first epoch
+    for (;;) {
+      const job = await body(await fetch(`${server.url}/jobs/${id}`, { headers: auth }));
+      if (job.state !== 'queued' && job.metrics.length >= 1) break;
+      assert.notEqual(job.state, 'succeeded', 'killed too late to test anything');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    server.child.kill('SIGKILL');
+    await server.exited;
+    server = await startServer(args);
+    try {
+      const job = await waitFor(server.url, id, ['succeeded', 'failed']);
+      assert.equal(job.state, 'succeeded', job.error);
+      const model = Buffer.from(
+        await (await fetch(`${server.url}/jobs/${id}/model`, { headers: auth })).arrayBuffer(),
+      );
+      assert.ok(
+        model.equals(cliModel(dir, ['--hidden', '48', '--epochs', '6', '--seed', '8', '--threads', '2'])),
+        'same bytes as an uninterrupted run',
+      );
+      const jobs = (await body<{ jobs: JobJson[] }>(await fetch(`${server.url}/jobs`, { headers: auth })))
+        .jobs;
+      assert.equal(jobs.length, 1, 'no job lost or duplicated');
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+});
