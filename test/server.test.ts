@@ -178,6 +178,60 @@ describe('gradpool serve', () => {
   });
 });
 
+describe('gradpool serve under load', () => {
+  it('200 concurrent submissions of tiny jobs: 200 accepted, 200 succeed, none lost or duplicated', async (t) => {
+    const dir = tempDir(t);
+    const server = await startServer([
+      '--data-dir',
+      join(dir, 'data'),
+      '--token',
+      TOKEN,
+      '--threads',
+      '1',
+      '--concurrency',
+      '2',
+      '--max-queued',
+      '500',
+    ]);
+    try {
+      const responses = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          post(
+            server.url,
+            { hidden: [4], epochs: 1, batchSize: 500, seed: i },
+            { ...json, 'idempotency-key': `load-${i}` },
+          ),
+        ),
+      );
+      assert.deepEqual([...new Set(responses.map((r) => r.status))], [201]);
+      const ids = await Promise.all(responses.map(async (r) => (await body(r)).id));
+      assert.equal(new Set(ids).size, 200, 'distinct ids');
+      // a retried submission with a used key is the same job, not a new one
+      assert.equal(
+        (await body(await post(server.url, { hidden: [4] }, { ...json, 'idempotency-key': 'load-7' }))).id,
+        ids[7],
+      );
+      const end = Date.now() + 240_000;
+      let jobs: JobJson[] = [];
+      for (;;) {
+        jobs = (await body<{ jobs: JobJson[] }>(await fetch(`${server.url}/jobs`, { headers: auth }))).jobs;
+        if (jobs.every((j) => j.state === 'succeeded' || j.state === 'failed')) break;
+        assert.ok(Date.now() < end, `${jobs.filter((j) => j.state !== 'succeeded').length} jobs unfinished`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.equal(jobs.length, 200);
+      assert.deepEqual(new Set(jobs.map((j) => j.id)), new Set(ids));
+      assert.ok(
+        jobs.every((j) => j.state === 'succeeded'),
+        jobs.find((j) => j.state !== 'succeeded')?.error,
+      );
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+});
+
 describe('gradpool serve across a crash', () => {
   it('SIGKILL mid-job: on restart the job resumes from its checkpoint and ends with the model it would have had', async (t) => {
     const dir = tempDir(t);

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Dataset, loadDataset } from '../data/dataset.js';
 import { GradpoolError } from '../errors.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { saveModel } from '../io/model-file.js';
@@ -23,6 +24,8 @@ export class JobRunner {
   readonly events = new EventEmitter();
   private readonly running = new Map<string, AbortController>();
   private accepting = true;
+  /** datasets by spec, loaded once and shared by every job (they are read-only) */
+  private readonly datasets = new Map<string, Promise<Dataset>>();
 
   constructor(
     private readonly store: JobStore,
@@ -82,7 +85,15 @@ export class JobRunner {
       const resume = existsSync(checkpoint) ? loadCheckpoint(checkpoint) : undefined;
       if (resume) metrics.push(...(resume.state.metrics as EpochMetrics[]));
       let lastSaved = 0;
+      const spec = String(resume?.config.data ?? config.data ?? 'mnist');
+      let dataset = this.datasets.get(spec);
+      if (!dataset) {
+        dataset = loadDataset(spec);
+        this.datasets.set(spec, dataset);
+        dataset.catch(() => this.datasets.delete(spec));
+      }
       const result = await train(config, {
+        dataset: await dataset,
         signal,
         resume,
         checkpoint: { path: checkpoint, everySteps: this.options.checkpointEvery, atEpochEnd: true },
