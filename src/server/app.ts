@@ -5,6 +5,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { GradpoolError } from '../errors.js';
 import { networkLayout } from '../nn/layout.js';
 import { resolveConfig, type TrainConfig } from '../train/config.js';
+import { DASHBOARD_HTML } from './dashboard.js';
 import { checkDataSpec, inputFeatures, resolveDataSpec } from './data-access.js';
 import type { JobRunner } from './job-runner.js';
 import { jobBodySchema } from './job-schema.js';
@@ -51,7 +52,8 @@ export function buildApp(store: JobStore, runner: JobRunner, limits: ServerLimit
   });
 
   app.addHook('onRequest', async (request, reply) => {
-    if (!tokenDigest || request.url === '/healthz') return;
+    // the health check and the dashboard page (which holds no data) are open
+    if (!tokenDigest || request.url === '/healthz' || request.url === '/') return;
     const header = request.headers.authorization ?? '';
     const given = header.startsWith('Bearer ') ? header.slice(7) : '';
     // compare digests: equal lengths, and the time does not depend on where they differ
@@ -61,6 +63,8 @@ export function buildApp(store: JobStore, runner: JobRunner, limits: ServerLimit
   });
 
   app.get('/healthz', async () => ({ ok: true, accepting: runner.isAccepting }));
+
+  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(DASHBOARD_HTML));
 
   app.post('/jobs', { schema: { body: jobBodySchema() } }, async (request, reply) => {
     if (!runner.isAccepting) return reply.code(503).send({ error: 'the server is shutting down' });
