@@ -4,6 +4,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { buildApp } from '../src/server/app.js';
+import { JobRunner } from '../src/server/job-runner.js';
+import { JobStore } from '../src/server/job-store.js';
 import { CLI, runCli, tempDir } from './helpers.js';
 
 // gradpool serve, driven over HTTP on loopback as a client would.
@@ -270,6 +273,66 @@ describe('gradpool serve across a crash', () => {
       const jobs = (await body<{ jobs: JobJson[] }>(await fetch(`${server.url}/jobs`, { headers: auth })))
         .jobs;
       assert.equal(jobs.length, 1, 'no job lost or duplicated');
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+});
+
+describe('gradpool serve shutting down', () => {
+  it('refuses new jobs with 503 once shutdown has begun', async (t) => {
+    const store = new JobStore(tempDir(t));
+    const runner = new JobRunner(store, { concurrency: 1, checkpointEvery: 10 });
+    const app = buildApp(store, runner, {
+      token: null,
+      threads: 1,
+      maxThreads: 2,
+      maxEpochs: 10,
+      maxParams: 1e6,
+      maxQueued: 10,
+      dataRoot: null,
+    });
+    try {
+      await runner.shutdown();
+      const r = await app.inject({ method: 'POST', url: '/jobs', payload: { epochs: 1 } });
+      assert.equal(r.statusCode, 503);
+      assert.match(r.json().error, /shutting down/);
+      assert.deepEqual((await app.inject({ url: '/healthz' })).json(), { ok: true, accepting: false });
+    } finally {
+      await app.close();
+      store.close();
+    }
+  });
+
+  it('SIGTERM mid-job: exit 0 with the job checkpointed; the next start finishes it with the same bytes', async (t) => {
+    const dir = tempDir(t);
+    const args = [
+      '--data-dir',
+      join(dir, 'data'),
+      '--token',
+      TOKEN,
+      '--threads',
+      '2',
+      '--checkpoint-every',
+      '5',
+    ];
+    let server = await startServer(args);
+    const { id } = await body(await post(server.url, { hidden: [48], epochs: 5, seed: 2 }));
+    await waitFor(server.url, id, ['running']);
+    await new Promise((r) => setTimeout(r, 300));
+    server.child.kill('SIGTERM');
+    assert.equal(await server.exited, 0);
+    server = await startServer(args);
+    try {
+      const job = await waitFor(server.url, id, ['succeeded', 'failed']);
+      assert.equal(job.state, 'succeeded', job.error);
+      const model = Buffer.from(
+        await (await fetch(`${server.url}/jobs/${id}/model`, { headers: auth })).arrayBuffer(),
+      );
+      assert.ok(
+        model.equals(cliModel(dir, ['--hidden', '48', '--epochs', '5', '--seed', '2', '--threads', '1'])),
+      );
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;
