@@ -2,8 +2,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
 import { type Checkpoint, loadCheckpoint } from '../io/checkpoint.js';
-import { saveModel } from '../io/model-file.js';
 import { resolveConfig } from '../train/config.js';
+import { saveTrainedModel } from '../train/save-result.js';
 import { train } from '../train/trainer.js';
 import { configFromArgv, configOptions } from './config-options.js';
 import { resolveLogFormat } from './log-format.js';
@@ -50,9 +50,9 @@ export const trainCommand: CommandModule = {
       .example('$0 train --resume run.ckpt', 'continue a run where it stopped'),
   handler: async (argv: ArgumentsCamelCase) => {
     const resume: Checkpoint | undefined = argv.resume ? loadCheckpoint(String(argv.resume)) : undefined;
+    // Validate the flags now, before any file is touched; on resume train() fills the rest
+    // from the checkpoint and refuses settings that would change the result.
     const flags = configFromArgv(argv);
-    // On resume the checkpoint's settings are the defaults; flags given may only change what
-    // does not alter the result (threads, epochs), which train() checks.
     const config = resolveConfig(resume ? { ...(resume.config as object), ...flags } : flags);
     const format = resolveLogFormat(argv.log);
     const out = argv.out as string;
@@ -90,11 +90,7 @@ export const trainCommand: CommandModule = {
         checkpoint: { path: checkpointPath, everySteps: every, atEpochEnd: Boolean(argv.checkpoint) },
       });
       const last = result.metrics[result.metrics.length - 1];
-      saveModel(out, result.model, {
-        seed: String(config.seed),
-        data: config.data,
-        epochs: String(config.epochs),
-      });
+      saveTrainedModel(out, result);
       renderer.done({
         testAccuracy: last.testAccuracy,
         testLoss: last.testLoss,

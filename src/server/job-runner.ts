@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { type Dataset, loadDataset } from '../data/dataset.js';
 import { GradpoolError } from '../errors.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
-import { saveModel } from '../io/model-file.js';
 import type { TrainConfig } from '../train/config.js';
+import { saveTrainedModel } from '../train/save-result.js';
 import { type EpochMetrics, TrainingInterrupted, train } from '../train/trainer.js';
 import type { JobStore } from './job-store.js';
 
@@ -126,11 +126,7 @@ export class JobRunner {
           }
         },
       });
-      saveModel(join(dir, 'model.safetensors'), result.model, {
-        seed: String(result.config.seed),
-        data: result.config.data,
-        epochs: String(result.config.epochs),
-      });
+      saveTrainedModel(join(dir, 'model.safetensors'), result);
       this.store.finish(id, 'succeeded');
       emit({ state: 'succeeded' });
     } catch (e) {
