@@ -71,6 +71,24 @@ function cliModel(dir: string, flags: string[]): Buffer {
   return readFileSync(out);
 }
 
+/** Starts the server again and checks the job finishes with the bytes `gradpool train` writes. */
+async function finishesAfterRestart(args: string[], id: string, dir: string, flags: string[]) {
+  const server = await startServer(args);
+  try {
+    const job = await waitFor(server.url, id, ['succeeded', 'failed']);
+    assert.equal(job.state, 'succeeded', job.error);
+    const model = Buffer.from(
+      await (await fetch(`${server.url}/jobs/${id}/model`, { headers: auth })).arrayBuffer(),
+    );
+    assert.ok(model.equals(cliModel(dir, flags)), 'same bytes as an uninterrupted run');
+    const jobs = (await body<{ jobs: JobJson[] }>(await fetch(`${server.url}/jobs`, { headers: auth }))).jobs;
+    assert.equal(jobs.length, 1, 'no job lost or duplicated');
+  } finally {
+    server.child.kill('SIGTERM');
+    await server.exited;
+  }
+}
+
 describe('gradpool serve', () => {
   let server: Server;
   let dir: string;
@@ -248,7 +266,7 @@ describe('gradpool serve across a crash', () => {
       '--checkpoint-every',
       '10',
     ];
-    let server = await startServer(args);
+    const server = await startServer(args);
     const { id } = await body(await post(server.url, { hidden: [48], epochs: 6, seed: 8 }));
     // wait until it has checkpointed past the first epoch
     for (;;) {
@@ -259,24 +277,16 @@ describe('gradpool serve across a crash', () => {
     }
     server.child.kill('SIGKILL');
     await server.exited;
-    server = await startServer(args);
-    try {
-      const job = await waitFor(server.url, id, ['succeeded', 'failed']);
-      assert.equal(job.state, 'succeeded', job.error);
-      const model = Buffer.from(
-        await (await fetch(`${server.url}/jobs/${id}/model`, { headers: auth })).arrayBuffer(),
-      );
-      assert.ok(
-        model.equals(cliModel(dir, ['--hidden', '48', '--epochs', '6', '--seed', '8', '--threads', '2'])),
-        'same bytes as an uninterrupted run',
-      );
-      const jobs = (await body<{ jobs: JobJson[] }>(await fetch(`${server.url}/jobs`, { headers: auth })))
-        .jobs;
-      assert.equal(jobs.length, 1, 'no job lost or duplicated');
-    } finally {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
+    await finishesAfterRestart(args, id, dir, [
+      '--hidden',
+      '48',
+      '--epochs',
+      '6',
+      '--seed',
+      '8',
+      '--threads',
+      '2',
+    ]);
   });
 });
 
@@ -317,25 +327,21 @@ describe('gradpool serve shutting down', () => {
       '--checkpoint-every',
       '5',
     ];
-    let server = await startServer(args);
+    const server = await startServer(args);
     const { id } = await body(await post(server.url, { hidden: [48], epochs: 5, seed: 2 }));
     await waitFor(server.url, id, ['running']);
     await new Promise((r) => setTimeout(r, 300));
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0);
-    server = await startServer(args);
-    try {
-      const job = await waitFor(server.url, id, ['succeeded', 'failed']);
-      assert.equal(job.state, 'succeeded', job.error);
-      const model = Buffer.from(
-        await (await fetch(`${server.url}/jobs/${id}/model`, { headers: auth })).arrayBuffer(),
-      );
-      assert.ok(
-        model.equals(cliModel(dir, ['--hidden', '48', '--epochs', '5', '--seed', '2', '--threads', '1'])),
-      );
-    } finally {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
+    await finishesAfterRestart(args, id, dir, [
+      '--hidden',
+      '48',
+      '--epochs',
+      '5',
+      '--seed',
+      '2',
+      '--threads',
+      '1',
+    ]);
   });
 });

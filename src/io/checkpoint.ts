@@ -1,10 +1,15 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ModelFileError } from '../errors.js';
 import { networkLayout } from '../nn/layout.js';
 import type { Model } from '../nn/model.js';
 import { writeFileAtomic } from './atomic-write.js';
-import { CHECKPOINT_FORMAT, modelFromSafetensors, modelMetadata, modelTensors } from './model-file.js';
+import {
+  CHECKPOINT_FORMAT,
+  modelFromSafetensors,
+  modelMetadata,
+  modelTensors,
+  readModelBytes,
+} from './model-file.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type Tensor } from './safetensors.js';
 
 // A checkpoint is a model file (same tensors, so it loads as a model too) plus momentum.*
@@ -56,14 +61,7 @@ export function saveCheckpoint(path: string, c: Checkpoint): void {
 
 /** Reads and verifies a checkpoint; any problem is a ModelFileError naming the file and the check. */
 export function loadCheckpoint(path: string): Checkpoint {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new ModelFileError(
-      `${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-  }
+  const bytes = readModelBytes(path);
   try {
     const { tensors, metadata } = decodeSafetensors(bytes);
     if (metadata.format !== CHECKPOINT_FORMAT) {

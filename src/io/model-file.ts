@@ -40,16 +40,20 @@ export function saveModel(path: string, model: Model, extra: Record<string, stri
   writeFileAtomic(path, encodeSafetensors(modelTensors(model), modelMetadata(model, extra)));
 }
 
-/** Reads and checks a gradpool model file; any problem is a ModelFileError naming the file. */
-export function loadModel(path: string): Model {
-  let bytes: Uint8Array;
+/** A model or checkpoint file's bytes; an unreadable file is a ModelFileError naming it. */
+export function readModelBytes(path: string): Uint8Array {
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (e) {
     throw new ModelFileError(
       `${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
+}
+
+/** Reads and checks a gradpool model file; any problem is a ModelFileError naming the file. */
+export function loadModel(path: string): Model {
+  const bytes = readModelBytes(path);
   try {
     return modelFromSafetensors(bytes);
   } catch (e) {
