@@ -26,6 +26,11 @@ describe('gradpool train: bad input', () => {
     [['--batch-size', '9000'], /--batch-size 9000 is larger than the 8000 training rows/],
     [['--data', 'cifar'], /unknown dataset 'cifar'/],
     [['--log', 'xml'], /--log must be pretty or json/],
+    [
+      ['--checkpoint-every', '0', '--checkpoint', 'c.ckpt'],
+      /--checkpoint-every must be a whole number ≥ 1, got '0'/,
+    ],
+    [['--checkpoint-every', '5'], /--checkpoint-every needs --checkpoint FILE/],
   ];
   for (const [args, message] of cases) {
     it(`${args.join(' ')}: exit 2, one line, nothing written`, (t) => {

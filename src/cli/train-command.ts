@@ -59,9 +59,8 @@ export const trainCommand: CommandModule = {
     if (typeof out !== 'string' || out === '') throw new UsageError('--out must name a file');
     checkWritableTarget(out, '--out');
     const every = argv.checkpointEvery === undefined ? 0 : Number(argv.checkpointEvery);
-    if (!Number.isInteger(every) || every < 1) {
-      if (argv.checkpointEvery !== undefined)
-        throw new UsageError(`--checkpoint-every must be a whole number ≥ 1, got '${argv.checkpointEvery}'`);
+    if (argv.checkpointEvery !== undefined && !(Number.isInteger(every) && every >= 1)) {
+      throw new UsageError(`--checkpoint-every must be a whole number ≥ 1, got '${argv.checkpointEvery}'`);
     }
     if (every && !argv.checkpoint) throw new UsageError('--checkpoint-every needs --checkpoint FILE');
     const checkpointPath = argv.checkpoint ? String(argv.checkpoint) : defaultCheckpointPath(out);

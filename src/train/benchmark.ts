@@ -1,11 +1,10 @@
 import { cpus } from 'node:os';
 import type { Dataset } from '../data/dataset.js';
-import { arenaPlan } from '../nn/arena.js';
 import { initParams } from '../nn/init.js';
 import { type Activation, networkLayout } from '../nn/layout.js';
 import { permutation, Rng } from '../nn/rng.js';
 import type { KernelChoice } from './config.js';
-import { EVAL_ROWS, T_BARRIER, T_COMPUTE, T_UPDATE, TIMING_FIELDS } from './control.js';
+import { T_BARRIER, T_COMPUTE, T_UPDATE, TIMING_FIELDS } from './control.js';
 import { resolveKernels } from './kernels.js';
 import { StepPool, type StepStats } from './pool.js';
 
@@ -79,15 +78,7 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
   const N = dataset.train.count;
   const stepsPerEpoch = Math.floor(N / batchSize);
   for (const threads of options.threads) {
-    const plan = arenaPlan(net, batchSize, threads, EVAL_ROWS);
-    const pool = await StepPool.open({
-      threads,
-      kernels: kernels.name,
-      wasmModule: kernels.module,
-      net,
-      plan,
-      dataset,
-    });
+    const pool = await StepPool.forNetwork({ net, dataset, threads, kernels, batchRows: batchSize });
     try {
       initParams(net, 1, pool.params);
       pool.setHyperparameters(0.05, 0.9, 0);

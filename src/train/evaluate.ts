@@ -1,9 +1,7 @@
 import { type Dataset, loadDataset } from '../data/dataset.js';
 import { UsageError } from '../errors.js';
-import { arenaPlan } from '../nn/arena.js';
 import type { Model } from '../nn/model.js';
 import type { KernelChoice } from './config.js';
-import { EVAL_ROWS } from './control.js';
 import { resolveKernels } from './kernels.js';
 import { defaultThreads, StepPool, type StepStats } from './pool.js';
 
@@ -37,15 +35,7 @@ export async function evaluate(
   }
   const threads = options.threads ?? defaultThreads();
   const kernels = await resolveKernels(options.kernels ?? 'auto');
-  const plan = arenaPlan(model.layout, 0, threads, EVAL_ROWS);
-  const pool = await StepPool.open({
-    threads,
-    kernels: kernels.name,
-    wasmModule: kernels.module,
-    net: model.layout,
-    plan,
-    dataset,
-  });
+  const pool = await StepPool.forNetwork({ net: model.layout, dataset, threads, kernels, batchRows: 0 });
   try {
     pool.params.set(model.params);
     const stats: StepStats = { loss: 0, correct: 0 };

@@ -2,7 +2,7 @@ import { cpus } from 'node:os';
 import { Piscina } from 'piscina';
 import type { Dataset } from '../data/dataset.js';
 import { TrainingError } from '../errors.js';
-import { type ArenaPlan, allocateArena } from '../nn/arena.js';
+import { type ArenaPlan, allocateArena, arenaPlan } from '../nn/arena.js';
 import type { KernelName } from '../nn/kernels/types.js';
 import type { NetworkLayout } from '../nn/layout.js';
 import {
@@ -39,6 +39,7 @@ import {
   WANT_PREDICTIONS,
 } from './control.js';
 import { type FaultSpec, parseFaultSpec } from './faults.js';
+import type { ResolvedKernels } from './kernels.js';
 import { spinBudget } from './spin-wait.js';
 
 // The coordinator side of the step protocol. piscina owns the threads (spawn, teardown);
@@ -139,6 +140,28 @@ export class StepPool {
       throw e;
     }
     return pool;
+  }
+
+  /** A pool for training or evaluating `net` with batches of up to `batchRows` rows. */
+  static forNetwork(o: {
+    net: NetworkLayout;
+    dataset: Dataset;
+    threads: number;
+    kernels: ResolvedKernels;
+    batchRows: number;
+    maxRetries?: number;
+    stepTimeoutMs?: number;
+  }): Promise<StepPool> {
+    return StepPool.open({
+      threads: o.threads,
+      kernels: o.kernels.name,
+      wasmModule: o.kernels.module,
+      net: o.net,
+      plan: arenaPlan(o.net, o.batchRows, o.threads, EVAL_ROWS),
+      dataset: o.dataset,
+      maxRetries: o.maxRetries,
+      stepTimeoutMs: o.stepTimeoutMs,
+    });
   }
 
   /** The current parameters (a view into shared memory; valid until the next step). */

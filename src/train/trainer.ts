@@ -1,13 +1,11 @@
 import { type Dataset, loadDataset } from '../data/dataset.js';
 import { GradpoolError, TrainingError, UsageError } from '../errors.js';
 import { type Checkpoint, saveCheckpoint } from '../io/checkpoint.js';
-import { arenaPlan } from '../nn/arena.js';
 import { initParams } from '../nn/init.js';
 import { type NetworkLayout, networkLayout } from '../nn/layout.js';
 import { type Model, modelFromParams } from '../nn/model.js';
 import { permutation, Rng } from '../nn/rng.js';
 import { CONFIG_FIELDS, resolveConfig, type TrainConfig } from './config.js';
-import { EVAL_ROWS } from './control.js';
 import { resolveKernels } from './kernels.js';
 import { CommandFailed, StepPool, type StepStats } from './pool.js';
 
@@ -140,14 +138,12 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       `--resume: the checkpoint was computed with ${resume.state.kernels} kernels, this run would use ${kernels.label} (--kernels)`,
     );
   }
-  const plan = arenaPlan(net, config.batchSize, config.threads, EVAL_ROWS);
-  const pool = await StepPool.open({
-    threads: config.threads,
-    kernels: kernels.name,
-    wasmModule: kernels.module,
+  const pool = await StepPool.forNetwork({
     net,
-    plan,
     dataset,
+    threads: config.threads,
+    kernels,
+    batchRows: config.batchSize,
     maxRetries: config.maxRetries,
     stepTimeoutMs: config.stepTimeout * 1000,
   });
