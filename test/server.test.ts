@@ -1,93 +1,27 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildApp } from '../src/server/app.js';
 import { JobRunner } from '../src/server/job-runner.js';
 import { JobStore } from '../src/server/job-store.js';
-import { CLI, runCli, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
+import {
+  auth,
+  body,
+  cliModel,
+  finishesAfterRestart,
+  type JobJson,
+  json,
+  post,
+  type Server,
+  startServer,
+  TOKEN,
+  waitFor,
+} from './service-helpers.js';
 
 // gradpool serve, driven over HTTP on loopback as a client would.
-
-interface Server {
-  url: string;
-  child: ChildProcess;
-  exited: Promise<number | null>;
-}
-
-function startServer(args: string[], env: Record<string, string> = {}): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    });
-    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.includes('"listening"'));
-      if (line) resolve({ url: JSON.parse(line).url, child, exited });
-    });
-    child.stderr.on('data', (d) => process.stderr.write(d));
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-}
-
-interface JobJson {
-  id: string;
-  state: string;
-  error?: string;
-  metrics: { testAccuracy: number }[];
-}
-const body = async <T = JobJson>(r: Response): Promise<T> => (await r.json()) as T;
-
-const TOKEN = 'test-token';
-const auth = { authorization: `Bearer ${TOKEN}` };
-const json = { ...auth, 'content-type': 'application/json' };
-const post = (url: string, body: unknown, headers: Record<string, string> = json) =>
-  fetch(`${url}/jobs`, {
-    method: 'POST',
-    headers,
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-
-async function waitFor(url: string, id: string, states: string[], timeoutMs = 120_000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const job = await body(await fetch(`${url}/jobs/${id}`, { headers: auth }));
-    if (states.includes(job.state)) return job;
-    if (Date.now() > end) throw new Error(`job ${id} is still ${job.state}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** The model `gradpool train` writes for a job config, to compare bytes with. */
-function cliModel(dir: string, flags: string[]): Buffer {
-  const out = join(dir, `cli-${flags.join('_')}.safetensors`);
-  const r = runCli(['train', ...flags, '--out', out, '--log', 'json']);
-  assert.equal(r.status, 0, r.stderr);
-  return readFileSync(out);
-}
-
-/** Starts the server again and checks the job finishes with the bytes `gradpool train` writes. */
-async function finishesAfterRestart(args: string[], id: string, dir: string, flags: string[]) {
-  const server = await startServer(args);
-  try {
-    const job = await waitFor(server.url, id, ['succeeded', 'failed']);
-    assert.equal(job.state, 'succeeded', job.error);
-    const model = Buffer.from(
-      await (await fetch(`${server.url}/jobs/${id}/model`, { headers: auth })).arrayBuffer(),
-    );
-    assert.ok(model.equals(cliModel(dir, flags)), 'same bytes as an uninterrupted run');
-    const jobs = (await body<{ jobs: JobJson[] }>(await fetch(`${server.url}/jobs`, { headers: auth }))).jobs;
-    assert.equal(jobs.length, 1, 'no job lost or duplicated');
-  } finally {
-    server.child.kill('SIGTERM');
-    await server.exited;
-  }
-}
 
 describe('gradpool serve', () => {
   let server: Server;

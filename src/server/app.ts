@@ -7,7 +7,7 @@ import { networkLayout } from '../nn/layout.js';
 import { resolveConfig, type TrainConfig } from '../train/config.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { checkDataSpec, inputFeatures, resolveDataSpec } from './data-access.js';
-import type { JobRunner } from './job-runner.js';
+import type { JobExecutor } from './job-executor.js';
 import { jobBodySchema } from './job-schema.js';
 import type { JobStore } from './job-store.js';
 
@@ -26,7 +26,7 @@ export interface ServerLimits {
 
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
-export function buildApp(store: JobStore, runner: JobRunner, limits: ServerLimits): FastifyInstance {
+export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLimits): FastifyInstance {
   const app = Fastify({
     bodyLimit: 64 * 1024,
     logger: false,
@@ -95,7 +95,7 @@ export function buildApp(store: JobStore, runner: JobRunner, limits: ServerLimit
       return reply.code(429).send({ error: `${limits.maxQueued} jobs are already queued` });
     }
     const { job, created } = store.create({ ...config, data }, idempotencyKey);
-    if (created) runner.kick();
+    if (created) await runner.submitted(job.id);
     // the state at acceptance: a new job is queued, a repeated key returns the job as it was then
     return reply.code(created ? 201 : 200).send({ id: job.id, state: job.state });
   });
@@ -126,7 +126,7 @@ export function buildApp(store: JobStore, runner: JobRunner, limits: ServerLimit
     const job = store.get(request.params.id);
     if (!job) return reply.code(404).send({ error: 'no such job' });
     if (TERMINAL.has(job.state)) return reply.code(409).send({ error: `the job is already ${job.state}` });
-    runner.cancel(job.id);
+    await runner.cancel(job.id);
     return reply.code(202).send({ id: job.id, state: store.get(job.id)?.state });
   });
 

@@ -1,17 +1,14 @@
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Dataset, loadDataset } from '../data/dataset.js';
-import { GradpoolError } from '../errors.js';
-import { loadCheckpoint } from '../io/checkpoint.js';
 import type { TrainConfig } from '../train/config.js';
 import { saveTrainedModel } from '../train/save-result.js';
-import { type EpochMetrics, TrainingInterrupted, train } from '../train/trainer.js';
+import type { JobExecutor } from './job-executor.js';
 import type { JobStore } from './job-store.js';
+import { DatasetCache, jobOutcome, runTrainingJob } from './training-job.js';
 
-// Runs queued jobs, `concurrency` at a time, with the library's train(): the same code and
-// bytes as `gradpool train`. Each job checkpoints as it goes, so a server killed mid-job
-// resumes it on restart and it ends with the model it would have had.
+// Runs queued jobs in this process, `concurrency` at a time, with the library's train(): the
+// same code and bytes as `gradpool train`. Each job checkpoints as it goes, so a server killed
+// mid-job resumes it on restart and it ends with the model it would have had.
 
 export interface RunnerOptions {
   concurrency: number;
@@ -19,13 +16,11 @@ export interface RunnerOptions {
   checkpointEvery: number;
 }
 
-export class JobRunner {
-  /** emits `job:<id>` with {state, progress?, metrics?} as jobs move */
+export class JobRunner implements JobExecutor {
   readonly events = new EventEmitter();
   private readonly running = new Map<string, AbortController>();
   private accepting = true;
-  /** datasets by spec, loaded once and shared by every job (they are read-only) */
-  private readonly datasets = new Map<string, Promise<Dataset>>();
+  private readonly datasets = new DatasetCache();
 
   constructor(
     private readonly store: JobStore,
@@ -34,7 +29,11 @@ export class JobRunner {
     this.events.setMaxListeners(0);
   }
 
-  /** Looks for queued jobs; call after a job is created or finishes. */
+  async submitted(): Promise<void> {
+    this.kick();
+  }
+
+  /** Starts queued jobs while there is room; call at start and whenever a job is created or ends. */
   kick(): void {
     if (!this.accepting) return;
     while (this.running.size < this.options.concurrency) {
@@ -50,19 +49,14 @@ export class JobRunner {
     }
   }
 
-  /** Cancels a queued or running job; a running one stops after its current step, keeping its checkpoint. */
-  cancel(id: string): boolean {
+  async cancel(id: string): Promise<void> {
     if (this.store.cancelQueued(id)) {
       this.events.emit(`job:${id}`, { state: 'cancelled' });
-      return true;
+      return;
     }
-    const running = this.running.get(id);
-    if (!running) return false;
-    running.abort(new Error('cancelled'));
-    return true;
+    this.running.get(id)?.abort(new Error('cancelled'));
   }
 
-  /** Stops taking jobs and stops running ones at their next step, leaving them queued with a checkpoint. */
   async shutdown(): Promise<void> {
     this.accepting = false;
     const waits = [...this.running.keys()].map(
@@ -78,71 +72,38 @@ export class JobRunner {
 
   private async run(id: string, config: Partial<TrainConfig>, signal: AbortSignal): Promise<void> {
     const dir = this.store.jobDir(id);
-    const checkpoint = join(dir, 'checkpoint.safetensors');
     const emit = (payload: Record<string, unknown>) => this.events.emit(`job:${id}`, payload);
-    const metrics: EpochMetrics[] = [];
+    let lastSaved = 0;
     try {
-      const resume = existsSync(checkpoint) ? loadCheckpoint(checkpoint) : undefined;
-      if (resume) metrics.push(...(resume.state.metrics as EpochMetrics[]));
-      let lastSaved = 0;
-      const spec = String(resume?.config.data ?? config.data ?? 'mnist');
-      let dataset = this.datasets.get(spec);
-      if (!dataset) {
-        dataset = loadDataset(spec);
-        this.datasets.set(spec, dataset);
-        dataset.catch(() => this.datasets.delete(spec));
-      }
-      const result = await train(config, {
-        dataset: await dataset,
+      const result = await runTrainingJob({
+        config,
+        datasets: this.datasets,
+        checkpointPath: join(dir, 'checkpoint.safetensors'),
+        checkpointEvery: this.options.checkpointEvery,
         signal,
-        resume,
-        checkpoint: { path: checkpoint, everySteps: this.options.checkpointEvery, atEpochEnd: true },
-        onProgress: (e) => {
-          if (e.type === 'step') {
-            const progress = {
-              epoch: e.epoch,
-              step: e.step,
-              stepsPerEpoch: e.stepsPerEpoch,
-              loss: e.loss,
-              samplesPerSec: e.samplesPerSec,
-            };
-            // progress is advisory: write it to the database at most twice a second
-            if (Date.now() - lastSaved > 500) {
-              this.store.setProgress(id, progress);
-              lastSaved = Date.now();
-            }
-            emit({ state: 'running', progress });
-          } else if (e.type === 'epoch') {
-            const { type: _, ...m } = e;
-            metrics.push(m);
-            const progress = {
-              epoch: e.epoch,
-              step: 0,
-              samplesPerSec: e.samplesPerSec,
-              testAccuracy: e.testAccuracy,
-            };
-            this.store.setProgress(id, progress, metrics);
-            emit({ state: 'running', progress, metrics: m });
+        onUpdate: ({ progress, epoch, metrics }) => {
+          // progress is advisory: write it to the database at most twice a second, epochs always
+          if (epoch) this.store.setProgress(id, progress, metrics);
+          else if (Date.now() - lastSaved > 500) {
+            this.store.setProgress(id, progress);
+            lastSaved = Date.now();
           }
+          emit(epoch ? { state: 'running', progress, metrics: epoch } : { state: 'running', progress });
         },
       });
       saveTrainedModel(join(dir, 'model.safetensors'), result);
       this.store.finish(id, 'succeeded');
       emit({ state: 'succeeded' });
     } catch (e) {
-      if (e instanceof TrainingInterrupted) {
-        const reason = signal.reason instanceof Error ? signal.reason.message : '';
-        if (reason === 'cancelled') {
-          this.store.finish(id, 'cancelled');
-          emit({ state: 'cancelled' });
-        }
-        // on shutdown the job stays 'running' in the store and is requeued at the next start
-      } else {
-        const message =
-          e instanceof GradpoolError ? e.message : `internal error: ${(e as Error)?.message ?? e}`;
-        this.store.finish(id, 'failed', message);
-        emit({ state: 'failed', error: message });
+      const outcome = jobOutcome(e, signal);
+      if ('failed' in outcome) {
+        this.store.finish(id, 'failed', outcome.failed);
+        emit({ state: 'failed', error: outcome.failed });
+      } else if (outcome.stopped === 'cancelled') {
+        this.store.finish(id, 'cancelled');
+        emit({ state: 'cancelled' });
       }
+      // on shutdown the job stays 'running' in the store and is requeued at the next start
     } finally {
       this.events.emit(`end:${id}`);
     }

@@ -48,6 +48,8 @@ export interface CheckpointOptions {
   everySteps?: number;
   /** at the end of every epoch (false: only when interrupted) */
   atEpochEnd?: boolean;
+  /** called after each checkpoint is written, e.g. to copy it somewhere shared */
+  onSaved?: (path: string) => void;
 }
 
 export interface TrainOptions {
@@ -207,6 +209,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
           kernels: kernels.label,
         },
       });
+      ck.onSaved?.(ck.path);
       return ck.path;
     };
     const interrupt = (

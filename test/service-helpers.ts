@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, runCli } from './helpers.js';
+
+// Driving `gradpool serve` and `gradpool worker` as a user would: child processes, HTTP on
+// loopback, their JSON log lines.
+
+/** A long-running gradpool command (serve, worker) and the JSON lines it logs. */
+export interface Service {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  /** every JSON line it has printed so far */
+  events: Record<string, unknown>[];
+  /** resolves with the first logged event (past or future) that matches */
+  waitForEvent(
+    match: (e: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface Server extends Service {
+  url: string;
+}
+
+export function startService(command: string, args: string[], env: Record<string, string> = {}): Service {
+  const child = spawn(process.execPath, [CLI, command, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  const events: Record<string, unknown>[] = [];
+  const emitter = new EventEmitter();
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+    const lines = out.split('\n');
+    out = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      const event = JSON.parse(line) as Record<string, unknown>;
+      events.push(event);
+      emitter.emit('event', event);
+    }
+  });
+  child.stderr.on('data', (d) => process.stderr.write(d));
+  const waitForEvent = (match: (e: Record<string, unknown>) => boolean, timeoutMs = 120_000) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const seen = events.find(match);
+      if (seen) return resolve(seen);
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`${command}: no matching event in ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onEvent = (e: Record<string, unknown>) => {
+        if (!match(e)) return;
+        cleanup();
+        resolve(e);
+      };
+      const onExit = (code: number | null) => {
+        cleanup();
+        reject(new Error(`${command} exited with ${code}`));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        emitter.off('event', onEvent);
+        child.off('exit', onExit);
+      };
+      emitter.on('event', onEvent);
+      child.on('exit', onExit);
+    });
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  return { child, exited, events, waitForEvent, stop };
+}
+
+export async function startServer(args: string[], env: Record<string, string> = {}): Promise<Server> {
+  const service = startService('serve', ['--port', '0', ...args], env);
+  const listening = await service.waitForEvent((e) => e.event === 'listening', 60_000);
+  return { ...service, url: String(listening.url) };
+}
+
+export interface JobJson {
+  id: string;
+  state: string;
+  error?: string;
+  metrics: { testAccuracy: number }[];
+}
+export const body = async <T = JobJson>(r: Response): Promise<T> => (await r.json()) as T;
+
+export const TOKEN = 'test-token';
+export const auth = { authorization: `Bearer ${TOKEN}` };
+export const json = { ...auth, 'content-type': 'application/json' };
+export const post = (url: string, body: unknown, headers: Record<string, string> = json) =>
+  fetch(`${url}/jobs`, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+export async function waitFor(url: string, id: string, states: string[], timeoutMs = 120_000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await body(await fetch(`${url}/jobs/${id}`, { headers: auth }));
+    if (states.includes(job.state)) return job;
+    if (Date.now() > end) throw new Error(`job ${id} is still ${job.state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The model `gradpool train` writes for a job config, to compare bytes with. */
+export function cliModel(dir: string, flags: string[]): Buffer {
+  const out = join(dir, `cli-${flags.join('_')}.safetensors`);
+  const r = runCli(['train', ...flags, '--out', out, '--log', 'json']);
+  assert.equal(r.status, 0, r.stderr);
+  return readFileSync(out);
+}
+
+/** Starts the server again and checks the job finishes with the bytes `gradpool train` writes. */
+export async function finishesAfterRestart(args: string[], id: string, dir: string, flags: string[]) {
+  const server = await startServer(args);
+  try {
+    const job = await waitFor(server.url, id, ['succeeded', 'failed']);
+    assert.equal(job.state, 'succeeded', job.error);
+    const model = Buffer.from(
+      await (await fetch(`${server.url}/jobs/${id}/model`, { headers: auth })).arrayBuffer(),
+    );
+    assert.ok(model.equals(cliModel(dir, flags)), 'same bytes as an uninterrupted run');
+    const jobs = (await body<{ jobs: JobJson[] }>(await fetch(`${server.url}/jobs`, { headers: auth }))).jobs;
+    assert.equal(jobs.length, 1, 'no job lost or duplicated');
+  } finally {
+    server.child.kill('SIGTERM');
+    await server.exited;
+  }
+}
