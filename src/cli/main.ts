@@ -6,6 +6,7 @@ import { benchCommand } from './bench-command.js';
 import { evalCommand } from './eval-command.js';
 import { serveCommand } from './serve-command.js';
 import { trainCommand } from './train-command.js';
+import { workerCommand } from './worker-command.js';
 
 // The command list. Handlers parse, call the library and render; errors come back here and
 // become a one-line message and the exit code their type carries (DESIGN: 2 bad input).
@@ -18,7 +19,8 @@ export async function main(argv: string[]): Promise<number> {
       .command(evalCommand)
       .command(benchCommand)
       .command(serveCommand)
-      .demandCommand(1, 'name a command: train, eval, bench or serve')
+      .command(workerCommand)
+      .demandCommand(1, 'name a command: train, eval, bench, serve or worker')
       .strict()
       .fail((message, error) => {
         throw error ?? new UsageError(message.replace(/\n+/g, '; '));

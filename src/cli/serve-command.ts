@@ -1,18 +1,16 @@
 import { cpus } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
 import { MAX_PARAMS } from '../nn/layout.js';
 import { buildApp } from '../server/app.js';
+import type { JobExecutor } from '../server/job-executor.js';
 import { JobRunner } from '../server/job-runner.js';
 import { JobStore } from '../server/job-store.js';
-
-const positiveInt = (name: string, value: unknown, max = 1e9): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max)
-    throw new UsageError(`--${name} must be a whole number from 1 to ${max}, got '${value}'`);
-  return n;
-};
+import { QueueDispatcher } from '../server/queue-dispatcher.js';
+import { QueueWorker } from '../server/queue-worker.js';
+import { checkQueueName, connectRedis } from '../server/redis-queue.js';
+import { logLine, positiveInt, queueOptions, stopSignal } from './service-options.js';
 
 export const serveCommand: CommandModule = {
   command: 'serve',
@@ -38,7 +36,11 @@ export const serveCommand: CommandModule = {
         type: 'string',
         describe: 'threads per job when a job does not say (default: all cores)',
       })
-      .option('concurrency', { type: 'string', default: '1', describe: 'jobs run at once' })
+      .option('concurrency', {
+        type: 'string',
+        default: '1',
+        describe: 'jobs this server runs at once (with --queue, 0: leave them all to workers)',
+      })
       .option('max-threads', {
         type: 'string',
         describe: 'largest threads a job may ask for (default: cores)',
@@ -58,7 +60,8 @@ export const serveCommand: CommandModule = {
         type: 'string',
         default: '50',
         describe: 'steps between a job’s checkpoints',
-      }),
+      })
+      .options(queueOptions),
   handler: async (argv: ArgumentsCamelCase) => {
     const cores = cpus().length;
     const threads = argv.threads === undefined ? cores : positiveInt('threads', argv.threads, 1024);
@@ -66,12 +69,9 @@ export const serveCommand: CommandModule = {
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new UsageError(`--port must be 0–65535, got '${argv.port}'`);
     const token = (argv.token as string | undefined) ?? process.env.GRADPOOL_TOKEN ?? null;
-    const store = new JobStore(resolve(String(argv.dataDir)));
-    const runner = new JobRunner(store, {
-      concurrency: positiveInt('concurrency', argv.concurrency, 64),
-      checkpointEvery: positiveInt('checkpoint-every', argv.checkpointEvery),
-    });
-    const app = buildApp(store, runner, {
+    const concurrency = positiveInt('concurrency', argv.concurrency, 64, argv.queue === undefined ? 1 : 0);
+    const checkpointEvery = positiveInt('checkpoint-every', argv.checkpointEvery);
+    const limits = {
       token: token || null,
       threads,
       maxThreads: argv.maxThreads === undefined ? cores : positiveInt('max-threads', argv.maxThreads, 1024),
@@ -79,25 +79,49 @@ export const serveCommand: CommandModule = {
       maxParams: positiveInt('max-params', argv.maxParams, MAX_PARAMS),
       maxQueued: positiveInt('max-queued', argv.maxQueued),
       dataRoot: argv.dataRoot ? resolve(String(argv.dataRoot)) : null,
-    });
-    const requeued = store.requeueRunning();
-    const address = await app.listen({ host: String(argv.host), port });
-    process.stdout.write(
-      `${JSON.stringify({ event: 'listening', url: address, dataDir: store.dataDir, resumed: requeued })}\n`,
-    );
-    runner.kick();
-    await new Promise<void>((done) => {
-      const stop = async (signal: NodeJS.Signals) => {
-        process.off('SIGTERM', stop);
-        process.off('SIGINT', stop);
-        process.stdout.write(`${JSON.stringify({ event: 'stopping', signal })}\n`);
-        await runner.shutdown(); // new jobs get 503 meanwhile; running ones checkpoint and stay resumable
-        await app.close();
-        store.close();
-        done();
+    };
+    // reach Redis before anything is created on disk, so a wrong --queue leaves nothing behind
+    const queueName = argv.queue === undefined ? '' : checkQueueName(String(argv.queueName));
+    const redis = argv.queue === undefined ? null : await connectRedis(String(argv.queue));
+    const store = new JobStore(resolve(String(argv.dataDir)));
+    let executor: JobExecutor;
+    let stopQueue = async () => {};
+    let resumed = 0;
+    if (!redis) {
+      const runner = new JobRunner(store, { concurrency, checkpointEvery });
+      resumed = store.requeueRunning();
+      runner.kick();
+      executor = runner;
+    } else {
+      // jobs go to BullMQ; this server (with --concurrency > 0) is one of the workers taking them
+      const dispatcher = await QueueDispatcher.open(store, redis, queueName, logLine);
+      const worker =
+        concurrency > 0
+          ? await QueueWorker.start(redis, {
+              queueName,
+              threads,
+              concurrency,
+              checkpointEvery,
+              lockDurationMs: 30_000,
+              workDir: join(store.dataDir, 'worker'),
+              log: logLine,
+            })
+          : null;
+      executor = dispatcher;
+      stopQueue = async () => {
+        await worker?.close();
+        await redis.quit();
       };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
-    });
+    }
+    const app = buildApp(store, executor, limits);
+    const address = await app.listen({ host: String(argv.host), port });
+    logLine({ event: 'listening', url: address, dataDir: store.dataDir, resumed });
+    const signal = await stopSignal();
+    logLine({ event: 'stopping', signal });
+    // new jobs get 503 meanwhile; running ones checkpoint and stay resumable
+    await executor.shutdown();
+    await stopQueue();
+    await app.close();
+    store.close();
   },
 };

@@ -103,6 +103,29 @@ export class JobStore {
     })();
   }
 
+  /** Jobs not yet succeeded, failed or cancelled, oldest first. */
+  unfinished(): Job[] {
+    return (
+      this.db.prepare("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq").all() as Row[]
+    ).map(toJob);
+  }
+
+  /** A worker took the job (queue mode); false unless it was queued. */
+  markRunning(id: string): boolean {
+    return (
+      this.db.prepare("UPDATE jobs SET state = 'running' WHERE id = ? AND state = 'queued'").run(id)
+        .changes === 1
+    );
+  }
+
+  /** The job went back to the queue (its worker stopped or was lost); false unless it was running. */
+  markQueued(id: string): boolean {
+    return (
+      this.db.prepare("UPDATE jobs SET state = 'queued' WHERE id = ? AND state = 'running'").run(id)
+        .changes === 1
+    );
+  }
+
   /** After a crash: jobs that were running go back to the queue, to resume from their checkpoints. */
   requeueRunning(): number {
     return this.db.prepare("UPDATE jobs SET state = 'queued' WHERE state = 'running'").run().changes;
@@ -116,10 +139,22 @@ export class JobStore {
     else this.db.prepare('UPDATE jobs SET progress = ? WHERE id = ?').run(JSON.stringify(progress), id);
   }
 
-  finish(id: string, state: 'succeeded' | 'failed' | 'cancelled', error?: string): void {
-    this.db
-      .prepare('UPDATE jobs SET state = ?, error = ?, finished_at = ? WHERE id = ?')
-      .run(state, error ?? null, new Date().toISOString(), id);
+  /** Records how a job ended, once: false if it had already ended. */
+  finish(
+    id: string,
+    state: 'succeeded' | 'failed' | 'cancelled',
+    error?: string,
+    metrics?: unknown[],
+  ): boolean {
+    return (
+      this.db
+        .prepare(
+          `UPDATE jobs SET state = ?, error = ?, finished_at = ?, metrics = coalesce(?, metrics)
+           WHERE id = ? AND state IN ('queued', 'running')`,
+        )
+        .run(state, error ?? null, new Date().toISOString(), metrics ? JSON.stringify(metrics) : null, id)
+        .changes === 1
+    );
   }
 
   /** Marks a queued job cancelled; returns its state afterwards. */

@@ -1,0 +1,58 @@
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { UsageError } from '../errors.js';
+import { QueueWorker } from '../server/queue-worker.js';
+import { checkQueueName, connectRedis } from '../server/redis-queue.js';
+import { logLine, positiveInt, queueOptions, stopSignal } from './service-options.js';
+
+export const workerCommand: CommandModule = {
+  command: 'worker',
+  describe: 'train jobs from a shared Redis queue that `gradpool serve --queue` feeds',
+  builder: (y: Argv) =>
+    y
+      .options(queueOptions)
+      .option('threads', {
+        type: 'string',
+        describe: 'threads each job trains with on this machine (default: all cores)',
+        requiresArg: true,
+      })
+      .option('concurrency', { type: 'string', default: '1', describe: 'jobs run at once' })
+      .option('checkpoint-every', {
+        type: 'string',
+        default: '50',
+        describe: 'steps between checkpoints sent to Redis',
+      })
+      .option('lock-duration', {
+        type: 'string',
+        default: '30',
+        describe: 'seconds without a sign of life after which another worker takes over a job',
+      })
+      .option('work-dir', {
+        type: 'string',
+        describe: 'scratch folder for running jobs (default: the system temp folder)',
+      }),
+  handler: async (argv: ArgumentsCamelCase) => {
+    if (argv.queue === undefined) throw new UsageError('worker needs --queue redis://HOST:PORT');
+    const queueName = checkQueueName(String(argv.queueName));
+    const threads = argv.threads === undefined ? cpus().length : positiveInt('threads', argv.threads, 1024);
+    const options = {
+      queueName,
+      threads,
+      concurrency: positiveInt('concurrency', argv.concurrency, 64),
+      checkpointEvery: positiveInt('checkpoint-every', argv.checkpointEvery),
+      lockDurationMs: positiveInt('lock-duration', argv.lockDuration, 3600) * 1000,
+      workDir: resolve(
+        argv.workDir === undefined ? join(tmpdir(), `gradpool-worker-${process.pid}`) : String(argv.workDir),
+      ),
+      log: logLine,
+    };
+    const redis = await connectRedis(String(argv.queue));
+    const worker = await QueueWorker.start(redis, options);
+    logLine({ event: 'ready', queue: queueName, threads, pid: process.pid });
+    const signal = await stopSignal();
+    logLine({ event: 'stopping', signal });
+    await worker.close(); // running jobs checkpoint and go back to the queue
+    await redis.quit();
+  },
+};
