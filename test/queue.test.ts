@@ -159,6 +159,34 @@ describe('gradpool serve --queue with gradpool worker', () => {
     );
   });
 
+  it('two servers on one queue: each gets the results of its own jobs only', async () => {
+    // this one also takes jobs itself (--concurrency 1), beside the two workers
+    const args = serverArgs(queue, 'data-second').map((a) => (a === '0' ? '1' : a));
+    const second = await startServer(args);
+    try {
+      const mine = await Promise.all(
+        [21, 22, 23].map(
+          async (seed) => (await body(await post(second.url, { hidden: [16], epochs: 1, seed }))).id,
+        ),
+      );
+      const theirs = (await body(await post(server.url, { hidden: [16], epochs: 1, seed: 24 }))).id;
+      for (const id of mine)
+        assert.equal((await waitFor(second.url, id, ['succeeded', 'failed'])).state, 'succeeded');
+      assert.equal((await waitFor(server.url, theirs, ['succeeded', 'failed'])).state, 'succeeded');
+      const listed = async (url: string) =>
+        (await body<{ jobs: JobJson[] }>(await fetch(`${url}/jobs`, { headers: auth }))).jobs.map(
+          (j) => j.id,
+        );
+      assert.deepEqual(new Set(await listed(second.url)), new Set(mine));
+      assert.ok(!(await listed(server.url)).some((id) => mine.includes(id)));
+      assert.equal((await fetch(`${server.url}/jobs/${mine[0]}`, { headers: auth })).status, 404);
+      const flags = ['--hidden', '16', '--epochs', '1', '--seed', '21'];
+      assert.ok((await modelOf(second.url, mine[0])).equals(cliModel(dir, flags)));
+    } finally {
+      assert.equal(await second.stop(), 0);
+    }
+  });
+
   it('a queued job cancelled before any worker took it never runs', async () => {
     const idle = `${queue}-idle`;
     const other = await startServer(serverArgs(idle, 'data-idle'));
