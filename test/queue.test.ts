@@ -24,6 +24,7 @@ import {
 // the job on, to finish with the bytes of an uninterrupted run.
 
 interface QueueJob extends JobJson {
+  config: { threads?: number };
   progress: { worker?: string; threads?: number } | null;
 }
 
@@ -87,7 +88,13 @@ describe('gradpool serve --queue with gradpool worker', () => {
     const seeds = [11, 12, 13, 14];
     const ids: string[] = [];
     for (const seed of seeds) {
-      const r = await post(server.url, { hidden: [16], epochs: 2, seed });
+      // the last asks for 2 threads: honoured up to the worker's 1
+      const r = await post(server.url, {
+        hidden: [16],
+        epochs: 2,
+        seed,
+        ...(seed === 14 ? { threads: 2 } : {}),
+      });
       assert.equal(r.status, 201);
       ids.push((await body(r)).id);
     }
@@ -96,6 +103,7 @@ describe('gradpool serve --queue with gradpool worker', () => {
       assert.equal(job.state, 'succeeded', job.error);
       assert.equal(job.metrics.length, 2, 'a metrics row per epoch came back from the worker');
       assert.equal(job.progress?.threads, 1, "the worker's threads, not the server's");
+      assert.equal(job.config.threads, i === 3 ? 2 : undefined, 'threads only where the job asked');
       assert.match(String(job.progress?.worker), /:\d+$/);
       if (i < 2) {
         const flags = ['--hidden', '16', '--epochs', '2', '--seed', String(seeds[i])];

@@ -34,7 +34,8 @@ export const serveCommand: CommandModule = {
       })
       .option('threads', {
         type: 'string',
-        describe: 'threads per job when a job does not say (default: all cores)',
+        describe:
+          'threads per job when a job does not say (default: all cores); with --queue, those of this server’s own jobs',
       })
       .option('concurrency', {
         type: 'string',
@@ -43,7 +44,7 @@ export const serveCommand: CommandModule = {
       })
       .option('max-threads', {
         type: 'string',
-        describe: 'largest threads a job may ask for (default: cores)',
+        describe: 'largest threads a job may ask for (default: cores; with --queue, 1024)',
       })
       .option('max-epochs', { type: 'string', default: '1000', describe: 'largest epochs a job may ask for' })
       .option('max-params', {
@@ -73,8 +74,14 @@ export const serveCommand: CommandModule = {
     const checkpointEvery = positiveInt('checkpoint-every', argv.checkpointEvery);
     const limits = {
       token: token || null,
-      threads,
-      maxThreads: argv.maxThreads === undefined ? cores : positiveInt('max-threads', argv.maxThreads, 1024),
+      // with --queue, a job that does not say trains with the threads of the worker taking it
+      threads: argv.queue === undefined ? threads : null,
+      maxThreads:
+        argv.maxThreads === undefined
+          ? argv.queue === undefined
+            ? cores
+            : 1024
+          : positiveInt('max-threads', argv.maxThreads, 1024),
       maxEpochs: positiveInt('max-epochs', argv.maxEpochs),
       maxParams: positiveInt('max-params', argv.maxParams, MAX_PARAMS),
       maxQueued: positiveInt('max-queued', argv.maxQueued),

@@ -16,7 +16,8 @@ import type { JobStore } from './job-store.js';
 
 export interface ServerLimits {
   token: string | null;
-  threads: number;
+  /** threads of a job that does not say; null: the threads of the worker that runs it (--queue) */
+  threads: number | null;
   maxThreads: number;
   maxEpochs: number;
   maxParams: number;
@@ -69,10 +70,11 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
   app.post('/jobs', { schema: { body: jobBodySchema() } }, async (request, reply) => {
     if (!runner.isAccepting) return reply.code(503).send({ error: 'the server is shutting down' });
     const body = (request.body ?? {}) as Partial<Record<keyof TrainConfig, unknown>>;
-    const config = resolveConfig({ threads: limits.threads, ...body });
+    const config = resolveConfig(limits.threads === null ? body : { threads: limits.threads, ...body });
+    const threadsChosen = body.threads !== undefined || limits.threads !== null;
     const caps: [boolean, string][] = [
       [
-        config.threads > limits.maxThreads,
+        threadsChosen && config.threads > limits.maxThreads,
         `threads ${config.threads} exceeds the server's limit of ${limits.maxThreads}`,
       ],
       [
@@ -94,7 +96,10 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
     if (!idempotencyKey && store.countQueued() >= limits.maxQueued) {
       return reply.code(429).send({ error: `${limits.maxQueued} jobs are already queued` });
     }
-    const { job, created } = store.create({ ...config, data }, idempotencyKey);
+    const stored: Record<string, unknown> = { ...config, data };
+    // left to the worker that takes the job, which trains with its own --threads
+    if (!threadsChosen) delete stored.threads;
+    const { job, created } = store.create(stored, idempotencyKey);
     if (created) await runner.submitted(job.id);
     // the state at acceptance: a new job is queued, a repeated key returns the job as it was then
     return reply.code(created ? 201 : 200).send({ id: job.id, state: job.state });

@@ -22,7 +22,7 @@ import { DatasetCache, jobOutcome, runTrainingJob } from './training-job.js';
 
 export interface QueueWorkerOptions {
   queueName: string;
-  /** threads each job trains with here, whatever the job was submitted with */
+  /** threads a job trains with here: all of them, or fewer if the job asks for fewer */
   threads: number;
   concurrency: number;
   checkpointEvery: number;
@@ -107,9 +107,12 @@ export class QueueWorker {
       rmSync(checkpointPath, { force: true });
       const saved = await this.files.checkpoint(id);
       if (saved) writeFileAtomic(checkpointPath, [saved]);
-      log({ event: 'started', id });
+      // a job's own threads are honoured up to this worker's
+      const asked = Number(job.data.config.threads ?? Number.POSITIVE_INFINITY);
+      const threads = Math.min(asked, this.options.threads);
+      log({ event: 'started', id, threads });
       const result = await runTrainingJob({
-        config: { ...(job.data.config as Partial<TrainConfig>), threads: this.options.threads },
+        config: { ...(job.data.config as Partial<TrainConfig>), threads },
         datasets: this.datasets,
         checkpointPath,
         checkpointEvery: this.options.checkpointEvery,
@@ -126,7 +129,7 @@ export class QueueWorker {
           if (!epoch && Date.now() - lastProgress < PROGRESS_INTERVAL_MS) return;
           lastProgress = Date.now();
           // which machine runs the job, with how many threads, is part of what the API shows
-          const where = { worker: this.name, threads: this.options.threads };
+          const where = { worker: this.name, threads };
           const update: QueueProgress = { progress: { ...progress, ...where }, epoch, metrics };
           job.updateProgress(update as unknown as object).catch(() => {});
         },
