@@ -111,13 +111,14 @@ export function linearForward(out: usize, a: usize, w: usize, bias: usize, B: i3
 export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, B: i32, I: i32, O: i32, o0: i32, o1: i32): void {
   const rs = <usize>I << 2;
   const os = <usize>O << 2;
-  let o = o0;
-  for (; o + 4 <= o1; o += 4) {
-    const ob = <usize>o << 2;
-    const d0 = dw + <usize>(o - o0) * rs;
-    let k = 0;
-    for (; k + 8 <= I; k += 8) {
-      const kb = <usize>k << 2;
+  const oFull = o0 + (((o1 - o0) >> 2) << 2);
+  // k strips outside, output tiles inside: a strip of a (8 columns × B rows) is read from
+  // L2 once and then served from L1 to every tile of the range, instead of once per tile
+  let k = 0;
+  for (; k + 8 <= I; k += 8) {
+    const kb = <usize>k << 2;
+    for (let o = o0; o < oFull; o += 4) {
+      const ob = <usize>o << 2;
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
       let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
       let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
@@ -142,18 +143,18 @@ export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, 
         ar += rs;
         zr += os;
       }
-      const p = d0 + kb;
+      const p = dw + <usize>(o - o0) * rs + kb;
       v128.store(p, c00); v128.store(p, c01, 16);
       v128.store(p + rs, c10); v128.store(p + rs, c11, 16);
       v128.store(p + 2 * rs, c20); v128.store(p + 2 * rs, c21, 16);
       v128.store(p + 3 * rs, c30); v128.store(p + 3 * rs, c31, 16);
     }
-    for (; k < I; k++) {
-      for (let i = 0; i < 4; i++) store<f32>(d0 + <usize>i * rs + (<usize>k << 2), columnDot(dz, a, o + i, k, B, os, rs));
-    }
   }
-  for (; o < o1; o++) {
-    for (let k = 0; k < I; k++) store<f32>(dw + <usize>(o - o0) * rs + (<usize>k << 2), columnDot(dz, a, o, k, B, os, rs));
+  for (let o = o0; o < oFull; o++) {
+    for (let kk = k; kk < I; kk++) store<f32>(dw + <usize>(o - o0) * rs + (<usize>kk << 2), columnDot(dz, a, o, kk, B, os, rs));
+  }
+  for (let o = oFull; o < o1; o++) {
+    for (let kk = 0; kk < I; kk++) store<f32>(dw + <usize>(o - o0) * rs + (<usize>kk << 2), columnDot(dz, a, o, kk, B, os, rs));
   }
   for (let j = o0; j < o1; j++) {
     let s: f32 = 0;
