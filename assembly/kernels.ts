@@ -4,8 +4,9 @@
 // src/nn/kernels/naive.ts are the reference the tests compare against.
 //
 // Dimension legend: B rows, I inputs, O outputs, C classes.
-// No kernel allocates; all three products need no packing: A·Wᵀ is dot products along the
-// contiguous k, dZᵀ·A and dZ·W are broadcasts times contiguous rows.
+// No kernel allocates. A·Wᵀ is dot products along the contiguous k; dZᵀ·A and dZ·W are
+// broadcasts times contiguous rows, dZᵀ·A with dz's columns first packed into the caller's
+// scratch.
 
 // @ts-nocheck: AssemblyScript types (f32, usize, v128) are not TypeScript's.
 
@@ -107,51 +108,64 @@ export function linearForward(out: usize, a: usize, w: usize, bias: usize, B: i3
  * Rows [o0, o1) of dw = dzᵀ·a and db = Σ_rows dz (dz: B×O, a: B×I), written at dw + (o−o0)·I and
  * db + (o−o0); each element sums over r = 0…B−1 in order. Tiles of 4 outputs × 8 inputs keep
  * their accumulators in registers over all B rows. o0 is a multiple of 4 (see types.ts).
+ * pack: scratch of PACK_OUTPUTS (8) × B floats.
  */
-export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, B: i32, I: i32, O: i32, o0: i32, o1: i32): void {
+export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, B: i32, I: i32, O: i32, o0: i32, o1: i32, pack: usize): void {
   const rs = <usize>I << 2;
   const os = <usize>O << 2;
   const oFull = o0 + (((o1 - o0) >> 2) << 2);
-  // k strips outside, output tiles inside: a strip of a (8 columns × B rows) is read from
-  // L2 once and then served from L1 to every tile of the range, instead of once per tile
-  let k = 0;
-  for (; k + 8 <= I; k += 8) {
-    const kb = <usize>k << 2;
-    for (let o = o0; o < oFull; o += 4) {
-      const ob = <usize>o << 2;
-      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-      let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-      let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-      let ar = a + kb;
-      let zr = dz + ob;
-      for (let r = 0; r < B; r++) {
-        const x0 = v128.load(ar);
-        const x1 = v128.load(ar, 16);
-        let s = v128.load32_splat(zr);
-        c00 = madd(s, x0, c00);
-        c01 = madd(s, x1, c01);
-        s = v128.load32_splat(zr, 4);
-        c10 = madd(s, x0, c10);
-        c11 = madd(s, x1, c11);
-        s = v128.load32_splat(zr, 8);
-        c20 = madd(s, x0, c20);
-        c21 = madd(s, x1, c21);
-        s = v128.load32_splat(zr, 12);
-        c30 = madd(s, x0, c30);
-        c31 = madd(s, x1, c31);
-        ar += rs;
-        zr += os;
-      }
-      const p = dw + <usize>(o - o0) * rs + kb;
-      v128.store(p, c00); v128.store(p, c01, 16);
-      v128.store(p + rs, c10); v128.store(p + rs, c11, 16);
-      v128.store(p + 2 * rs, c20); v128.store(p + 2 * rs, c21, 16);
-      v128.store(p + 3 * rs, c30); v128.store(p + 3 * rs, c31, 16);
+  for (let c0 = o0; c0 < oFull; c0 += 8) {
+    const c1 = min(c0 + 8, oFull);
+    // dz's columns [c0, c1) copied row by row to 32-byte rows: read in place they sit one
+    // row of dz (a power-of-two stride for common widths) apart and crowd a few cache sets
+    let zs = dz + (<usize>c0 << 2);
+    let zp = pack;
+    for (let r = 0; r < B; r++) {
+      v128.store(zp, v128.load(zs));
+      if (c1 - c0 == 8) v128.store(zp, v128.load(zs, 16), 16);
+      zs += os;
+      zp += 32;
     }
-  }
-  for (let o = o0; o < oFull; o++) {
-    for (let kk = k; kk < I; kk++) store<f32>(dw + <usize>(o - o0) * rs + (<usize>kk << 2), columnDot(dz, a, o, kk, B, os, rs));
+    // k strips outside, output tiles inside: a strip of a (8 columns × B rows) is read from
+    // L2 once and then served from L1 to every tile of the chunk
+    let k = 0;
+    for (; k + 8 <= I; k += 8) {
+      const kb = <usize>k << 2;
+      for (let o = c0; o < c1; o += 4) {
+        let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+        let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+        let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+        let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+        let ar = a + kb;
+        let zr = pack + (<usize>(o - c0) << 2);
+        for (let r = 0; r < B; r++) {
+          const x0 = v128.load(ar);
+          const x1 = v128.load(ar, 16);
+          let s = v128.load32_splat(zr);
+          c00 = madd(s, x0, c00);
+          c01 = madd(s, x1, c01);
+          s = v128.load32_splat(zr, 4);
+          c10 = madd(s, x0, c10);
+          c11 = madd(s, x1, c11);
+          s = v128.load32_splat(zr, 8);
+          c20 = madd(s, x0, c20);
+          c21 = madd(s, x1, c21);
+          s = v128.load32_splat(zr, 12);
+          c30 = madd(s, x0, c30);
+          c31 = madd(s, x1, c31);
+          ar += rs;
+          zr += 32;
+        }
+        const p = dw + <usize>(o - o0) * rs + kb;
+        v128.store(p, c00); v128.store(p, c01, 16);
+        v128.store(p + rs, c10); v128.store(p + rs, c11, 16);
+        v128.store(p + 2 * rs, c20); v128.store(p + 2 * rs, c21, 16);
+        v128.store(p + 3 * rs, c30); v128.store(p + 3 * rs, c31, 16);
+      }
+    }
+    for (let o = c0; o < c1; o++) {
+      for (let kk = k; kk < I; kk++) store<f32>(dw + <usize>(o - o0) * rs + (<usize>kk << 2), columnDot(dz, a, o, kk, B, os, rs));
+    }
   }
   for (let o = oFull; o < o1; o++) {
     for (let kk = 0; kk < I; kk++) store<f32>(dw + <usize>(o - o0) * rs + (<usize>kk << 2), columnDot(dz, a, o, kk, B, os, rs));

@@ -74,6 +74,7 @@ const W = A + 128 * 784;
 const BIAS = W + 256 * 784;
 const DZ = BIAS + 256;
 const OUT = DZ + 128 * 256;
+const PACK = OUT + 256 * 784 + 256;
 const shapes: [string, string, number, (k: Kernels) => void][] = [
   [
     'forward A·Wᵀ',
@@ -91,13 +92,13 @@ const shapes: [string, string, number, (k: Kernels) => void][] = [
     'weight grad dZᵀ·A',
     '128×784×8 (one block)',
     2 * 128 * 784 * 8,
-    (k) => k.linearBackwardParams(OUT, OUT + 8 * 784, DZ, A, 128, 784, 256, 0, 8),
+    (k) => k.linearBackwardParams(OUT, OUT + 8 * 784, DZ, A, 128, 784, 256, 0, 8, PACK),
   ],
   [
     'weight grad dZᵀ·A',
     '128×784×256',
     2 * 128 * 784 * 256,
-    (k) => k.linearBackwardParams(OUT, OUT + 256 * 784, DZ, A, 128, 784, 256, 0, 256),
+    (k) => k.linearBackwardParams(OUT, OUT + 256 * 784, DZ, A, 128, 784, 256, 0, 256, PACK),
   ],
   [
     'input grad dZ·W',

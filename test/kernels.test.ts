@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { KernelName, Kernels } from '../src/nn/kernels/types.js';
+import { type KernelName, type Kernels, PACK_OUTPUTS } from '../src/nn/kernels/types.js';
 import { arena, FAST_KERNELS, fill, kernelsOn, worstRatio } from './helpers.js';
 
 // Each fast kernel against its naive twin on the same inputs, on shapes that hit every tail
@@ -14,6 +14,7 @@ const SHAPES: [number, number, number][] = [
   [7, 13, 5],
   [5, 9, 3],
   [3, 17, 11],
+  [9, 19, 22],
   [8, 784, 256],
   [128, 784, 256],
 ];
@@ -43,18 +44,21 @@ for (const fast of FAST_KERNELS) {
         const dz = bias + O;
         const out1 = dz + B * O;
         const out2 = out1 + Math.max(B * O, O * I + O, B * I);
+        // the weight-gradient kernel's scratch starts as NaN: what it reads there, it wrote
+        const pack = out2 + Math.max(B * O, O * I + O, B * I);
         fill(m, a, dz + B * O - a, B * 1000 + I);
+        m.fill(Number.NaN, pack, pack + PACK_OUTPUTS * B);
         const run = (kk: Kernels, out: number) => kk.linearForward(out, a, w, bias, B, I, O);
         run(naive, out1);
         run(k, out2);
         compare(m, out2, out1, B * O, 'forward');
-        naive.linearBackwardParams(out1, out1 + O * I, dz, a, B, I, O, 0, O);
-        k.linearBackwardParams(out2, out2 + O * I, dz, a, B, I, O, 0, O);
+        naive.linearBackwardParams(out1, out1 + O * I, dz, a, B, I, O, 0, O, pack);
+        k.linearBackwardParams(out2, out2 + O * I, dz, a, B, I, O, 0, O, pack);
         compare(m, out2, out1, O * I + O, 'dW, db');
         // a block of outputs, as the parameter-parallel phase computes them
         const o0 = O >= 8 ? 4 : 0;
         const o1 = Math.min(O, o0 + 7);
-        k.linearBackwardParams(out2, out2 + O * I, dz, a, B, I, O, o0, o1);
+        k.linearBackwardParams(out2, out2 + O * I, dz, a, B, I, O, o0, o1, pack);
         compare(m, out2, out1 + o0 * I, (o1 - o0) * I, 'dW of an output block');
         compare(m, out2 + O * I, out1 + O * I + o0, o1 - o0, 'db of an output block');
         naive.linearBackwardInput(out1, dz, w, B, I, O);

@@ -125,7 +125,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
     for (let b = Atomics.add(ints, BLOCK, 1); b < blocks.length; b = Atomics.add(ints, BLOCK, 1)) {
       const { layer, o0, o1 } = blocks[b];
       const L = net.layers[layer];
-      weightGradients(k, net, batch, layer, o0, o1, rows, own.gradWeights, own.gradBias);
+      weightGradients(k, net, batch, layer, o0, o1, rows, own.gradWeights, own.gradBias, own.pack);
       const w = L.weight + o0 * L.inputs;
       const n = (o1 - o0) * L.inputs;
       const bias = L.bias + o0;

@@ -1,3 +1,4 @@
+import { PACK_OUTPUTS } from './kernels/types.js';
 import type { NetworkLayout } from './layout.js';
 import { align, type BatchPlan, batchPlan } from './scratch.js';
 
@@ -21,6 +22,8 @@ export interface WorkerScratch {
   readonly gradWeights: number;
   /** BLOCK_OUTPUTS: one block's bias gradient */
   readonly gradBias: number;
+  /** PACK_OUTPUTS × batchRows: the weight-gradient kernel's scratch */
+  readonly pack: number;
 }
 
 export interface ArenaPlan {
@@ -51,8 +54,9 @@ export function arenaPlan(
     const evalPlan = batchPlan(net, evalRows, at, false);
     const gradWeights = align(evalPlan.base + evalPlan.size);
     const gradBias = align(gradWeights + BLOCK_OUTPUTS * maxInputs);
-    workers.push({ eval: evalPlan, gradWeights, gradBias });
-    at = gradBias + align(BLOCK_OUTPUTS);
+    const pack = gradBias + align(BLOCK_OUTPUTS);
+    workers.push({ eval: evalPlan, gradWeights, gradBias, pack });
+    at = pack + align(PACK_OUTPUTS * Math.max(1, batchRows));
   }
   const bytes = Math.ceil((at * 4) / PAGE) * PAGE;
   if (bytes > 4 * 1024 * 1024 * 1024 - PAGE) {

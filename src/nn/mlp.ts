@@ -125,9 +125,10 @@ export function weightGradients(
   B: number,
   dw: number,
   db: number,
+  pack: number,
 ): void {
   const L = net.layers[l];
-  k.linearBackwardParams(dw, db, p.deltas[l + 1], p.acts[l], B, L.inputs, L.outputs, o0, o1);
+  k.linearBackwardParams(dw, db, p.deltas[l + 1], p.acts[l], B, L.inputs, L.outputs, o0, o1, pack);
 }
 
 /**
@@ -146,7 +147,7 @@ export function forwardBackward(
 ): number {
   const loss = forwardDeltas(k, m, net, params, p, 0, B, result);
   net.layers.forEach((L, l) => {
-    weightGradients(k, net, p, l, 0, L.outputs, B, grad + L.weight, grad + L.bias);
+    weightGradients(k, net, p, l, 0, L.outputs, B, grad + L.weight, grad + L.bias, p.pack);
   });
   return loss;
 }

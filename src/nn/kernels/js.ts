@@ -44,7 +44,8 @@ export function jsKernels(m: Float32Array): Kernels {
       }
     },
     // rows [o0, o1) of dw = dzᵀ·a as a sum of outer products, row by row
-    linearBackwardParams(dw, db, dz, a, B, I, O, o0, o1) {
+    // needs no scratch: reads dz where it is
+    linearBackwardParams(dw, db, dz, a, B, I, O, o0, o1, _pack) {
       for (let o = o0; o < o1; o++) {
         const wo = dw + (o - o0) * I;
         m.fill(0, wo, wo + I);

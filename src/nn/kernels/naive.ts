@@ -13,7 +13,8 @@ export function naiveKernels(m: Floats): Kernels {
         }
       }
     },
-    linearBackwardParams(dw, db, dz, a, B, I, O, o0, o1) {
+    // needs no scratch: reads dz where it is
+    linearBackwardParams(dw, db, dz, a, B, I, O, o0, o1, _pack) {
       for (let o = o0; o < o1; o++) {
         for (let k = 0; k < I; k++) {
           let s = 0;

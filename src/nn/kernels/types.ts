@@ -6,6 +6,9 @@
 
 export type KernelName = 'naive' | 'js' | 'wasm';
 
+/** Outputs per packed chunk of dz in linearBackwardParams: its scratch holds PACK_OUTPUTS × B floats. */
+export const PACK_OUTPUTS = 8;
+
 /** An arena: float32 in production; float64 lets tests run the same code as an exact reference. */
 export type Floats = Float32Array | Float64Array;
 
@@ -17,7 +20,8 @@ export interface Kernels {
    * Rows [o0, o1) of the weight gradient: dw[(o−o0)·I + k] = Σ_r dz[r·O + o]·a[r·I + k] and
    * db[o−o0] = Σ_r dz[r·O + o], summed over r = 0…B−1 in that order (dz: B×O, a: B×I). Writes,
    * not adds. o0 must be a multiple of 4 so the SIMD tiles, and so the rounding, of a given
-   * output never depend on how the outputs were split among threads.
+   * output never depend on how the outputs were split among threads. `pack` is the caller's
+   * scratch of PACK_OUTPUTS × B floats, which the kernel may overwrite.
    */
   linearBackwardParams(
     dw: number,
@@ -29,6 +33,7 @@ export interface Kernels {
     O: number,
     o0: number,
     o1: number,
+    pack: number,
   ): void;
   /** da: B×I = dz: B×O · w: O×I */
   linearBackwardInput(da: number, dz: number, w: number, B: number, I: number, O: number): void;

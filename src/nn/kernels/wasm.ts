@@ -17,6 +17,7 @@ interface WasmExports {
     O: number,
     o0: number,
     o1: number,
+    pack: number,
   ): void;
   linearBackwardInput(da: number, dz: number, w: number, B: number, I: number, O: number): void;
   activationForward(act: number, x: number, n: number): void;
@@ -47,8 +48,8 @@ export async function instantiateWasmKernels(
   return {
     name: 'wasm',
     linearForward: (out, a, w, bias, B, I, O) => x.linearForward(out * 4, a * 4, w * 4, bias * 4, B, I, O),
-    linearBackwardParams: (dw, db, dz, a, B, I, O, o0, o1) =>
-      x.linearBackwardParams(dw * 4, db * 4, dz * 4, a * 4, B, I, O, o0, o1),
+    linearBackwardParams: (dw, db, dz, a, B, I, O, o0, o1, pack) =>
+      x.linearBackwardParams(dw * 4, db * 4, dz * 4, a * 4, B, I, O, o0, o1, pack * 4),
     linearBackwardInput: (da, dz, w, B, I, O) => x.linearBackwardInput(da * 4, dz * 4, w * 4, B, I, O),
     activationForward: (act, p, n) => x.activationForward(act, p * 4, n),
     activationBackward: (act, d, a, n) => x.activationBackward(act, d * 4, a * 4, n),
