@@ -187,19 +187,22 @@ describe('gradpool serve under load', () => {
   });
 });
 
+/** A server whose data survives it, checkpointing every `every` steps. */
+const crashArgs = (dir: string, every: number) => [
+  '--data-dir',
+  join(dir, 'data'),
+  '--token',
+  TOKEN,
+  '--threads',
+  '2',
+  '--checkpoint-every',
+  String(every),
+];
+
 describe('gradpool serve across a crash', () => {
   it('SIGKILL mid-job: on restart the job resumes from its checkpoint and ends with the model it would have had', async (t) => {
     const dir = tempDir(t);
-    const args = [
-      '--data-dir',
-      join(dir, 'data'),
-      '--token',
-      TOKEN,
-      '--threads',
-      '2',
-      '--checkpoint-every',
-      '10',
-    ];
+    const args = crashArgs(dir, 10);
     const server = await startServer(args);
     const { id } = await body(await post(server.url, { hidden: [48], epochs: 6, seed: 8 }));
     // wait until it has checkpointed past the first epoch
@@ -251,16 +254,7 @@ describe('gradpool serve shutting down', () => {
 
   it('SIGTERM mid-job: exit 0 with the job checkpointed; the next start finishes it with the same bytes', async (t) => {
     const dir = tempDir(t);
-    const args = [
-      '--data-dir',
-      join(dir, 'data'),
-      '--token',
-      TOKEN,
-      '--threads',
-      '2',
-      '--checkpoint-every',
-      '5',
-    ];
+    const args = crashArgs(dir, 5);
     const server = await startServer(args);
     const { id } = await body(await post(server.url, { hidden: [48], epochs: 5, seed: 2 }));
     await waitFor(server.url, id, ['running']);
