@@ -3,13 +3,8 @@ import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
 import { MAX_PARAMS } from '../nn/layout.js';
-import { buildApp } from '../server/app.js';
 import type { JobExecutor } from '../server/job-executor.js';
-import { JobRunner } from '../server/job-runner.js';
-import { JobStore } from '../server/job-store.js';
-import { QueueDispatcher } from '../server/queue-dispatcher.js';
-import { QueueWorker } from '../server/queue-worker.js';
-import { checkQueueName, connectRedis } from '../server/redis-queue.js';
+import { checkQueueName } from '../server/queue-name.js';
 import { logLine, positiveInt, queueOptions, stopSignal } from './service-options.js';
 
 export const serveCommand: CommandModule = {
@@ -87,6 +82,22 @@ export const serveCommand: CommandModule = {
       maxQueued: positiveInt('max-queued', argv.maxQueued),
       dataRoot: argv.dataRoot ? resolve(String(argv.dataRoot)) : null,
     };
+    // the server stack (fastify, SQLite, BullMQ) loads only here, so train and bench start without it
+    const [
+      { buildApp },
+      { JobRunner },
+      { JobStore },
+      { QueueDispatcher },
+      { QueueWorker },
+      { connectRedis },
+    ] = await Promise.all([
+      import('../server/app.js'),
+      import('../server/job-runner.js'),
+      import('../server/job-store.js'),
+      import('../server/queue-dispatcher.js'),
+      import('../server/queue-worker.js'),
+      import('../server/redis-queue.js'),
+    ]);
     // reach Redis before anything is created on disk, so a wrong --queue leaves nothing behind
     const queueName = argv.queue === undefined ? '' : checkQueueName(String(argv.queueName));
     const redis = argv.queue === undefined ? null : await connectRedis(String(argv.queue));

@@ -1,6 +1,6 @@
 import type { Options } from 'yargs';
 import { UsageError } from '../errors.js';
-import { DEFAULT_QUEUE_NAME } from '../server/redis-queue.js';
+import { DEFAULT_QUEUE_NAME } from '../server/queue-name.js';
 
 // Flags and helpers shared by the long-running commands, `serve` and `worker`.
 

@@ -2,8 +2,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
-import { QueueWorker } from '../server/queue-worker.js';
-import { checkQueueName, connectRedis } from '../server/redis-queue.js';
+import { checkQueueName } from '../server/queue-name.js';
 import { logLine, positiveInt, queueOptions, stopSignal } from './service-options.js';
 
 export const workerCommand: CommandModule = {
@@ -47,6 +46,11 @@ export const workerCommand: CommandModule = {
       ),
       log: logLine,
     };
+    // BullMQ and ioredis load only here, so train and bench start without them
+    const [{ QueueWorker }, { connectRedis }] = await Promise.all([
+      import('../server/queue-worker.js'),
+      import('../server/redis-queue.js'),
+    ]);
     const redis = await connectRedis(String(argv.queue));
     const worker = await QueueWorker.start(redis, options);
     logLine({ event: 'ready', queue: queueName, threads, pid: process.pid });

@@ -2,11 +2,11 @@ import { Redis } from 'ioredis';
 import { GradpoolError, UsageError } from '../errors.js';
 import type { EpochMetrics } from '../train/trainer.js';
 
+export { checkQueueName, DEFAULT_QUEUE_NAME } from './queue-name.js';
+
 // What the server and the workers share through Redis besides BullMQ's own keys: each job's
 // latest checkpoint (so a job stalled on one machine resumes on another), the finished
 // model's bytes (so the owning server can serve them), and cancellation requests.
-
-export const DEFAULT_QUEUE_NAME = 'gradpool';
 
 /** BullMQ's failedReason of a job stopped by DELETE, so the server records `cancelled`, not `failed`. */
 export const CANCELLED_REASON = 'gradpool:cancelled';
@@ -74,13 +74,6 @@ export function redact(url: URL): string {
   const copy = new URL(url.href);
   if (copy.password) copy.password = '***';
   return copy.href;
-}
-
-export function checkQueueName(name: string): string {
-  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name)) {
-    throw new UsageError(`--queue-name must be 1–100 letters, digits, '.', '_' or '-', got '${name}'`);
-  }
-  return name;
 }
 
 /** A job's shared files and flags in Redis, under `gradpool:<queue name>:`. */
