@@ -16,6 +16,39 @@ const hash = (a: Float32Array) =>
     .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
     .digest('hex');
 
+describe('gathering rows', () => {
+  it('writes each picked row as float32(pixel × (1/255)) with its label, words or bytes alike', () => {
+    const net = networkLayout([12, 4, 3], 'relu');
+    for (const [features, offset] of [
+      [12, 0], // whole words: read four pixels at a time
+      [12, 1], // a view that starts off a word: byte by byte
+      [13, 0], // rows not a whole number of words: byte by byte
+    ]) {
+      const n = 9;
+      const backing = new Uint8Array(new SharedArrayBuffer(offset + n * features + 3));
+      for (let i = 0; i < backing.length; i++) backing[i] = (i * 73 + 11) & 255;
+      const images = backing.subarray(offset, offset + n * features);
+      const labels = Uint8Array.from({ length: n }, (_, i) => i % 3);
+      const plan = batchPlan(networkLayout([features, 4, 3], net.activation), 8, 0);
+      const m = new Float32Array(plan.base + plan.size);
+      const order = Int32Array.from([8, 3, 0, 5, 7, 1, 2, 4, 6]);
+      gatherRows(m, plan, 2, images, labels, features, order, 1, 5);
+      for (let r = 0; r < 5; r++) {
+        const row = order[1 + r];
+        for (let c = 0; c < features; c++) {
+          const want = Math.fround(images[row * features + c] / 255);
+          assert.equal(
+            m[plan.acts[0] + (2 + r) * features + c],
+            want,
+            `${features}/${offset}: row ${r} pixel ${c}`,
+          );
+        }
+        assert.equal(m[plan.labels + 2 + r], labels[row]);
+      }
+    }
+  });
+});
+
 describe('data-parallel training', () => {
   for (const kernels of ['js', 'wasm'] as const) {
     it(`gives bitwise-identical weights for 1, 2, 3 and 4 threads (${kernels} kernels)`, async () => {
