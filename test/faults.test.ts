@@ -45,7 +45,7 @@ describe('fault injection', () => {
 });
 
 describe('worker failure', () => {
-  for (const spec of ['throw:0.05:3', 'exit:0.03:5', 'hang:0.02:2']) {
+  for (const spec of ['throw:0.03:3', 'exit:0.03:5', 'hang:0.02:2']) {
     it(`${spec.split(':')[0]}: steps are recomputed on fresh threads and the result equals a run without failures`, async () => {
       const clean = await train(config, { dataset });
       process.env.GRADPOOL_INJECT_FAULTS = spec;

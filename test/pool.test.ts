@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BLOCK_OUTPUTS, gradientBlocks } from '../src/nn/arena.js';
+import { BLOCK_OUTPUTS, blockShares, gradientBlocks } from '../src/nn/arena.js';
 import { networkLayout } from '../src/nn/layout.js';
-import { defaultThreadCounts, measureScaling } from '../src/train/benchmark.js';
+import { defaultThreadCounts, measureScaling, overheadShare } from '../src/train/benchmark.js';
 import { DEFAULT_SPIN, spinBudget } from '../src/train/spin-wait.js';
 import { runCli, syntheticDataset } from './helpers.js';
 
@@ -23,6 +23,32 @@ describe('the step partition', () => {
       inputs,
       [...inputs].sort((x, y) => y - x),
     );
+  });
+});
+
+describe("the threads' shares of the blocks", () => {
+  it('give each block to one thread, keep the order, and balance the multiply-adds', () => {
+    const net = networkLayout([784, 256, 128, 10], 'relu');
+    const blocks = gradientBlocks(net);
+    const cost = (i: number) => (blocks[i].o1 - blocks[i].o0) * net.layers[blocks[i].layer].inputs;
+    const total = blocks.reduce((s, _, i) => s + cost(i), 0);
+    const largest = Math.max(...blocks.map((_, i) => cost(i)));
+    for (const T of [1, 2, 3, 8, 16, 64]) {
+      const shares = blockShares(net, blocks, T);
+      assert.equal(shares.length, T);
+      const all = shares.flatMap((s) => [...s]).sort((a, b) => a - b);
+      assert.deepEqual(all, [...blocks.keys()], `${T} threads: every block exactly once`);
+      for (const share of shares) {
+        assert.ok(
+          share.every((b, i) => i === 0 || b > share[i - 1]),
+          'largest blocks first',
+        );
+        const load = share.reduce((s, b) => s + cost(b), 0);
+        // greedy longest-first: no share exceeds the mean by more than one block
+        assert.ok(load <= total / T + largest, `${T} threads: a share of ${load} against ${total / T}`);
+      }
+    }
+    assert.deepEqual([...blockShares(net, blocks, 1)[0]], [...blocks.keys()]);
   });
 });
 
@@ -64,9 +90,16 @@ describe('scaling measurements', () => {
         Math.abs(x.samplesPerSec - (64 * 1000) / x.stepMs) / x.samplesPerSec < 1e-9,
         'samples/s = batch / step time',
       );
-      const { computeMs, waitMs, updateMs, otherMs } = x.breakdown;
-      assert.ok(computeMs > 0 && updateMs > 0 && waitMs >= 0 && otherMs >= 0);
-      assert.ok(computeMs + waitMs + updateMs <= x.stepMs * 1.001, 'phases fit inside the step');
+      const { computeMs, gradientsMs, waitMs, updateMs, otherMs } = x.breakdown;
+      assert.ok(computeMs > 0 && gradientsMs > 0 && updateMs > 0 && waitMs >= 0 && otherMs >= 0);
+      assert.ok(
+        computeMs + gradientsMs + waitMs + updateMs <= x.stepMs * 1.001,
+        'phases fit inside the step',
+      );
+      assert.ok(
+        Math.abs(overheadShare(x) - (waitMs + updateMs + otherMs) / x.stepMs) < 2e-3,
+        'not computing = wait + update + other',
+      );
     }
     assert.deepEqual(r.layers, [64, 32, 10]);
   });

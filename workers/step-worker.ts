@@ -2,13 +2,13 @@
 // long task per thread and session; it returns when the coordinator publishes CMD_STOP.
 // Nothing here allocates per step: views and scratch are set up once.
 
-import { gradientBlocks } from '../src/nn/arena.js';
+import { blockShares, gradientBlocks } from '../src/nn/arena.js';
 import { loadKernels } from '../src/nn/kernels/load.js';
 import { networkLayout } from '../src/nn/layout.js';
 import { forwardDeltas, forwardLoss, gatherRows, weightGradients } from '../src/nn/mlp.js';
 import {
   ARRIVED,
-  BLOCK,
+  CLAIM_STRIDE,
   CMD,
   CMD_EVAL,
   CMD_STOP,
@@ -35,6 +35,7 @@ import {
   SPLIT_TEST,
   T_BARRIER,
   T_COMPUTE,
+  T_GRADIENTS,
   T_UPDATE,
   TASKS,
   TIMING_FIELDS,
@@ -53,6 +54,8 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const faults = init.faults;
   const own = init.plan.workers[init.workerIndex];
   const blocks = gradientBlocks(net);
+  const shares = blockShares(net, blocks, init.threads);
+  const claims = new Int32Array(init.claims);
   const stats = new Float64Array(init.stats);
   const perm = new Int32Array(init.permutation);
   const predictions = new Uint8Array(init.predictions);
@@ -122,39 +125,49 @@ export default async function runSession(init: SessionInit): Promise<number> {
     const momentum = floats[F_MOMENTUM];
     const decay = floats[F_WEIGHT_DECAY];
     const inv = floats[F_INV_BATCH];
-    for (let b = Atomics.add(ints, BLOCK, 1); b < blocks.length; b = Atomics.add(ints, BLOCK, 1)) {
-      const { layer, o0, o1 } = blocks[b];
-      const L = net.layers[layer];
-      weightGradients(k, net, batch, layer, o0, o1, rows, own.gradWeights, own.gradBias, own.pack);
-      const w = L.weight + o0 * L.inputs;
-      const n = (o1 - o0) * L.inputs;
-      const bias = L.bias + o0;
-      k.sgdUpdate(
-        src + w,
-        velocity[cur] + w,
-        params[1 - cur] + w,
-        velocity[1 - cur] + w,
-        own.gradWeights,
-        n,
-        lr,
-        momentum,
-        decay,
-        inv,
-      );
-      k.sgdUpdate(
-        src + bias,
-        velocity[cur] + bias,
-        params[1 - cur] + bias,
-        velocity[1 - cur] + bias,
-        own.gradBias,
-        o1 - o0,
-        lr,
-        momentum,
-        decay,
-        inv,
-      );
+    let gradients = 0;
+    // own share first, then the others' in turn: each share's counter hands out its blocks once
+    for (let i = 0; i < T; i++) {
+      const owner = (init.workerIndex + i) % T;
+      const share = shares[owner];
+      const counter = owner * CLAIM_STRIDE;
+      for (let j = Atomics.add(claims, counter, 1); j < share.length; j = Atomics.add(claims, counter, 1)) {
+        const { layer, o0, o1 } = blocks[share[j]];
+        const L = net.layers[layer];
+        const g0 = performance.now();
+        weightGradients(k, net, batch, layer, o0, o1, rows, own.gradWeights, own.gradBias, own.pack);
+        gradients += performance.now() - g0;
+        const w = L.weight + o0 * L.inputs;
+        const n = (o1 - o0) * L.inputs;
+        const bias = L.bias + o0;
+        k.sgdUpdate(
+          src + w,
+          velocity[cur] + w,
+          params[1 - cur] + w,
+          velocity[1 - cur] + w,
+          own.gradWeights,
+          n,
+          lr,
+          momentum,
+          decay,
+          inv,
+        );
+        k.sgdUpdate(
+          src + bias,
+          velocity[cur] + bias,
+          params[1 - cur] + bias,
+          velocity[1 - cur] + bias,
+          own.gradBias,
+          o1 - o0,
+          lr,
+          momentum,
+          decay,
+          inv,
+        );
+      }
     }
-    timing[T_UPDATE] += performance.now() - t2;
+    timing[T_GRADIENTS] += gradients;
+    timing[T_UPDATE] += performance.now() - t2 - gradients;
   }
 
   function evaluate(): void {

@@ -88,6 +88,29 @@ export function gradientBlocks(net: NetworkLayout): GradientBlock[] {
   );
 }
 
+/**
+ * Each thread's share of the blocks (indices into `blocks`, kept in their order), balanced by
+ * multiply-adds with longest-first greedy assignment. A thread works through its own share
+ * first and then helps with the others', so a slow thread delays no one; the point of a fixed
+ * share is that a block's weights and velocity are updated by the same core step after step
+ * and stay in its cache. Which thread computes a block never changes the block's bytes.
+ */
+export function blockShares(
+  net: NetworkLayout,
+  blocks: readonly GradientBlock[],
+  threads: number,
+): Int32Array[] {
+  const load = new Array<number>(threads).fill(0);
+  const shares: number[][] = Array.from({ length: threads }, () => []);
+  blocks.forEach((b, i) => {
+    let t = 0;
+    for (let u = 1; u < threads; u++) if (load[u] < load[t]) t = u;
+    load[t] += (b.o1 - b.o0) * net.layers[b.layer].inputs;
+    shares[t].push(i);
+  });
+  return shares.map((s) => Int32Array.from(s));
+}
+
 /** A shared memory big enough for the plan, usable by wasm kernels and as a SharedArrayBuffer. */
 export function allocateArena(plan: ArenaPlan): WebAssembly.Memory {
   const pages = plan.bytes / PAGE;

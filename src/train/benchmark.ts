@@ -4,7 +4,7 @@ import { initParams } from '../nn/init.js';
 import { type Activation, networkLayout } from '../nn/layout.js';
 import { permutation, Rng } from '../nn/rng.js';
 import type { KernelChoice } from './config.js';
-import { T_BARRIER, T_COMPUTE, T_UPDATE, TIMING_FIELDS } from './control.js';
+import { T_BARRIER, T_COMPUTE, T_GRADIENTS, T_UPDATE, TIMING_FIELDS } from './control.js';
 import { resolveKernels } from './kernels.js';
 import { StepPool, type StepStats } from './pool.js';
 
@@ -24,15 +24,24 @@ export interface ScalingOptions {
 }
 
 export interface StepBreakdown {
-  /** phase 1 (forward + deltas), mean per worker */
+  /** phase 1: gather, forward, loss and deltas per shard of rows; mean per worker */
   computeMs: number;
-  /** waiting at the barrier between the phases, mean per worker */
+  /** phase 2's weight-gradient products dZᵀ·A; mean per worker */
+  gradientsMs: number;
+  /** waiting at the barrier between the phases; mean per worker */
   waitMs: number;
-  /** phase 2 (weight gradients + SGD update), mean per worker */
+  /** phase 2's SGD updates; mean per worker */
   updateMs: number;
-  /** the rest of the step's wall time: publishing, waking, gathering stats */
+  /** the rest of the step's wall time: publishing, waking, the phase-2 tail, gathering stats */
   otherMs: number;
 }
+
+/**
+ * The share of the step not spent computing forward, deltas and gradients: synchronisation,
+ * update and the coordinator's work (there is no separate reduce: each parameter has one owner).
+ */
+export const overheadShare = (row: Pick<ScalingRow, 'stepMs' | 'breakdown'>): number =>
+  1 - (row.breakdown.computeMs + row.breakdown.gradientsMs) / row.stepMs;
 
 export interface ScalingRow {
   threads: number;
@@ -107,6 +116,7 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
       const stepMs = wall / s;
       const computeMs = mean(T_COMPUTE);
       const waitMs = mean(T_BARRIER);
+      const gradientsMs = mean(T_GRADIENTS);
       const updateMs = mean(T_UPDATE);
       const samplesPerSec = (s * batchSize * 1000) / wall;
       const base = rows[0] ?? { samplesPerSec, threads };
@@ -119,9 +129,10 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
         steps: s,
         breakdown: {
           computeMs,
+          gradientsMs,
           waitMs,
           updateMs,
-          otherMs: Math.max(0, stepMs - computeMs - waitMs - updateMs),
+          otherMs: Math.max(0, stepMs - computeMs - gradientsMs - waitMs - updateMs),
         },
       };
       rows.push(row);
@@ -138,14 +149,14 @@ export function scalingTable(r: ScalingResult): string {
   const lines = [
     `${r.layers.join('-')}, batch ${r.batchSize}, ${r.kernels} kernels — ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
     '',
-    '| threads | samples/s | speed-up | efficiency | step ms | compute | wait | update | other |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| threads | samples/s | speed-up | efficiency | step ms | forward + deltas | weight grads | wait | update | other | not computing |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const x of r.rows) {
     const b = x.breakdown;
     const pct = (v: number) => `${((100 * v) / x.stepMs).toFixed(0)} %`;
     lines.push(
-      `| ${x.threads} | ${Math.round(x.samplesPerSec).toLocaleString('en-US')} | ${x.speedup.toFixed(2)}× | ${(x.efficiency * 100).toFixed(0)} % | ${x.stepMs.toFixed(3)} | ${pct(b.computeMs)} | ${pct(b.waitMs)} | ${pct(b.updateMs)} | ${pct(b.otherMs)} |`,
+      `| ${x.threads} | ${Math.round(x.samplesPerSec).toLocaleString('en-US')} | ${x.speedup.toFixed(2)}× | ${(x.efficiency * 100).toFixed(0)} % | ${x.stepMs.toFixed(3)} | ${pct(b.computeMs)} | ${pct(b.gradientsMs)} | ${pct(b.waitMs)} | ${pct(b.updateMs)} | ${pct(b.otherMs)} | ${(100 * overheadShare(x)).toFixed(0)} % |`,
     );
   }
   return lines.join('\n');

@@ -2,14 +2,16 @@
 // and the workers report. Shared by src/train/pool.ts (coordinator) and workers/ (threads).
 //
 // Protocol for one command:
-//   coordinator: writes the arguments, zeroes NEXT, BLOCK and DONE, bumps GEN, notifies GEN.
+//   coordinator: writes the arguments, zeroes NEXT, DONE and the claim counters, bumps GEN,
+//                notifies GEN.
 //   workers:     wake on GEN. A training step has two phases:
 //     1. row-parallel: claim shards of SHARD_ROWS rows with Atomics.add(NEXT); for each,
 //        gather the rows, forward, loss, and backpropagate dZ of every layer into the
 //        batch buffers (no parameter is written).
-//     2. after a barrier (ARRIVED/PHASE): parameter-parallel: claim blocks of output neurons
-//        with Atomics.add(BLOCK); for each, sum its weight gradient over all the batch's rows
-//        (in row order, in registers) and apply SGD to those weights at once.
+//     2. after a barrier (ARRIVED/PHASE): parameter-parallel: claim blocks of output neurons,
+//        first from the thread's own share (src/nn/arena.ts blockShares), then from the others',
+//        with Atomics.add on each share's claim counter; for each, sum its weight gradient over
+//        all the batch's rows (in row order, in registers) and apply SGD to those weights at once.
 //     Every shard and every block is fixed by the batch size and the layer sizes, and every
 //     sum runs in a fixed order, so the result is the same bytes for any number of threads.
 //     Nothing is reduced across threads: each parameter has exactly one owner per step.
@@ -37,13 +39,17 @@ export const TASKS = 10;
 export const SPLIT = 11;
 /** 1 when eval should write each row's predicted class */
 export const WANT_PREDICTIONS = 12;
-/** claim counter for phase 2's gradient blocks */
-export const BLOCK = 13;
 /** which copy of params/velocity (0 or 1) is current; the coordinator flips it after a clean step */
-export const CURRENT = 14;
+export const CURRENT = 13;
 /** the shard that failed, when ERROR is set by a throw */
-export const ERROR_SHARD = 15;
-export const INT_FIELDS = 16;
+export const ERROR_SHARD = 14;
+export const INT_FIELDS = 15;
+
+/**
+ * Int32 stride between the threads' claim counters for phase 2 (one per share of blocks): a
+ * cache line each, so claiming from one's own share does not contend with the others.
+ */
+export const CLAIM_STRIDE = 16;
 
 /** Float64 fields, after the Int32 ones */
 export const F_LR = 0;
@@ -54,7 +60,8 @@ export const FLOAT_FIELDS = 4;
 
 /** bytes for a worker's error message (UTF-8, NUL-padded) */
 export const ERROR_TEXT_BYTES = 512;
-export const FLOAT_OFFSET = INT_FIELDS * 4;
+/** the Float64 fields start at the first multiple of 8 bytes after the Int32 ones */
+export const FLOAT_OFFSET = Math.ceil(INT_FIELDS / 2) * 8;
 export const ERROR_TEXT_OFFSET = FLOAT_OFFSET + FLOAT_FIELDS * 8;
 export const CONTROL_BYTES = ERROR_TEXT_OFFSET + ERROR_TEXT_BYTES;
 
@@ -63,16 +70,27 @@ export const CMD_EVAL = 2;
 export const CMD_STOP = 3;
 
 /** Per-worker timing accumulators (ms), for the step breakdown in benchmarks. */
+/** phase 1: gather, forward, loss and deltas of the worker's shards */
 export const T_COMPUTE = 0;
+/** waiting at the barrier between the phases */
 export const T_BARRIER = 1;
+/** phase 2's SGD updates (and claiming blocks) */
 export const T_UPDATE = 2;
+/** phase 2's weight-gradient products dZᵀ·A */
+export const T_GRADIENTS = 3;
 export const TIMING_FIELDS = 4;
 
 export const SPLIT_TRAIN = 0;
 export const SPLIT_TEST = 1;
 
-/** Rows per shard of phase 1: fixed, so shard boundaries never depend on the thread count. */
-export const SHARD_ROWS = 8;
+/**
+ * Rows per shard of phase 1: fixed, so shard boundaries never depend on the thread count. One
+ * row tile of the kernels (4 rows), so a batch of 128 is 32 shards: 2 per thread at 16 threads
+ * leaves room to balance a slow core. The weights are read once per row tile whatever the
+ * shard size, and tiles start at multiples of 4 from the batch start either way, so the model
+ * bytes do not depend on this constant.
+ */
+export const SHARD_ROWS = 4;
 /** Rows per evaluation chunk. */
 export const EVAL_ROWS = 64;
 
@@ -114,6 +132,8 @@ export interface SessionInit {
   readonly kernels: import('../nn/kernels/types.js').KernelName;
   /** Int32 per worker: 1 + the shard it is computing, 0 when between shards */
   readonly busy: SharedArrayBuffer;
+  /** Int32, CLAIM_STRIDE per worker: the next unclaimed block of each worker's share */
+  readonly claims: SharedArrayBuffer;
   /** GRADPOOL_INJECT_FAULTS, parsed (testing aid) */
   readonly faults: import('./faults.js').FaultSpec | null;
   /** iterations to poll a control field before sleeping on it (see spin-wait.ts) */

@@ -7,7 +7,7 @@ import type { KernelName } from '../nn/kernels/types.js';
 import type { NetworkLayout } from '../nn/layout.js';
 import {
   ARRIVED,
-  BLOCK,
+  CLAIM_STRIDE,
   CMD,
   CMD_EVAL,
   CMD_STOP,
@@ -102,6 +102,7 @@ export class StepPool {
   private readonly stats: Float64Array;
   private readonly permutation: Int32Array;
   private readonly busy: Int32Array;
+  private readonly claims: Int32Array;
   private readonly faults: FaultSpec | null;
   private piscina: Piscina | null = null;
   private tasks: Promise<unknown>[] = [];
@@ -125,6 +126,7 @@ export class StepPool {
     this.permutation = new Int32Array(new SharedArrayBuffer(dataset.train.count * 4));
     this.predictions = new Uint8Array(new SharedArrayBuffer(dataset.test.count));
     this.busy = new Int32Array(new SharedArrayBuffer(options.threads * 4));
+    this.claims = new Int32Array(new SharedArrayBuffer(options.threads * CLAIM_STRIDE * 4));
     this.spin = spinBudget(options.threads, cpus().length);
     this.coordinatorSpin = spinBudget(options.threads + 1, cpus().length);
     this.timings = new Float64Array(new SharedArrayBuffer(options.threads * TIMING_FIELDS * 8));
@@ -251,7 +253,7 @@ export class StepPool {
     Atomics.store(ints, ERROR, 0);
     Atomics.store(ints, ERROR_SHARD, -1);
     Atomics.store(ints, NEXT, 0);
-    Atomics.store(ints, BLOCK, 0);
+    for (let w = 0; w < T; w++) Atomics.store(this.claims, w * CLAIM_STRIDE, 0);
     Atomics.store(ints, DONE, 0);
     Atomics.store(ints, CMD, cmd);
     Atomics.add(ints, GEN, 1);
@@ -321,6 +323,7 @@ export class StepPool {
         predictions: this.predictions.buffer as SharedArrayBuffer,
         timings: this.timings.buffer as SharedArrayBuffer,
         busy: this.busy.buffer as SharedArrayBuffer,
+        claims: this.claims.buffer as SharedArrayBuffer,
         faults: this.faults,
         trainImages: dataset.train.images,
         trainLabels: dataset.train.labels,
