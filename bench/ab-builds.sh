@@ -3,15 +3,17 @@
 # build B (each a checkout with dist/ built), one thread count, N pairs. Prints each pair,
 # the samples/s ratio B/A per pair and its median, and each run's phase-2/phase-1 time
 # ratio, which a busy neighbour slows alike and so shows a kernel change more steadily.
-# Usage: bench/ab-builds.sh DIR_A DIR_B [THREADS=1] [PAIRS=8]
+# Usage: bench/ab-builds.sh DIR_A DIR_B [THREADS=1] [PAIRS=8] [DATA=mnist]
 set -euo pipefail
-A=$1 B=$2 THREADS=${3:-1} PAIRS=${4:-8}
+A=$1 B=$2 THREADS=${3:-1} PAIRS=${4:-8} DATA=${5:-mnist}
+SCALING=$(cd "$(dirname "$0")/.." && pwd)/dist/bench/scaling-of.js
 for _ in $(seq "$PAIRS"); do
   for dir in "$A" "$B"; do
-    (cd "$dir" && node dist/src/cli/main.js bench --threads "$THREADS" --seconds 2 --json) |
+    node "$SCALING" "$dir" "$THREADS" 2 "$DATA" |
       DIR=$dir node -e '
         const r = JSON.parse(require("fs").readFileSync(0, "utf8")).rows[0];
-        console.log(process.env.DIR, Math.round(r.samplesPerSec), (r.breakdown.updateMs / r.breakdown.computeMs).toFixed(3));'
+        const b = r.breakdown; // builds before the gradients/update split counted both as updateMs
+        console.log(process.env.DIR, Math.round(r.samplesPerSec), (((b.gradientsMs ?? 0) + b.updateMs) / b.computeMs).toFixed(3));'
   done
 done | node -e '
   const lines = require("fs").readFileSync(0, "utf8").trim().split("\n").map((l) => l.split(" "));

@@ -23,6 +23,8 @@ import {
   type ScalingResult,
   scalingTable,
 } from '../src/train/benchmark.js';
+import { SHARD_ROWS } from '../src/train/control.js';
+import { type CeilingRow, parallelCeiling } from './parallel-ceiling.js';
 import { scalingSvg } from './svg.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -61,13 +63,19 @@ const memory = new WebAssembly.Memory({ initial: 200, maximum: 200, shared: true
 const m = new Float32Array(memory.buffer);
 for (let i = 16384; i < m.length; i++) m[i] = Math.sin(i) * 0.5;
 const variants: [string, Kernels][] = [['js', jsKernels(m)]];
+/** the fastest wasm build here and its register-only twin, for the parallel ceiling */
+let fastest: { variant: string; module: WebAssembly.Module; peak: URL } | null = null;
 for (const v of ['simd', 'relaxed'] as const) {
   const mod = await compileWasmVariant(v);
-  if (mod)
-    variants.push([
-      v === 'simd' ? 'wasm-simd' : 'wasm-relaxed-simd',
-      await instantiateWasmKernels(memory, mod),
-    ]);
+  if (mod) {
+    const variant = v === 'simd' ? 'wasm-simd' : 'wasm-relaxed-simd';
+    variants.push([variant, await instantiateWasmKernels(memory, mod)]);
+    fastest = {
+      variant,
+      module: mod,
+      peak: new URL(v === 'simd' ? '../peak.wasm' : '../peak-relaxed.wasm', import.meta.url),
+    };
+  }
 }
 const A = 16384;
 const W = A + 128 * 784;
@@ -78,9 +86,9 @@ const PACK = OUT + 256 * 784 + 256;
 const shapes: [string, string, number, (k: Kernels) => void][] = [
   [
     'forward A·Wᵀ',
-    '8×784×256 (one shard)',
-    2 * 8 * 784 * 256,
-    (k) => k.linearForward(OUT, A, W, BIAS, 8, 784, 256),
+    `${SHARD_ROWS}×784×256 (one shard)`,
+    2 * SHARD_ROWS * 784 * 256,
+    (k) => k.linearForward(OUT, A, W, BIAS, SHARD_ROWS, 784, 256),
   ],
   [
     'forward A·Wᵀ',
@@ -102,9 +110,9 @@ const shapes: [string, string, number, (k: Kernels) => void][] = [
   ],
   [
     'input grad dZ·W',
-    '8×256×128 (one shard)',
-    2 * 8 * 256 * 128,
-    (k) => k.linearBackwardInput(OUT, DZ, W, 8, 256, 128),
+    `${SHARD_ROWS}×256×128 (one shard)`,
+    2 * SHARD_ROWS * 256 * 128,
+    (k) => k.linearBackwardInput(OUT, DZ, W, SHARD_ROWS, 256, 128),
   ],
 ];
 const kernelRows: KernelRow[] = [];
@@ -145,6 +153,16 @@ for (const [variant] of variants) {
   }
   peakGflops[variant] = best;
   console.error(`  multiply-add on registers ${variant}: ${best.toFixed(1)} GFLOP/s`);
+}
+
+// What T threads get at once when they share nothing: the bound on any step's efficiency here.
+let ceiling: CeilingRow[] = [];
+if (fastest) {
+  ceiling = await parallelCeiling(threads, fastest.module, fastest.peak);
+  for (const r of ceiling)
+    console.error(
+      `  ${r.threads} threads at once, per thread: madd ${r.maddPerThread.toFixed(1)}, forward ${r.forwardPerThread.toFixed(1)} GFLOP/s`,
+    );
 }
 
 // 2. Thread scaling of whole steps on real data.
@@ -211,6 +229,7 @@ const result = {
   },
   kernels: kernelRows,
   peakGflops,
+  parallelCeiling: ceiling.length ? { variant: fastest?.variant, rows: ceiling } : null,
   scaling: scaling.rows.map((r) => ({ ...r, kernels: scaling.kernels })),
   peers,
   ratios,
@@ -237,6 +256,25 @@ const md = [
   '## Thread scaling (reference recipe; breakdown as % of the step)',
   '',
   scalingTable(scaling),
+  '',
+  '"not computing" is everything but forward, deltas and weight gradients: synchronisation, the',
+  'update and the coordinator (no reduce: each parameter has one owner per step).',
+  '',
+  ...(ceiling.length
+    ? [
+        `## What the machine gives T threads at once (${fastest?.variant}, private memory per thread)`,
+        '',
+        'Each thread runs one kernel on memory of its own for the same 0.7 s. Per-thread speed that falls',
+        "with T is the hardware's (shared cores, clocks, neighbours) and bounds the efficiency above.",
+        '',
+        `| threads | multiply-add on registers, GFLOP/s per thread | forward ${SHARD_ROWS}×784×256 (one shard), GFLOP/s per thread | forward, per-thread efficiency |`,
+        '| ---: | ---: | ---: | ---: |',
+        ...ceiling.map(
+          (r) =>
+            `| ${r.threads} | ${r.maddPerThread.toFixed(1)} | ${r.forwardPerThread.toFixed(1)} | ${(100 * r.forwardEfficiency).toFixed(0)} % |`,
+        ),
+      ]
+    : []),
   '',
   '## Peers (same run, same recipe)',
   '',

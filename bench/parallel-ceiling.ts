@@ -1,0 +1,72 @@
+// What the machine gives T threads at once when they share nothing: each thread runs a kernel
+// on memory of its own for the same interval. Per-thread GFLOP/s that falls as T grows is the
+// hardware's doing (shared cores, clocks, a busy host), not the trainer's, and bounds the
+// efficiency any data-parallel step can reach there.
+
+import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import type { CeilingTask } from './ceiling-worker.js';
+
+export interface CeilingRow {
+  threads: number;
+  /** mean over the threads, GFLOP/s */
+  maddPerThread: number;
+  forwardPerThread: number;
+  /** forwardPerThread ÷ the first row's */
+  forwardEfficiency: number;
+}
+
+const WORKER = new URL('./ceiling-worker.js', import.meta.url);
+
+async function runAtOnce(task: Omit<CeilingTask, 'sync'>, ms: number): Promise<number> {
+  const sync = new SharedArrayBuffer(12);
+  const flags = new Int32Array(sync);
+  const results: Promise<number>[] = [];
+  const workers: Worker[] = [];
+  for (let t = 0; t < task.threads; t++) {
+    const worker = new Worker(WORKER, { workerData: { ...task, sync } });
+    workers.push(worker);
+    results.push(
+      new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      }),
+    );
+  }
+  try {
+    while (Atomics.load(flags, 1) < task.threads) {
+      const wait = Atomics.waitAsync(flags, 1, Atomics.load(flags, 1), 50);
+      if (wait.async) await wait.value;
+    }
+    Atomics.store(flags, 0, 1);
+    Atomics.notify(flags, 0);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    Atomics.store(flags, 2, 1);
+    const gflops = await Promise.all(results);
+    return gflops.reduce((s, x) => s + x, 0) / gflops.length;
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** Per-thread GFLOP/s of register-only multiply-adds and of the forward kernel, T threads at once. */
+export async function parallelCeiling(
+  threads: readonly number[],
+  kernels: WebAssembly.Module,
+  peakFile: URL,
+  ms = 700,
+): Promise<CeilingRow[]> {
+  const peak = await WebAssembly.compile(readFileSync(peakFile));
+  const rows: CeilingRow[] = [];
+  for (const T of threads) {
+    const maddPerThread = await runAtOnce({ kind: 'madd', module: peak, threads: T }, ms);
+    const forwardPerThread = await runAtOnce({ kind: 'forward', module: kernels, threads: T }, ms);
+    rows.push({
+      threads: T,
+      maddPerThread,
+      forwardPerThread,
+      forwardEfficiency: forwardPerThread / (rows[0]?.forwardPerThread ?? forwardPerThread),
+    });
+  }
+  return rows;
+}
