@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BLOCK_OUTPUTS, blockShares, gradientBlocks } from '../src/nn/arena.js';
+import { initParams } from '../src/nn/init.js';
 import { networkLayout } from '../src/nn/layout.js';
+import { permutation, Rng } from '../src/nn/rng.js';
 import { defaultThreadCounts, measureScaling, overheadShare } from '../src/train/benchmark.js';
+import { MAX_STEPS } from '../src/train/control.js';
+import { resolveKernels } from '../src/train/kernels.js';
+import { StepPool } from '../src/train/pool.js';
 import { DEFAULT_SPIN, spinBudget } from '../src/train/spin-wait.js';
 import { runCli, syntheticDataset } from './helpers.js';
 
@@ -49,6 +54,45 @@ describe("the threads' shares of the blocks", () => {
       }
     }
     assert.deepEqual([...blockShares(net, blocks, 1)[0]], [...blocks.keys()]);
+  });
+});
+
+describe('commands of several steps', () => {
+  it('give the bytes and per-step stats of the same steps run one at a time', async () => {
+    const dataset = syntheticDataset(256, 16, 36);
+    const net = networkLayout([36, 20, 10], 'relu');
+    const kernels = await resolveKernels('auto');
+    const run = async (perCommand: number, threads: number) => {
+      const pool = await StepPool.forNetwork({ net, dataset, threads, kernels, batchRows: 24 });
+      try {
+        initParams(net, 3, pool.params);
+        pool.setHyperparameters(0.1, 0.9, 0.001);
+        permutation(new Rng(5), pool.order, dataset.train.count);
+        const stats = Array.from({ length: MAX_STEPS }, () => ({ loss: 0, correct: 0 }));
+        const steps: { loss: number; correct: number }[] = [];
+        for (let s = 0; s < 10; s += perCommand) {
+          const n = Math.min(perCommand, 10 - s);
+          await pool.trainSteps(s * 24, 24, n, stats);
+          steps.push(...stats.slice(0, n).map((x) => ({ ...x })));
+        }
+        await assert.rejects(pool.trainSteps(0, 24, MAX_STEPS + 1, stats), RangeError);
+        return { params: pool.params.slice(), velocity: pool.velocity.slice(), steps };
+      } finally {
+        await pool.close();
+      }
+    };
+    const one = await run(1, 1);
+    assert.ok(one.steps.every((x) => x.loss > 0 && Number.isFinite(x.loss)));
+    for (const [perCommand, threads] of [
+      [4, 1],
+      [10, 3],
+      [3, 2],
+    ]) {
+      const r = await run(perCommand, threads);
+      assert.deepEqual(r.steps, one.steps, `${perCommand} steps a command, ${threads} threads`);
+      assert.deepEqual(new Uint8Array(r.params.buffer), new Uint8Array(one.params.buffer));
+      assert.deepEqual(new Uint8Array(r.velocity.buffer), new Uint8Array(one.velocity.buffer));
+    }
   });
 });
 

@@ -12,7 +12,7 @@ import {
   CMD,
   CMD_EVAL,
   CMD_STOP,
-  CMD_TRAIN_STEP,
+  CMD_TRAIN_STEPS,
   COUNT,
   CURRENT,
   controlViews,
@@ -26,6 +26,7 @@ import {
   F_WEIGHT_DECAY,
   FIRST,
   GEN,
+  MAX_STEPS,
   NEXT,
   PHASE,
   READY,
@@ -33,6 +34,8 @@ import {
   SHARD_ROWS,
   SPLIT,
   SPLIT_TEST,
+  STEP_DONE,
+  STEPS,
   T_BARRIER,
   T_COMPUTE,
   T_GRADIENTS,
@@ -80,7 +83,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
     const cmd = Atomics.load(ints, CMD);
     if (cmd === CMD_STOP) return init.workerIndex;
     try {
-      if (cmd === CMD_TRAIN_STEP) trainStep();
+      if (cmd === CMD_TRAIN_STEPS) trainSteps();
       else if (cmd === CMD_EVAL) evaluate();
     } catch (e) {
       reportError(e);
@@ -89,26 +92,56 @@ export default async function runSession(init: SessionInit): Promise<number> {
     if (completedLast) Atomics.notify(ints, DONE);
   }
 
-  function trainStep(): void {
-    const first = ints[FIRST];
+  /**
+   * STEPS consecutive SGD steps, with nothing from the coordinator between them: the last
+   * thread to reach the end of a step commits it (STEP_DONE) and readies the next.
+   */
+  function trainSteps(): void {
+    const steps = ints[STEPS];
     const rows = ints[COUNT];
     const shards = ints[TASKS];
-    // Read the current copy of the parameters and write the other: until the coordinator
-    // flips CURRENT after a clean step, a failed step has changed nothing it reads.
-    const cur = Atomics.load(ints, CURRENT);
+    const start = Atomics.load(ints, CURRENT);
+    for (let i = 0; i < steps; i++) {
+      // Read step i's copy of the parameters and write the other: until the step is
+      // committed, a failed step has changed nothing it reads.
+      const cur = (start + i) & 1;
+      trainStep(ints[FIRST] + i * rows, rows, shards, cur, i * shards, seen * MAX_STEPS + i);
+      const t0 = performance.now();
+      barrier(commitStep);
+      timing[T_BARRIER] += performance.now() - t0;
+      if (Atomics.load(ints, ERROR) !== 0) return;
+    }
+  }
+
+  /** Run by the last thread to finish a step, alone, before the others go on. */
+  function commitStep(): void {
+    if (Atomics.load(ints, ERROR) !== 0) return;
+    Atomics.store(ints, NEXT, 0);
+    for (let w = 0; w < T; w++) Atomics.store(claims, w * CLAIM_STRIDE, 0);
+    Atomics.add(ints, STEP_DONE, 1);
+  }
+
+  function trainStep(
+    first: number,
+    rows: number,
+    shards: number,
+    cur: number,
+    statsAt: number,
+    serial: number,
+  ): void {
     const src = params[cur];
     const t0 = performance.now();
     let s = -1;
     try {
       for (s = Atomics.add(ints, NEXT, 1); s < shards; s = Atomics.add(ints, NEXT, 1)) {
         busy[init.workerIndex] = s + 1;
-        if (faults && shouldFault(faults, seen, s)) injectFault(faults.kind, s);
+        if (faults && shouldFault(faults, serial, s)) injectFault(faults.kind, s);
         const r0 = s * SHARD_ROWS;
         const B = Math.min(SHARD_ROWS, rows - r0);
         gatherRows(m, batch, r0, init.trainImages, init.trainLabels, features, perm, first + r0, B);
         forwardDeltas(k, m, net, src, batch, r0, B, result);
-        stats[2 * s] = result[0];
-        stats[2 * s + 1] = result[1];
+        stats[2 * (statsAt + s)] = result[0];
+        stats[2 * (statsAt + s) + 1] = result[1];
       }
     } catch (e) {
       reportError(e, s); // still meet the others at the barrier, or they would wait forever
@@ -126,45 +159,49 @@ export default async function runSession(init: SessionInit): Promise<number> {
     const decay = floats[F_WEIGHT_DECAY];
     const inv = floats[F_INV_BATCH];
     let gradients = 0;
-    // own share first, then the others' in turn: each share's counter hands out its blocks once
-    for (let i = 0; i < T; i++) {
-      const owner = (init.workerIndex + i) % T;
-      const share = shares[owner];
-      const counter = owner * CLAIM_STRIDE;
-      for (let j = Atomics.add(claims, counter, 1); j < share.length; j = Atomics.add(claims, counter, 1)) {
-        const { layer, o0, o1 } = blocks[share[j]];
-        const L = net.layers[layer];
-        const g0 = performance.now();
-        weightGradients(k, net, batch, layer, o0, o1, rows, own.gradWeights, own.gradBias, own.pack);
-        gradients += performance.now() - g0;
-        const w = L.weight + o0 * L.inputs;
-        const n = (o1 - o0) * L.inputs;
-        const bias = L.bias + o0;
-        k.sgdUpdate(
-          src + w,
-          velocity[cur] + w,
-          params[1 - cur] + w,
-          velocity[1 - cur] + w,
-          own.gradWeights,
-          n,
-          lr,
-          momentum,
-          decay,
-          inv,
-        );
-        k.sgdUpdate(
-          src + bias,
-          velocity[cur] + bias,
-          params[1 - cur] + bias,
-          velocity[1 - cur] + bias,
-          own.gradBias,
-          o1 - o0,
-          lr,
-          momentum,
-          decay,
-          inv,
-        );
+    try {
+      // own share first, then the others' in turn: each share's counter hands out its blocks once
+      for (let i = 0; i < T; i++) {
+        const owner = (init.workerIndex + i) % T;
+        const share = shares[owner];
+        const counter = owner * CLAIM_STRIDE;
+        for (let j = Atomics.add(claims, counter, 1); j < share.length; j = Atomics.add(claims, counter, 1)) {
+          const { layer, o0, o1 } = blocks[share[j]];
+          const L = net.layers[layer];
+          const g0 = performance.now();
+          weightGradients(k, net, batch, layer, o0, o1, rows, own.gradWeights, own.gradBias, own.pack);
+          gradients += performance.now() - g0;
+          const w = L.weight + o0 * L.inputs;
+          const n = (o1 - o0) * L.inputs;
+          const bias = L.bias + o0;
+          k.sgdUpdate(
+            src + w,
+            velocity[cur] + w,
+            params[1 - cur] + w,
+            velocity[1 - cur] + w,
+            own.gradWeights,
+            n,
+            lr,
+            momentum,
+            decay,
+            inv,
+          );
+          k.sgdUpdate(
+            src + bias,
+            velocity[cur] + bias,
+            params[1 - cur] + bias,
+            velocity[1 - cur] + bias,
+            own.gradBias,
+            o1 - o0,
+            lr,
+            momentum,
+            decay,
+            inv,
+          );
+        }
       }
+    } catch (e) {
+      reportError(e); // the step is not committed; still meet the others at the step's end
     }
     timing[T_GRADIENTS] += gradients;
     timing[T_UPDATE] += performance.now() - t2 - gradients;
@@ -188,9 +225,11 @@ export default async function runSession(init: SessionInit): Promise<number> {
     }
   }
 
-  function barrier(): void {
+  /** Waits for all T threads; the last to arrive runs `last` before releasing the others. */
+  function barrier(last?: () => void): void {
     const phase = Atomics.load(ints, PHASE);
     if (Atomics.add(ints, ARRIVED, 1) + 1 === T) {
+      last?.();
       Atomics.store(ints, ARRIVED, 0);
       Atomics.add(ints, PHASE, 1);
       Atomics.notify(ints, PHASE);

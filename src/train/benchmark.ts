@@ -4,7 +4,7 @@ import { initParams } from '../nn/init.js';
 import { type Activation, networkLayout } from '../nn/layout.js';
 import { permutation, Rng } from '../nn/rng.js';
 import type { KernelChoice } from './config.js';
-import { T_BARRIER, T_COMPUTE, T_GRADIENTS, T_UPDATE, TIMING_FIELDS } from './control.js';
+import { MAX_STEPS, T_BARRIER, T_COMPUTE, T_GRADIENTS, T_UPDATE, TIMING_FIELDS } from './control.js';
 import { resolveKernels } from './kernels.js';
 import { StepPool, type StepStats } from './pool.js';
 
@@ -93,11 +93,14 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
       pool.setHyperparameters(0.05, 0.9, 0);
       const rng = new Rng(1);
       permutation(rng, pool.order, N);
-      const stats: StepStats = { loss: 0, correct: 0 };
+      const stats: StepStats[] = Array.from({ length: MAX_STEPS }, () => ({ loss: 0, correct: 0 }));
       let s = 0;
+      // commands of several steps, as training runs them (src/train/trainer.ts)
       const step = async () => {
-        await pool.trainStep((s % stepsPerEpoch) * batchSize, batchSize, stats);
-        s++;
+        const at = s % stepsPerEpoch;
+        const count = Math.min(MAX_STEPS, stepsPerEpoch - at);
+        await pool.trainSteps(at * batchSize, batchSize, count, stats);
+        s += count;
       };
       const warmEnd = performance.now() + Math.min(500, seconds * 250);
       while (performance.now() < warmEnd) await step();

@@ -4,7 +4,7 @@
 // Protocol for one command:
 //   coordinator: writes the arguments, zeroes NEXT, DONE and the claim counters, bumps GEN,
 //                notifies GEN.
-//   workers:     wake on GEN. A training step has two phases:
+//   workers:     wake on GEN. A training command runs STEPS steps; each has two phases:
 //     1. row-parallel: claim shards of SHARD_ROWS rows with Atomics.add(NEXT); for each,
 //        gather the rows, forward, loss, and backpropagate dZ of every layer into the
 //        batch buffers (no parameter is written).
@@ -15,6 +15,10 @@
 //     Every shard and every block is fixed by the batch size and the layer sizes, and every
 //     sum runs in a fixed order, so the result is the same bytes for any number of threads.
 //     Nothing is reduced across threads: each parameter has exactly one owner per step.
+//     3. a second barrier; the last thread to arrive commits the step (STEP_DONE + 1) and
+//        resets the claim counters, and all go on to the next step without the coordinator.
+//        A failure in a step leaves it uncommitted and ends the command: the coordinator
+//        reruns the steps from STEP_DONE on, from parameters the failed step never wrote.
 //   workers:     Atomics.add(DONE); the last one notifies DONE.
 //   coordinator: waits on DONE until it equals the number of threads.
 // Seq-cst Atomics on GEN/DONE order all plain writes around them, so the workers see the
@@ -39,11 +43,24 @@ export const TASKS = 10;
 export const SPLIT = 11;
 /** 1 when eval should write each row's predicted class */
 export const WANT_PREDICTIONS = 12;
-/** which copy of params/velocity (0 or 1) is current; the coordinator flips it after a clean step */
+/**
+ * which copy of params/velocity (0 or 1) is current when a command starts; step i of a
+ * training command reads copy (CURRENT + i) & 1 and writes the other
+ */
 export const CURRENT = 13;
 /** the shard that failed, when ERROR is set by a throw */
 export const ERROR_SHARD = 14;
-export const INT_FIELDS = 15;
+/** steps in a training command, each of COUNT rows, the first at position FIRST */
+export const STEPS = 15;
+/** steps of the current training command committed so far (the commit is this increment) */
+export const STEP_DONE = 16;
+export const INT_FIELDS = 17;
+
+/**
+ * The most steps one training command runs. Between commands the coordinator reports progress,
+ * checks signals and checkpoints; within one the threads go from step to step on their own.
+ */
+export const MAX_STEPS = 16;
 
 /**
  * Int32 stride between the threads' claim counters for phase 2 (one per share of blocks): a
@@ -65,7 +82,7 @@ export const FLOAT_OFFSET = Math.ceil(INT_FIELDS / 2) * 8;
 export const ERROR_TEXT_OFFSET = FLOAT_OFFSET + FLOAT_FIELDS * 8;
 export const CONTROL_BYTES = ERROR_TEXT_OFFSET + ERROR_TEXT_BYTES;
 
-export const CMD_TRAIN_STEP = 1;
+export const CMD_TRAIN_STEPS = 1;
 export const CMD_EVAL = 2;
 export const CMD_STOP = 3;
 

@@ -11,7 +11,7 @@ import {
   CMD,
   CMD_EVAL,
   CMD_STOP,
-  CMD_TRAIN_STEP,
+  CMD_TRAIN_STEPS,
   CONTROL_BYTES,
   COUNT,
   type ControlViews,
@@ -27,6 +27,7 @@ import {
   F_WEIGHT_DECAY,
   FIRST,
   GEN,
+  MAX_STEPS,
   NEXT,
   READY,
   type SessionInit,
@@ -34,6 +35,8 @@ import {
   SPLIT,
   SPLIT_TEST,
   SPLIT_TRAIN,
+  STEP_DONE,
+  STEPS,
   TASKS,
   TIMING_FIELDS,
   WANT_PREDICTIONS,
@@ -119,7 +122,7 @@ export class StepPool {
     this.arena = new Float32Array(this.memory.buffer);
     this.control = controlViews(new SharedArrayBuffer(CONTROL_BYTES));
     const statsSlots = Math.max(
-      Math.ceil(plan.batch.rows / SHARD_ROWS),
+      Math.ceil(plan.batch.rows / SHARD_ROWS) * MAX_STEPS,
       Math.ceil(Math.max(dataset.test.count, dataset.train.count) / EVAL_ROWS),
     );
     this.stats = new Float64Array(new SharedArrayBuffer(statsSlots * 16));
@@ -187,22 +190,50 @@ export class StepPool {
     f[F_WEIGHT_DECAY] = weightDecay;
   }
 
-  /**
-   * One synchronous SGD step on order[first … first+rows): forward and deltas per shard, then
-   * weight gradients and the update per block of neurons, all in the workers. Recomputed on
-   * fresh threads if it fails; the new parameters become current only once it succeeds.
-   */
+  /** One synchronous SGD step on order[first … first+rows); see trainSteps. */
   async trainStep(first: number, rows: number, out: StepStats): Promise<void> {
-    const shards = Math.ceil(rows / SHARD_ROWS);
+    this.one[0] = out;
+    await this.trainSteps(first, rows, 1, this.one);
+  }
+
+  private readonly one: StepStats[] = [{ loss: 0, correct: 0 }];
+
+  /**
+   * `steps` (1 … MAX_STEPS) consecutive SGD steps of `rows` rows each, step i on
+   * order[first + i·rows …): forward and deltas per shard, then weight gradients and the update
+   * per block of neurons, all in the workers, with no round trip to this thread between steps.
+   * out[i] gets step i's loss and correct count. A failed step is recomputed on fresh threads
+   * from the parameters before it; the steps before it stay done.
+   */
+  async trainSteps(first: number, rows: number, steps: number, out: readonly StepStats[]): Promise<void> {
+    if (!(Number.isInteger(steps) && steps >= 1 && steps <= Math.min(MAX_STEPS, out.length)))
+      throw new RangeError(`1 to ${MAX_STEPS} steps per command with a result for each, not ${steps}`);
     if (rows > this.options.plan.batch.rows) throw new RangeError(`${rows} rows exceed the planned batch`);
+    if (this.closed) throw new Error('the pool is closed');
+    const shards = Math.ceil(rows / SHARD_ROWS);
     const { ints, floats } = this.control;
     floats[F_INV_BATCH] = 1 / rows;
-    ints[FIRST] = first;
     ints[COUNT] = rows;
     ints[TASKS] = shards;
-    await this.run(CMD_TRAIN_STEP);
-    Atomics.store(ints, CURRENT, 1 - Atomics.load(ints, CURRENT));
-    this.sumStats(shards, out);
+    const maxRetries = this.options.maxRetries ?? 3;
+    let done = 0;
+    for (let attempt = 1; ; attempt++) {
+      ints[FIRST] = first + done * rows;
+      ints[STEPS] = steps - done;
+      Atomics.store(ints, STEP_DONE, 0);
+      const failure = await this.attempt(CMD_TRAIN_STEPS);
+      // no thread can commit a step once the threads are gone
+      if (failure) await this.stopThreads(false);
+      const committed = Atomics.load(ints, STEP_DONE);
+      for (let i = 0; i < committed; i++) this.sumStats(i * shards, shards, out[done + i]);
+      Atomics.store(ints, CURRENT, (Atomics.load(ints, CURRENT) + committed) & 1);
+      done += committed;
+      if (!failure) return;
+      if (committed > 0) attempt = 1; // the retry budget is per step
+      if (attempt > maxRetries) throw new CommandFailed(failure.shard, attempt, failure.cause);
+      this.retries++;
+      await this.start();
+    }
   }
 
   /** Loss and correct count over rows [0, count) of a split; fills `predictions` for the test split. */
@@ -217,7 +248,7 @@ export class StepPool {
     ints[COUNT] = n;
     ints[TASKS] = chunks;
     await this.run(CMD_EVAL);
-    this.sumStats(chunks, out);
+    this.sumStats(0, chunks, out);
   }
 
   async close(): Promise<void> {
@@ -269,10 +300,18 @@ export class StepPool {
       Atomics.wait(ints, DONE, done, left);
     }
     // Slow path: let the event loop run, so a thread's exit (its task rejecting) is seen.
+    // The timeout counts from the last committed step: a command of many steps may take long.
+    let progress = Atomics.load(ints, STEP_DONE);
+    let since = start;
     while (Atomics.load(ints, DONE) < T) {
       if (this.failure)
         return { shard: this.busyShard(this.failure.worker), cause: describe(this.failure.error) };
-      if (performance.now() - start > timeout) {
+      const now = performance.now();
+      if (Atomics.load(ints, STEP_DONE) !== progress) {
+        progress = Atomics.load(ints, STEP_DONE);
+        since = now;
+      }
+      if (now - since > timeout) {
         const stuck = [...this.busy].findIndex((b) => b !== 0);
         return {
           shard: stuck < 0 ? -1 : this.busy[stuck] - 1,
@@ -375,10 +414,10 @@ export class StepPool {
     await piscina.destroy();
   }
 
-  private sumStats(n: number, out: StepStats): void {
+  private sumStats(at: number, n: number, out: StepStats): void {
     let loss = 0;
     let correct = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = at; i < at + n; i++) {
       loss += this.stats[2 * i];
       correct += this.stats[2 * i + 1];
     }

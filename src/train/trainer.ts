@@ -6,6 +6,7 @@ import { type NetworkLayout, networkLayout } from '../nn/layout.js';
 import { type Model, modelFromParams } from '../nn/model.js';
 import { permutation, Rng } from '../nn/rng.js';
 import { CONFIG_FIELDS, resolveConfig, type TrainConfig } from './config.js';
+import { MAX_STEPS } from './control.js';
 import { resolveKernels } from './kernels.js';
 import { CommandFailed, StepPool, type StepStats } from './pool.js';
 
@@ -82,6 +83,8 @@ export interface TrainResult {
 
 /** Seeds of the two streams a run uses, both derived from --seed. */
 const shuffleSeed = (seed: number) => (seed ^ 0x5bd1e995) >>> 0;
+/** Target duration of one training command, so progress and signals are seen at least this often. */
+const COMMAND_MS = 50;
 
 /** Raised when training stops on request after saving a checkpoint. */
 export class TrainingInterrupted extends GradpoolError {
@@ -184,7 +187,9 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       stepsPerEpoch,
     });
     const interval = options.progressIntervalMs ?? 100;
-    const step: StepStats = { loss: 0, correct: 0 };
+    const stepStats: StepStats[] = Array.from({ length: MAX_STEPS }, () => ({ loss: 0, correct: 0 }));
+    /** the last command's mean step time, to size the next command */
+    let stepMs = COMMAND_MS;
     const epochRng = new Uint32Array(4);
     const ck = options.checkpoint;
     const save = (
@@ -247,43 +252,57 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       const sums = resumed ? { ...carried } : { loss: 0, correct: 0, seen: 0 };
       const start = resumed ? firstStep : 0;
       let measured = 0;
-      for (let s = start; s < stepsPerEpoch; s++) {
+      for (let s = start; s < stepsPerEpoch; ) {
         const first = s * config.batchSize;
         const rows = Math.min(config.batchSize, N - first);
+        // Steps go to the threads in commands of several (no round trip between them), cut
+        // where the loop must act: a checkpoint, a requested stop, the epoch's short last
+        // step, and about every COMMAND_MS so progress and signals are seen in time.
+        let count = Math.min(MAX_STEPS, stepsPerEpoch - s, Math.max(1, Math.floor(COMMAND_MS / stepMs)));
+        if (ck?.everySteps) count = Math.min(count, ck.everySteps - (globalStep % ck.everySteps));
+        if (options.stopAfterStep !== undefined)
+          count = Math.min(count, Math.max(1, options.stopAfterStep - globalStep));
+        while (count > 1 && first + count * rows > N) count--;
+        const t0 = performance.now();
         try {
-          await pool.trainStep(first, rows, step);
+          await pool.trainSteps(first, rows, count, stepStats);
         } catch (e) {
           if (!(e instanceof CommandFailed)) throw e;
           const kept =
             ck?.atEpochEnd || ck?.everySteps ? `; the last checkpoint in ${ck.path} is intact` : '';
           throw new TrainingError(`epoch ${epoch}, step ${s + 1}: ${e.message}${kept}`);
         }
-        if (!Number.isFinite(step.loss)) {
-          throw new TrainingError(
-            `training diverged at epoch ${epoch}, step ${s + 1}: the loss is ${step.loss}; try a lower --lr (now ${config.lr})`,
-          );
+        stepMs = (performance.now() - t0) / count;
+        for (let i = 0; i < count; i++) {
+          const step = stepStats[i];
+          if (!Number.isFinite(step.loss)) {
+            throw new TrainingError(
+              `training diverged at epoch ${epoch}, step ${s + 1}: the loss is ${step.loss}; try a lower --lr (now ${config.lr})`,
+            );
+          }
+          sums.loss += step.loss;
+          sums.correct += step.correct;
+          sums.seen += rows;
+          measured += rows;
+          globalStep++;
+          s++;
         }
-        sums.loss += step.loss;
-        sums.correct += step.correct;
-        sums.seen += rows;
-        measured += rows;
-        globalStep++;
-        if (ck?.everySteps && globalStep % ck.everySteps === 0) save(epoch, s + 1, sums);
+        if (ck?.everySteps && globalStep % ck.everySteps === 0) save(epoch, s, sums);
         if (options.stopAfterStep !== undefined && globalStep >= options.stopAfterStep)
-          interrupt(epoch, s + 1, sums);
+          interrupt(epoch, s, sums);
         const now = performance.now();
         if (now - lastYield >= interval) {
           emit({
             type: 'step',
             epoch,
-            step: s + 1,
+            step: s,
             stepsPerEpoch,
             loss: sums.loss / sums.seen,
             accuracy: sums.correct / sums.seen,
             samplesPerSec: (measured * 1000) / (now - epochStart),
           });
           await yieldNow();
-          if (options.signal?.aborted && s + 1 < stepsPerEpoch) interrupt(epoch, s + 1, sums);
+          if (options.signal?.aborted && s < stepsPerEpoch) interrupt(epoch, s, sums);
         }
       }
       const trainSeconds = (performance.now() - epochStart) / 1000;
