@@ -264,7 +264,7 @@ const md = [
     ? [
         `## What the machine gives T threads at once (${fastest?.variant}, private memory per thread)`,
         '',
-        'Each thread runs one kernel on memory of its own for the same 0.7 s. Per-thread speed that falls',
+        'Each thread runs one kernel on memory of its own for the same 0.5 s, the better of two rounds. Per-thread speed that falls',
         "with T is the hardware's (shared cores, clocks, neighbours) and bounds the efficiency above.",
         '',
         `| threads | multiply-add on registers, GFLOP/s per thread | forward ${SHARD_ROWS}×784×256 (one shard), GFLOP/s per thread | forward, per-thread efficiency |`,
