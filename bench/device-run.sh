@@ -4,6 +4,7 @@
 #           optionally the previous build for an A/B: a checkout's dist/ copied to dist-old/
 #           (git-ignored through .git/info/exclude), carried beside dist/
 #   device: source .device/setup.sh && bash bench/device-run.sh      (results under $OUT)
+#           SPIN_AB=1 adds an interleaved comparison of polling budgets
 # Everything in one call, so gradpool and PyTorch are measured on the same machine, one at a time.
 set -uo pipefail
 out=${OUT:-bench/results/device}
@@ -12,8 +13,8 @@ data="idx:${FASHION_MNIST:?FASHION_MNIST must point at the Fashion-MNIST IDX fil
 lscpu > "$out/lscpu.txt" 2>&1
 t0=$SECONDS
 # 1. kernels, what T threads get at once on private memory, scaling 1…16 with the step
-#    breakdown, PyTorch at the same thread counts
-node dist/bench/run.js --threads 1,2,4,8,16 --seconds 3 --data "$data" --no-peer --pytorch --out "$out" > "$out/bench.md" 2> "$out/bench.log"
+#    breakdown, PyTorch at the same thread counts; each count the faster of two passes
+node dist/bench/run.js --threads 1,2,4,8,16 --seconds 3 --rounds 2 --data "$data" --no-peer --pytorch --out "$out" > /dev/null 2> "$out/bench.log"
 echo "suite: $((SECONDS - t0)) s"
 # 2. the previous build against this one, interleaved, where the threads are many
 if [ -d dist-old ]; then
@@ -24,14 +25,23 @@ if [ -d dist-old ]; then
   done
   echo "A/B: $((SECONDS - t0)) s"
 fi
-# 3. 15 threads (a core left to the coordinator) against 16, interleaved
-node dist/src/cli/main.js bench --threads 16,15,16,15 --seconds 2 --data "$data" --json > "$out/fifteen.json" 2>> "$out/bench.log"
+# 3. polling budgets where threads are many: never (0), the default, ten times the default;
+#    interleaved, two rounds
+[ "${SPIN_AB:-}" = 1 ] && for round in 1 2; do
+  for spin in 0 default 200000; do
+    if [ "$spin" = default ]; then unset GRADPOOL_SPIN; else export GRADPOOL_SPIN=$spin; fi
+    node dist/src/cli/main.js bench --threads 8,16 --seconds 2 --data "$data" --json 2>> "$out/bench.log" |
+      SPIN=$spin node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(`GRADPOOL_SPIN=${process.env.SPIN}`, r.rows.map((x) => `${x.threads} threads ${Math.round(x.samplesPerSec)}`).join(", "))' >> "$out/spin.txt"
+  done
+done
+unset GRADPOOL_SPIN
 # 4. the promise at 16 threads: one epoch with 1 and 16 threads gives the same bytes; peak RSS
 for t in 1 16; do
-  node dist/src/cli/main.js train --data "$data" --epochs 1 --threads "$t" --out "$out/model-$t.safetensors" --log json > "$out/train-$t.jsonl" 2>> "$out/bench.log"
+  node dist/src/cli/main.js train --data "$data" --epochs 1 --threads "$t" --out "$out/model-$t.safetensors" --log json 2>> "$out/bench.log" | tail -n 1 >> "$out/train.txt"
 done
-sha256sum "$out"/model-*.safetensors > "$out/model-hashes.txt"
+sha256sum "$out"/model-*.safetensors >> "$out/train.txt"
 rm -f "$out"/model-*.safetensors
 echo "all: $((SECONDS - t0)) s"
-tail -n 4 "$out/bench.log"; cat "$out/model-hashes.txt"; tail -n 1 "$out/train-16.jsonl"; cat "$out/ab.txt" 2>/dev/null
-sed -n '/## Thread scaling/,/## Peers/p' "$out/bench.md"
+# (the machine returns at most 8 files: result json/md/svg, lscpu, bench.log, ab, spin, train)
+tail -n 4 "$out/bench.log"; cat "$out/train.txt" "$out/ab.txt" "$out/spin.txt" 2>/dev/null
+sed -n '/## Thread scaling/,/## Peers/p' "$out"/*.md
