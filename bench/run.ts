@@ -272,7 +272,10 @@ const md = [
   '',
   scalingTable(scaling),
   ...(rounds > 1
-    ? ['', `Each thread count (ours and PyTorch's): the fastest of ${rounds} passes over the list.`]
+    ? [
+        '',
+        `Each thread count (and PyTorch's, where measured): the fastest of ${rounds} passes over the list.`,
+      ]
     : []),
   '',
   '"not computing" is everything but forward, deltas and weight gradients: synchronisation, the',
