@@ -59,6 +59,22 @@ describe('worker failure', () => {
     });
   }
 
+  // A thread that throws in a command's next step must not leave a slower thread, still
+  // leaving the previous step's barrier, to quit the command alone: the others would wait for
+  // it at the next barrier until the step timeout. With more threads than cores the threads
+  // sleep at barriers and wake late, which opens that window wide; a step timeout longer
+  // than the test's own makes such a stall fail the test.
+  it('a throw in a later step of a command ends the command for every thread at once', {
+    timeout: 60_000,
+  }, async () => {
+    const wide = { ...config, threads: 6, stepTimeout: 90, maxRetries: 20 };
+    const clean = await train(wide, { dataset });
+    process.env.GRADPOOL_INJECT_FAULTS = 'throw:0.05:11';
+    const faulty = await train(wide, { dataset });
+    assert.ok(faulty.retries >= 3, `faults were injected (${faulty.retries} retries)`);
+    assert.equal(hash(faulty), hash(clean));
+  });
+
   it('a shard failing past --max-retries ends training: exit 1, one line, the checkpoint untouched', (t) => {
     const dir = tempDir(t);
     const ckpt = join(dir, 'c.safetensors');

@@ -75,7 +75,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
   Atomics.notify(ints, READY);
 
   // The worker that completes a command wakes the coordinator; it sleeps at once instead of
-  // polling, so the coordinator gets its core to publish the next step while the others poll.
+  // polling, so the coordinator gets its core to publish the next command while the others poll.
   let completedLast = false;
   for (;;) {
     waitWhileEqual(ints, GEN, seen, completedLast ? 0 : init.spin);
@@ -109,7 +109,9 @@ export default async function runSession(init: SessionInit): Promise<number> {
       const t0 = performance.now();
       barrier(commitStep);
       timing[T_BARRIER] += performance.now() - t0;
-      if (Atomics.load(ints, ERROR) !== 0) return;
+      // Decided inside the barrier, so every thread reads the same answer: ERROR itself may
+      // already be set by a thread that has gone on to the next step.
+      if (Atomics.load(ints, STEP_DONE) !== i + 1) return;
     }
   }
 
