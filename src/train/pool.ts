@@ -190,14 +190,6 @@ export class StepPool {
     f[F_WEIGHT_DECAY] = weightDecay;
   }
 
-  /** One synchronous SGD step on order[first … first+rows); see trainSteps. */
-  async trainStep(first: number, rows: number, out: StepStats): Promise<void> {
-    this.one[0] = out;
-    await this.trainSteps(first, rows, 1, this.one);
-  }
-
-  private readonly one: StepStats[] = [{ loss: 0, correct: 0 }];
-
   /**
    * `steps` (1 … MAX_STEPS) consecutive SGD steps of `rows` rows each, step i on
    * order[first + i·rows …): forward and deltas per shard, then weight gradients and the update
