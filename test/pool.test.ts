@@ -161,5 +161,33 @@ describe('scaling measurements', () => {
     const bad = runCli(['bench', '--threads', '1,0']);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--threads must be ≥ 1, got 0/);
+    const rounds = runCli(['bench', '--threads', '1', '--rounds', '0']);
+    assert.equal(rounds.status, 2);
+    assert.match(rounds.stderr, /--rounds must be a whole number from 1 to 20, got 0/);
+  });
+
+  it("with several rounds keeps each thread count's fastest pass and rates the others against it", async () => {
+    const seen: { threads: number; samplesPerSec: number }[] = [];
+    const r = await measureScaling({
+      dataset: syntheticDataset(512, 64),
+      threads: [1, 2],
+      hidden: [32],
+      batchSize: 64,
+      seconds: 0.2,
+      rounds: 3,
+      onRow: (x) => seen.push({ threads: x.threads, samplesPerSec: x.samplesPerSec }),
+    });
+    assert.deepEqual(
+      seen.map((x) => x.threads),
+      [1, 2, 1, 2, 1, 2],
+    );
+    const fastest = (t: number) =>
+      Math.max(...seen.filter((x) => x.threads === t).map((x) => x.samplesPerSec));
+    assert.deepEqual(
+      r.rows.map((x) => x.samplesPerSec),
+      [fastest(1), fastest(2)],
+    );
+    assert.ok(Math.abs(r.rows[1].speedup - fastest(2) / fastest(1)) < 1e-12);
+    assert.ok(Math.abs(r.rows[1].efficiency - fastest(2) / fastest(1) / 2) < 1e-12);
   });
 });

@@ -29,6 +29,11 @@ export const benchCommand: CommandModule = {
       .option('batch-size', { type: 'string', describe: 'rows per step', default: '128', requiresArg: true })
       .option('kernels', { type: 'string', describe: 'auto | wasm | js', requiresArg: true })
       .option('seconds', { type: 'number', describe: 'measured seconds per thread count', default: 2 })
+      .option('rounds', {
+        type: 'number',
+        describe: 'passes over the thread counts; each keeps its fastest (for busy machines)',
+        default: 1,
+      })
       .option('json', { type: 'boolean', describe: 'print the result as JSON' }),
   handler: async (argv: ArgumentsCamelCase) => {
     const threadList =
@@ -46,13 +51,19 @@ export const benchCommand: CommandModule = {
     const seconds = Number(argv.seconds);
     if (!(seconds > 0 && seconds <= 600))
       throw new UsageError(`--seconds must be in (0, 600], got ${argv.seconds}`);
+    const rounds = Number(argv.rounds);
+    if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20))
+      throw new UsageError(`--rounds must be a whole number from 1 to 20, got ${argv.rounds}`);
     const dataset = await loadDataset(config.data);
     if (config.batchSize > dataset.train.count) {
       throw new UsageError(
         `--batch-size ${config.batchSize} is larger than the ${dataset.train.count} training rows`,
       );
     }
-    if (!argv.json) process.stderr.write(`measuring ${threadList.join(', ')} threads, ${seconds} s each…\n`);
+    if (!argv.json)
+      process.stderr.write(
+        `measuring ${threadList.join(', ')} threads, ${seconds} s each${rounds > 1 ? `, best of ${rounds} passes` : ''}…\n`,
+      );
     const result = await measureScaling({
       dataset,
       threads: threadList,
@@ -60,6 +71,7 @@ export const benchCommand: CommandModule = {
       batchSize: config.batchSize,
       kernels: config.kernels,
       seconds,
+      rounds,
       onRow: argv.json
         ? undefined
         : (r) =>
