@@ -58,6 +58,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const own = init.plan.workers[init.workerIndex];
   const blocks = gradientBlocks(net);
   const shares = blockShares(net, blocks, init.threads);
+  const ownsFirstLayer = [...shares[init.workerIndex]].some((b) => blocks[b].layer === 0);
   const claims = new Int32Array(init.claims);
   const stats = new Float64Array(init.stats);
   const perm = new Int32Array(init.permutation);
@@ -66,6 +67,8 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const result = new Float64Array(2);
   const T = init.threads;
   const features = net.sizes[0];
+  /** keeps warmLines' loads from being optimised away */
+  const warmSink = new Float64Array(1);
 
   // Read the generation before announcing readiness: the coordinator may publish the first
   // command the moment the last worker is ready, and a worker that read GEN after that
@@ -107,7 +110,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
       const cur = (start + i) & 1;
       trainStep(ints[FIRST] + i * rows, rows, shards, cur, i * shards, seen * MAX_STEPS + i);
       const t0 = performance.now();
-      barrier(commitStep);
+      barrier(commitStep, params[1 - cur], net.size);
       timing[T_BARRIER] += performance.now() - t0;
       // Decided inside the barrier, so every thread reads the same answer: ERROR itself may
       // already be set by a thread that has gone on to the next step.
@@ -150,7 +153,8 @@ export default async function runSession(init: SessionInit): Promise<number> {
     }
     busy[init.workerIndex] = 0;
     const t1 = performance.now();
-    barrier();
+    // the batch's inputs, gathered by every thread, are what this thread's first-layer blocks read
+    barrier(undefined, ownsFirstLayer ? batch.acts[0] : -1, rows * features);
     const t2 = performance.now();
     timing[T_COMPUTE] += t1 - t0;
     timing[T_BARRIER] += t2 - t1;
@@ -228,7 +232,14 @@ export default async function runSession(init: SessionInit): Promise<number> {
   }
 
   /** Waits for all T threads; the last to arrive runs `last` before releasing the others. */
-  function barrier(last?: () => void): void {
+  /**
+   * Waits for all T threads; the last to arrive runs `last` before releasing the others. While
+   * waiting with a core of its own, a thread reads through the `count` floats at `warm` (one
+   * load per cache line) that it reads next, so they are in its cache when it needs them
+   * instead of in the caches of the cores that wrote them: the new parameters before the next
+   * step's forward, the batch's inputs before the first layer's weight gradients.
+   */
+  function barrier(last?: () => void, warm = -1, count = 0): void {
     const phase = Atomics.load(ints, PHASE);
     if (Atomics.add(ints, ARRIVED, 1) + 1 === T) {
       last?.();
@@ -236,8 +247,21 @@ export default async function runSession(init: SessionInit): Promise<number> {
       Atomics.add(ints, PHASE, 1);
       Atomics.notify(ints, PHASE);
     } else {
+      if (warm >= 0 && init.spin > 0) warmLines(warm, count, phase);
       waitWhileEqual(ints, PHASE, phase, init.spin);
     }
+  }
+
+  /** Touches each 64-byte line of floats [at, at + count) until PHASE moves on. */
+  function warmLines(at: number, count: number, phase: number): void {
+    let sum = 0;
+    const end = at + count;
+    for (let i = at; i < end; i += 1024) {
+      if (Atomics.load(ints, PHASE) !== phase) break;
+      const stop = Math.min(end, i + 1024);
+      for (let j = i; j < stop; j += 16) sum += m[j];
+    }
+    warmSink[0] = sum;
   }
 
   function reportError(e: unknown, shard = -1): void {
