@@ -58,7 +58,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const own = init.plan.workers[init.workerIndex];
   const blocks = gradientBlocks(net);
   const shares = blockShares(net, blocks, init.threads);
-  const ownsFirstLayer = [...shares[init.workerIndex]].some((b) => blocks[b].layer === 0);
+  const ownsFirstLayer = shares[init.workerIndex].some((b) => blocks[b].layer === 0);
   const claims = new Int32Array(init.claims);
   const stats = new Float64Array(init.stats);
   const perm = new Int32Array(init.permutation);

@@ -2,8 +2,6 @@ import { Redis } from 'ioredis';
 import { GradpoolError, UsageError } from '../errors.js';
 import type { EpochMetrics } from '../train/trainer.js';
 
-export { checkQueueName, DEFAULT_QUEUE_NAME } from './queue-name.js';
-
 // What the server and the workers share through Redis besides BullMQ's own keys: each job's
 // latest checkpoint (so a job stalled on one machine resumes on another), the finished
 // model's bytes (so the owning server can serve them), and cancellation requests.

@@ -34,11 +34,11 @@ export interface StepBreakdown {
   computeMs: number;
   /** phase 2's weight-gradient products dZᵀ·A; mean per worker */
   gradientsMs: number;
-  /** waiting at the barrier between the phases; mean per worker */
+  /** waiting at a step's two barriers (between the phases, and for the step's last block); mean per worker */
   waitMs: number;
   /** phase 2's SGD updates; mean per worker */
   updateMs: number;
-  /** the rest of the step's wall time: publishing, waking, the phase-2 tail, gathering stats */
+  /** the rest of the step's wall time: publishing commands, waking, gathering stats */
   otherMs: number;
 }
 
