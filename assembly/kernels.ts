@@ -17,6 +17,10 @@ function madd(a: v128, b: v128, c: v128): v128 {
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
+/** outputs per chunk of dz's columns packed by linearBackwardParams (types.ts: PACK_OUTPUTS) */
+const PACK_OUTPUTS: i32 = 8;
+const PACK_BYTES: usize = <usize>PACK_OUTPUTS << 2;
+
 @inline
 function hsum(v: v128): f32 {
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
@@ -33,16 +37,33 @@ function dot(a: usize, w: usize, I: i32): f32 {
   return s;
 }
 
-/** out: B×O = a: B×I · wᵀ (w: O×I) + bias: O — tiles of 4 rows × 2 outputs */
-export function linearForward(out: usize, a: usize, w: usize, bias: usize, B: i32, I: i32, O: i32): void {
+/**
+ * out: B×O = a: B×I · wᵀ (w: O×I) + bias: O — tiles of 4 rows × 2 outputs. Each tile's rows are
+ * first interleaved into `pack` (4 × I floats, the caller's), so the inner loop reads them
+ * through one pointer with constant offsets: a row stride known only at run time would cost an
+ * address addition per row per step of k. Every output is summed in the same order in any
+ * tile (four lanes over k, then the lanes, the scalar tail and the bias), so which tile a row
+ * falls in never changes its bits.
+ */
+export function linearForward(out: usize, a: usize, w: usize, bias: usize, B: i32, I: i32, O: i32, pack: usize): void {
   const rs = <usize>I << 2;
   const os = <usize>O << 2;
+  const I4 = I & ~3;
+  const pend = pack + (<usize>I4 << 4);
   let r = 0;
   for (; r + 4 <= B; r += 4) {
     const a0 = a + <usize>r * rs;
     const a1 = a0 + rs;
     const a2 = a1 + rs;
     const a3 = a2 + rs;
+    let q = pack;
+    for (let kb: usize = 0; q < pend; kb += 16) {
+      v128.store(q, v128.load(a0 + kb));
+      v128.store(q, v128.load(a1 + kb), 16);
+      v128.store(q, v128.load(a2 + kb), 32);
+      v128.store(q, v128.load(a3 + kb), 48);
+      q += 64;
+    }
     const o0 = out + <usize>r * os;
     let o = 0;
     for (; o + 2 <= O; o += 2) {
@@ -52,27 +73,27 @@ export function linearForward(out: usize, a: usize, w: usize, bias: usize, B: i3
       let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
       let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
       let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-      let k = 0;
-      for (; k + 4 <= I; k += 4) {
-        const kb = <usize>k << 2;
-        const x0 = v128.load(w0 + kb);
-        const x1 = v128.load(w1 + kb);
-        let v = v128.load(a0 + kb);
+      let wk = w0;
+      for (let p = pack; p < pend; p += 64) {
+        const x0 = v128.load(wk);
+        const x1 = v128.load(wk + rs);
+        wk += 16;
+        let v = v128.load(p);
         c00 = madd(v, x0, c00);
         c01 = madd(v, x1, c01);
-        v = v128.load(a1 + kb);
+        v = v128.load(p, 16);
         c10 = madd(v, x0, c10);
         c11 = madd(v, x1, c11);
-        v = v128.load(a2 + kb);
+        v = v128.load(p, 32);
         c20 = madd(v, x0, c20);
         c21 = madd(v, x1, c21);
-        v = v128.load(a3 + kb);
+        v = v128.load(p, 48);
         c30 = madd(v, x0, c30);
         c31 = madd(v, x1, c31);
       }
       let s00 = hsum(c00), s01 = hsum(c01), s10 = hsum(c10), s11 = hsum(c11);
       let s20 = hsum(c20), s21 = hsum(c21), s30 = hsum(c30), s31 = hsum(c31);
-      for (; k < I; k++) {
+      for (let k = I4; k < I; k++) {
         const kb = <usize>k << 2;
         const x0 = load<f32>(w0 + kb);
         const x1 = load<f32>(w1 + kb);
@@ -114,18 +135,19 @@ export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, 
   const rs = <usize>I << 2;
   const os = <usize>O << 2;
   const oFull = o0 + (((o1 - o0) >> 2) << 2);
-  for (let c0 = o0; c0 < oFull; c0 += 8) {
-    const c1 = min(c0 + 8, oFull);
+  for (let c0 = o0; c0 < oFull; c0 += PACK_OUTPUTS) {
+    const c1 = min(c0 + PACK_OUTPUTS, oFull);
+    const chunkBytes = <usize>(c1 - c0) << 2;
     // dz's columns [c0, c1) copied row by row to 32-byte rows: read in place they sit one
     // row of dz (a power-of-two stride for common widths) apart and crowd a few cache sets
     let zs = dz + (<usize>c0 << 2);
     let zp = pack;
     for (let r = 0; r < B; r++) {
-      v128.store(zp, v128.load(zs));
-      if (c1 - c0 == 8) v128.store(zp, v128.load(zs, 16), 16);
+      for (let j: usize = 0; j < chunkBytes; j += 16) v128.store(zp + j, v128.load(zs + j));
       zs += os;
-      zp += 32;
+      zp += PACK_BYTES;
     }
+    const zend = pack + <usize>B * PACK_BYTES;
     // k strips outside, output tiles inside: a strip of a (8 columns × B rows) is read from
     // L2 once and then served from L1 to every tile of the chunk
     let k = 0;
@@ -137,8 +159,8 @@ export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, 
         let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
         let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
         let ar = a + kb;
-        let zr = pack + (<usize>(o - c0) << 2);
-        for (let r = 0; r < B; r++) {
+        // bounded by the pointer, not a row counter: one fewer addition per row
+        for (let zr = pack + (<usize>(o - c0) << 2); zr < zend; zr += PACK_BYTES) {
           const x0 = v128.load(ar);
           const x1 = v128.load(ar, 16);
           let s = v128.load32_splat(zr);
@@ -154,7 +176,6 @@ export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, 
           c30 = madd(s, x0, c30);
           c31 = madd(s, x1, c31);
           ar += rs;
-          zr += 32;
         }
         const p = dw + <usize>(o - o0) * rs + kb;
         v128.store(p, c00); v128.store(p, c01, 16);
@@ -185,14 +206,20 @@ function columnDot(dz: usize, a: usize, o: i32, k: i32, B: i32, os: usize, rs: u
   return s;
 }
 
-/** da: B×I = dz: B×O · w: O×I — tiles of 4 rows × 8 inputs accumulate over the O outputs */
-export function linearBackwardInput(da: usize, dz: usize, w: usize, B: i32, I: i32, O: i32): void {
+/**
+ * da: B×I = dz: B×O · w: O×I — tiles of 4 rows × 8 inputs accumulate over the O outputs. Each
+ * tile's rows of dz are first transposed into `pack` (4 × O floats, the caller's), four per
+ * output, so the inner loop broadcasts them from one pointer with constant offsets.
+ */
+export function linearBackwardInput(da: usize, dz: usize, w: usize, B: i32, I: i32, O: i32, pack: usize): void {
   const rs = <usize>I << 2;
   const os = <usize>O << 2;
+  const pend = pack + (<usize>O << 4);
   let r = 0;
   for (; r + 4 <= B; r += 4) {
     const z0 = dz + <usize>r * os;
     const d0 = da + <usize>r * rs;
+    packColumns(pack, z0, O, os);
     let k = 0;
     for (; k + 8 <= I; k += 8) {
       const kb = <usize>k << 2;
@@ -200,21 +227,21 @@ export function linearBackwardInput(da: usize, dz: usize, w: usize, B: i32, I: i
       let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
       let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
       let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-      for (let o = 0; o < O; o++) {
-        const wo = w + <usize>o * rs + kb;
+      let wo = w + kb;
+      for (let zp = pack; zp < pend; zp += 16) {
         const x0 = v128.load(wo);
         const x1 = v128.load(wo, 16);
-        const zo = z0 + (<usize>o << 2);
-        let s = v128.load32_splat(zo);
+        wo += rs;
+        let s = v128.load32_splat(zp);
         c00 = madd(s, x0, c00);
         c01 = madd(s, x1, c01);
-        s = v128.load32_splat(zo + os);
+        s = v128.load32_splat(zp, 4);
         c10 = madd(s, x0, c10);
         c11 = madd(s, x1, c11);
-        s = v128.load32_splat(zo + 2 * os);
+        s = v128.load32_splat(zp, 8);
         c20 = madd(s, x0, c20);
         c21 = madd(s, x1, c21);
-        s = v128.load32_splat(zo + 3 * os);
+        s = v128.load32_splat(zp, 12);
         c30 = madd(s, x0, c30);
         c31 = madd(s, x1, c31);
       }
@@ -232,6 +259,31 @@ export function linearBackwardInput(da: usize, dz: usize, w: usize, B: i32, I: i
     for (let k = 0; k < I; k++) {
       store<f32>(da + <usize>r * rs + (<usize>k << 2), rowTimesColumn(dz + <usize>r * os, w, k, O, rs));
     }
+  }
+}
+
+/** pack[4o + i] = z[i·O + o] for the 4 rows at z (row stride os bytes): 4×4 transposes, then a scalar tail */
+@inline
+function packColumns(pack: usize, z: usize, O: i32, os: usize): void {
+  let o = 0;
+  for (; o + 4 <= O; o += 4) {
+    const zo = z + (<usize>o << 2);
+    const r0 = v128.load(zo), r1 = v128.load(zo + os), r2 = v128.load(zo + 2 * os), r3 = v128.load(zo + 3 * os);
+    const lo01 = i32x4.shuffle(r0, r1, 0, 4, 1, 5), hi01 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+    const lo23 = i32x4.shuffle(r2, r3, 0, 4, 1, 5), hi23 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+    const q = pack + (<usize>o << 4);
+    v128.store(q, i64x2.shuffle(lo01, lo23, 0, 2));
+    v128.store(q, i64x2.shuffle(lo01, lo23, 1, 3), 16);
+    v128.store(q, i64x2.shuffle(hi01, hi23, 0, 2), 32);
+    v128.store(q, i64x2.shuffle(hi01, hi23, 1, 3), 48);
+  }
+  for (; o < O; o++) {
+    const zo = z + (<usize>o << 2);
+    const q = pack + (<usize>o << 4);
+    store<f32>(q, load<f32>(zo));
+    store<f32>(q, load<f32>(zo + os), 4);
+    store<f32>(q, load<f32>(zo + 2 * os), 8);
+    store<f32>(q, load<f32>(zo + 3 * os), 12);
   }
 }
 

@@ -34,7 +34,7 @@ if (kind === 'madd') {
     return rounds * 96;
   };
 } else {
-  const floats = 16384 + B * I + O * I + O + B * O;
+  const floats = 16384 + B * I + O * I + O + B * O + 4 * I;
   const memory = new WebAssembly.Memory({
     initial: Math.ceil((floats * 4) / 65536) + 1,
     maximum: Math.ceil((floats * 4) / 65536) + 1,
@@ -47,8 +47,9 @@ if (kind === 'madd') {
   const w = a + B * I;
   const bias = w + O * I;
   const out = bias + O;
+  const pack = out + B * O;
   call = () => {
-    k.linearForward(out, a, w, bias, B, I, O);
+    k.linearForward(out, a, w, bias, B, I, O, pack);
     return 2 * B * I * O;
   };
 }

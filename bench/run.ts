@@ -91,13 +91,13 @@ const shapes: [string, string, number, (k: Kernels) => void][] = [
     'forward A·Wᵀ',
     `${SHARD_ROWS}×784×256 (one shard)`,
     2 * SHARD_ROWS * 784 * 256,
-    (k) => k.linearForward(OUT, A, W, BIAS, SHARD_ROWS, 784, 256),
+    (k) => k.linearForward(OUT, A, W, BIAS, SHARD_ROWS, 784, 256, PACK),
   ],
   [
     'forward A·Wᵀ',
     '128×784×256',
     2 * 128 * 784 * 256,
-    (k) => k.linearForward(OUT, A, W, BIAS, 128, 784, 256),
+    (k) => k.linearForward(OUT, A, W, BIAS, 128, 784, 256, PACK),
   ],
   [
     'weight grad dZᵀ·A',
@@ -115,7 +115,7 @@ const shapes: [string, string, number, (k: Kernels) => void][] = [
     'input grad dZ·W',
     `${SHARD_ROWS}×256×128 (one shard)`,
     2 * SHARD_ROWS * 256 * 128,
-    (k) => k.linearBackwardInput(OUT, DZ, W, SHARD_ROWS, 256, 128),
+    (k) => k.linearBackwardInput(OUT, DZ, W, SHARD_ROWS, 256, 128, PACK),
   ],
 ];
 const kernelRows: KernelRow[] = [];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type KernelName, type Kernels, PACK_OUTPUTS } from '../src/nn/kernels/types.js';
+import { type KernelName, type Kernels, kernelScratchFloats } from '../src/nn/kernels/types.js';
 import { arena, FAST_KERNELS, fill, kernelsOn, worstRatio } from './helpers.js';
 
 // Each fast kernel against its naive twin on the same inputs, on shapes that hit every tail
@@ -44,11 +44,11 @@ for (const fast of FAST_KERNELS) {
         const dz = bias + O;
         const out1 = dz + B * O;
         const out2 = out1 + Math.max(B * O, O * I + O, B * I);
-        // the weight-gradient kernel's scratch starts as NaN: what it reads there, it wrote
+        // the kernels' scratch starts as NaN: what they read there, they wrote
         const pack = out2 + Math.max(B * O, O * I + O, B * I);
         fill(m, a, dz + B * O - a, B * 1000 + I);
-        m.fill(Number.NaN, pack, pack + PACK_OUTPUTS * B);
-        const run = (kk: Kernels, out: number) => kk.linearForward(out, a, w, bias, B, I, O);
+        m.fill(Number.NaN, pack, pack + kernelScratchFloats([I, O], B));
+        const run = (kk: Kernels, out: number) => kk.linearForward(out, a, w, bias, B, I, O, pack);
         run(naive, out1);
         run(k, out2);
         compare(m, out2, out1, B * O, 'forward');
@@ -61,11 +61,26 @@ for (const fast of FAST_KERNELS) {
         k.linearBackwardParams(out2, out2 + O * I, dz, a, B, I, O, o0, o1, pack);
         compare(m, out2, out1 + o0 * I, (o1 - o0) * I, 'dW of an output block');
         compare(m, out2 + O * I, out1 + O * I + o0, o1 - o0, 'db of an output block');
-        naive.linearBackwardInput(out1, dz, w, B, I, O);
-        k.linearBackwardInput(out2, dz, w, B, I, O);
+        naive.linearBackwardInput(out1, dz, w, B, I, O, pack);
+        k.linearBackwardInput(out2, dz, w, B, I, O, pack);
         compare(m, out2, out1, B * I, 'dA');
       });
     }
+
+    it('forward gives a row the same bits in a tile of rows as alone, so shard boundaries never change a sum', async () => {
+      const { m, k } = await pair(fast);
+      const [B, I, O] = [9, 37, 5];
+      const a = 16384;
+      const w = a + B * I;
+      const bias = w + O * I;
+      const tiled = bias + O;
+      const alone = tiled + B * O;
+      const pack = alone + B * O;
+      fill(m, a, pack - a, 77);
+      k.linearForward(tiled, a, w, bias, B, I, O, pack);
+      for (let r = 0; r < B; r++) k.linearForward(alone + r * O, a + r * I, w, bias, 1, I, O, pack);
+      assert.deepEqual(m.slice(tiled, tiled + B * O), m.slice(alone, alone + B * O));
+    });
 
     for (const act of [0, 1, 2]) {
       it(`activation ${['relu', 'tanh', 'sigmoid'][act]} forward and backward, and NaN stays NaN`, async () => {

@@ -6,6 +6,7 @@ import { blockShares, gradientBlocks } from '../src/nn/arena.js';
 import { loadKernels } from '../src/nn/kernels/load.js';
 import { networkLayout } from '../src/nn/layout.js';
 import { forwardDeltas, forwardLoss, gatherRows, weightGradients } from '../src/nn/mlp.js';
+import { withScratch } from '../src/nn/scratch.js';
 import {
   ARRIVED,
   CLAIM_STRIDE,
@@ -52,10 +53,12 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const net = networkLayout(init.sizes, init.activation);
   const m = new Float32Array(init.memory.buffer);
   const k = await loadKernels(init.kernels, init.memory, init.wasmModule);
-  const { params, velocity, batch } = init.plan;
+  const { params, velocity } = init.plan;
   const busy = new Int32Array(init.busy);
   const faults = init.faults;
   const own = init.plan.workers[init.workerIndex];
+  // the batch's buffers are shared; the kernels' scratch is this thread's
+  const batch = withScratch(init.plan.batch, own.pack);
   const blocks = gradientBlocks(net);
   const shares = blockShares(net, blocks, init.threads);
   const ownsFirstLayer = shares[init.workerIndex].some((b) => blocks[b].layer === 0);
@@ -175,7 +178,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
           const { layer, o0, o1 } = blocks[share[j]];
           const L = net.layers[layer];
           const g0 = performance.now();
-          weightGradients(k, net, batch, layer, o0, o1, rows, own.gradWeights, own.gradBias, own.pack);
+          weightGradients(k, net, batch, layer, o0, o1, rows, own.gradWeights, own.gradBias, batch.pack);
           gradients += performance.now() - g0;
           const w = L.weight + o0 * L.inputs;
           const n = (o1 - o0) * L.inputs;

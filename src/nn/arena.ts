@@ -1,4 +1,4 @@
-import { PACK_OUTPUTS } from './kernels/types.js';
+import { kernelScratchFloats } from './kernels/types.js';
 import type { NetworkLayout } from './layout.js';
 import { align, type BatchPlan, batchPlan } from './scratch.js';
 
@@ -22,7 +22,7 @@ export interface WorkerScratch {
   readonly gradWeights: number;
   /** BLOCK_OUTPUTS: one block's bias gradient */
   readonly gradBias: number;
-  /** PACK_OUTPUTS × batchRows: the weight-gradient kernel's scratch */
+  /** kernelScratchFloats: this thread's kernel scratch during a training step */
   readonly pack: number;
 }
 
@@ -56,7 +56,7 @@ export function arenaPlan(
     const gradBias = align(gradWeights + BLOCK_OUTPUTS * maxInputs);
     const pack = gradBias + align(BLOCK_OUTPUTS);
     workers.push({ eval: evalPlan, gradWeights, gradBias, pack });
-    at = pack + align(PACK_OUTPUTS * Math.max(1, batchRows));
+    at = pack + align(kernelScratchFloats(net.sizes, batchRows));
   }
   const bytes = Math.ceil((at * 4) / PAGE) * PAGE;
   if (bytes > 4 * 1024 * 1024 * 1024 - PAGE) {

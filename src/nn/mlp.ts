@@ -31,6 +31,7 @@ export function forward(
       B,
       L.inputs,
       L.outputs,
+      p.pack,
     );
     if (l < last) k.activationForward(act, out, B * L.outputs);
   }
@@ -108,6 +109,7 @@ export function forwardDeltas(
       B,
       L.inputs,
       L.outputs,
+      p.pack,
     );
     k.activationBackward(act, da, rowsOf(p.acts[l], r0, L.inputs), B * L.inputs);
   }

@@ -1,4 +1,4 @@
-import { PACK_OUTPUTS } from './kernels/types.js';
+import { kernelScratchFloats } from './kernels/types.js';
 import type { NetworkLayout } from './layout.js';
 
 /**
@@ -8,15 +8,14 @@ import type { NetworkLayout } from './layout.js';
  *   deltas[l] rows × sizes[l]: dZ of layer l's pre-activation (deltas[last] === acts[last];
  *             deltas[0] is unused, −1); only when planned withDeltas
  *   labels    rows class indices, as floats
- *   pack      PACK_OUTPUTS × rows: linearBackwardParams' scratch, for a pass over the plan on
- *             one thread (forwardBackward); a parallel step gives each thread its own
+ *   pack      the kernels' scratch (kernelScratchFloats), for passes over the plan on one
+ *             thread; a parallel step gives each thread its own (see withScratch)
  */
 export interface BatchPlan {
   readonly rows: number;
   readonly acts: readonly number[];
   readonly deltas: readonly number[];
   readonly labels: number;
-  /** −1 unless planned withDeltas */
   readonly pack: number;
   /** first float and floats used, rounded up to ALIGN */
   readonly base: number;
@@ -42,6 +41,11 @@ export function batchPlan(layout: NetworkLayout, rows: number, base: number, wit
     return l > 0 && withDeltas ? take(rows * n) : -1;
   });
   const labels = take(rows);
-  const pack = withDeltas ? take(PACK_OUTPUTS * rows) : -1;
+  const pack = take(kernelScratchFloats(layout.sizes, rows));
   return { rows, acts, deltas, labels, pack, base: start, size: at - start };
+}
+
+/** The same buffers with another thread's kernel scratch, for threads sharing one batch. */
+export function withScratch(p: BatchPlan, pack: number): BatchPlan {
+  return { ...p, pack };
 }

@@ -8,14 +8,36 @@ export type KernelName = 'naive' | 'js' | 'wasm';
 
 /** Outputs per packed chunk of dz in linearBackwardParams: its scratch holds PACK_OUTPUTS × B floats. */
 export const PACK_OUTPUTS = 8;
+/** Rows per tile of linearForward and linearBackwardInput, which pack a tile into scratch. */
+export const TILE_ROWS = 4;
+
+/**
+ * Floats of the scratch (`pack`) one thread's kernels need for a layout of `sizes` and batches
+ * of up to `rows` rows: a chunk of dz's columns, or one row tile of a layer's inputs or of dz.
+ */
+export function kernelScratchFloats(sizes: readonly number[], rows: number): number {
+  return Math.max(PACK_OUTPUTS * Math.max(1, rows), TILE_ROWS * Math.max(...sizes));
+}
 
 /** An arena: float32 in production; float64 lets tests run the same code as an exact reference. */
 export type Floats = Float32Array | Float64Array;
 
 export interface Kernels {
   readonly name: KernelName;
-  /** out: B×O = a: B×I · wᵀ (w: O×I) + bias: O */
-  linearForward(out: number, a: number, w: number, bias: number, B: number, I: number, O: number): void;
+  /**
+   * out: B×O = a: B×I · wᵀ (w: O×I) + bias: O. `pack` is the caller's scratch of
+   * kernelScratchFloats floats, which the kernel may overwrite (so one per thread).
+   */
+  linearForward(
+    out: number,
+    a: number,
+    w: number,
+    bias: number,
+    B: number,
+    I: number,
+    O: number,
+    pack: number,
+  ): void;
   /**
    * Rows [o0, o1) of the weight gradient: dw[(o−o0)·I + k] = Σ_r dz[r·O + o]·a[r·I + k] and
    * db[o−o0] = Σ_r dz[r·O + o], summed over r = 0…B−1 in that order (dz: B×O, a: B×I). Writes,
@@ -35,8 +57,8 @@ export interface Kernels {
     o1: number,
     pack: number,
   ): void;
-  /** da: B×I = dz: B×O · w: O×I */
-  linearBackwardInput(da: number, dz: number, w: number, B: number, I: number, O: number): void;
+  /** da: B×I = dz: B×O · w: O×I; `pack` as for linearForward */
+  linearBackwardInput(da: number, dz: number, w: number, B: number, I: number, O: number, pack: number): void;
   /** x: n ← α(x), in place; act is an ACTIVATION_CODE */
   activationForward(act: number, x: number, n: number): void;
   /** d: n ← d ⊙ α'(z), with α' written through the activation's output a = α(z) */

@@ -6,7 +6,16 @@ import { compileWasmKernels } from './wasm-module.js';
 // bytes as JavaScript: offsets are passed in floats and scaled to bytes here.
 
 interface WasmExports {
-  linearForward(out: number, a: number, w: number, bias: number, B: number, I: number, O: number): void;
+  linearForward(
+    out: number,
+    a: number,
+    w: number,
+    bias: number,
+    B: number,
+    I: number,
+    O: number,
+    pack: number,
+  ): void;
   linearBackwardParams(
     dw: number,
     db: number,
@@ -19,7 +28,7 @@ interface WasmExports {
     o1: number,
     pack: number,
   ): void;
-  linearBackwardInput(da: number, dz: number, w: number, B: number, I: number, O: number): void;
+  linearBackwardInput(da: number, dz: number, w: number, B: number, I: number, O: number, pack: number): void;
   activationForward(act: number, x: number, n: number): void;
   activationBackward(act: number, d: number, a: number, n: number): void;
   softmaxCrossEntropy(logits: number, labels: number, B: number, C: number): number;
@@ -47,10 +56,12 @@ export async function instantiateWasmKernels(
   const x = instance.exports as unknown as WasmExports;
   return {
     name: 'wasm',
-    linearForward: (out, a, w, bias, B, I, O) => x.linearForward(out * 4, a * 4, w * 4, bias * 4, B, I, O),
+    linearForward: (out, a, w, bias, B, I, O, pack) =>
+      x.linearForward(out * 4, a * 4, w * 4, bias * 4, B, I, O, pack * 4),
     linearBackwardParams: (dw, db, dz, a, B, I, O, o0, o1, pack) =>
       x.linearBackwardParams(dw * 4, db * 4, dz * 4, a * 4, B, I, O, o0, o1, pack * 4),
-    linearBackwardInput: (da, dz, w, B, I, O) => x.linearBackwardInput(da * 4, dz * 4, w * 4, B, I, O),
+    linearBackwardInput: (da, dz, w, B, I, O, pack) =>
+      x.linearBackwardInput(da * 4, dz * 4, w * 4, B, I, O, pack * 4),
     activationForward: (act, p, n) => x.activationForward(act, p * 4, n),
     activationBackward: (act, d, a, n) => x.activationBackward(act, d * 4, a * 4, n),
     softmaxCrossEntropy: (logits, labels, B, C) => x.softmaxCrossEntropy(logits * 4, labels * 4, B, C),
