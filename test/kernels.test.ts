@@ -82,6 +82,30 @@ for (const fast of FAST_KERNELS) {
       assert.deepEqual(m.slice(tiled, tiled + B * O), m.slice(alone, alone + B * O));
     });
 
+    it('weight gradient of a mostly-zero dz (as behind a relu) skips its zero rows with the bits of the full sum', async () => {
+      const { m, naive, k } = await pair(fast);
+      // I = 45: tiles of 16 and 8 inputs and a scalar tail; O = 13: a chunk of 8, one of 4, a tail
+      const [B, I, O] = [37, 45, 13];
+      const extra = 3 * B;
+      const a = 16384;
+      const dz = a + (B + extra) * I;
+      const sparse = dz + (B + extra) * O;
+      const dense = sparse + O * I + O;
+      const want = dense + O * I + O;
+      const pack = want + O * I + O;
+      fill(m, a, B * I, 5);
+      fill(m, dz, (B + extra) * O, 6);
+      for (let i = 0; i < B * O; i++) if (i % 7 !== 3) m[dz + i] = 0;
+      m.fill(0, a + B * I, a + (B + extra) * I);
+      // 15 % of the first B rows are nonzero: the zero-skipping loop
+      k.linearBackwardParams(sparse, sparse + O * I, dz, a, B, I, O, 0, O, pack);
+      // the same rows and 3B more whose inputs are 0, so they add ±0, and dz is 79 % nonzero: the full loop
+      k.linearBackwardParams(dense, dense + O * I, dz, a, B + extra, I, O, 0, O, pack);
+      assert.deepEqual(m.slice(sparse, sparse + O * I), m.slice(dense, dense + O * I));
+      naive.linearBackwardParams(want, want + O * I, dz, a, B, I, O, 0, O, pack);
+      compare(m, sparse, want, O * I + O, 'dW, db from the nonzero rows');
+    });
+
     for (const act of [0, 1, 2]) {
       it(`activation ${['relu', 'tanh', 'sigmoid'][act]} forward and backward, and NaN stays NaN`, async () => {
         const { m, naive, k } = await pair(fast);

@@ -6,7 +6,7 @@
 
 export type KernelName = 'naive' | 'js' | 'wasm';
 
-/** Outputs per packed chunk of dz in linearBackwardParams: its scratch holds PACK_OUTPUTS × B floats. */
+/** Outputs per chunk of dz in linearBackwardParams: its scratch holds PACK_OUTPUTS × (2B + 4) floats. */
 export const PACK_OUTPUTS = 8;
 /** Rows per tile of linearForward and linearBackwardInput, which pack a tile into scratch. */
 export const TILE_ROWS = 4;
@@ -16,7 +16,7 @@ export const TILE_ROWS = 4;
  * of up to `rows` rows: a chunk of dz's columns, or one row tile of a layer's inputs or of dz.
  */
 export function kernelScratchFloats(sizes: readonly number[], rows: number): number {
-  return Math.max(PACK_OUTPUTS * Math.max(1, rows), TILE_ROWS * Math.max(...sizes));
+  return Math.max(PACK_OUTPUTS * (2 * Math.max(1, rows) + 4), TILE_ROWS * Math.max(...sizes));
 }
 
 /** An arena: float32 in production; float64 lets tests run the same code as an exact reference. */
@@ -43,7 +43,7 @@ export interface Kernels {
    * db[o−o0] = Σ_r dz[r·O + o], summed over r = 0…B−1 in that order (dz: B×O, a: B×I). Writes,
    * not adds. o0 must be a multiple of 4 so the SIMD tiles, and so the rounding, of a given
    * output never depend on how the outputs were split among threads. `pack` is the caller's
-   * scratch of PACK_OUTPUTS × B floats, which the kernel may overwrite.
+   * scratch of kernelScratchFloats floats, which the kernel may overwrite.
    */
   linearBackwardParams(
     dw: number,
