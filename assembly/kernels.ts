@@ -132,8 +132,9 @@ export function linearForward(out: usize, a: usize, w: usize, bias: usize, B: i3
  *
  * Outputs go in chunks of PACK_OUTPUTS. Behind a relu most of dz is exactly zero (70 % after
  * one epoch of Fashion-MNIST), so a chunk whose dz is mostly zero skips its zero rows: a row
- * with dz = ±0 adds ±0 to a finite accumulator that never holds −0, which changes no bit, so
- * both ways give the same bytes and the choice is only about speed.
+ * with dz = ±0 adds ±0·a = ±0 (a finite) to an accumulator that never holds −0, which changes
+ * no bit, so both ways give the same bytes and the choice is only about speed. (An infinite a
+ * would make the full sum NaN; the trainer stops on the non-finite loss such a step has anyway.)
  */
 export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, B: i32, I: i32, O: i32, o0: i32, o1: i32, pack: usize): void {
   const rs = <usize>I << 2;
