@@ -128,79 +128,90 @@ export function linearForward(out: usize, a: usize, w: usize, bias: usize, B: i3
 /**
  * Rows [o0, o1) of dw = dzᵀ·a and db = Σ_rows dz (dz: B×O, a: B×I), written at dw + (o−o0)·I and
  * db + (o−o0); each element sums over r = 0…B−1 in order. o0 is a multiple of 4 (see types.ts).
- * pack: scratch of PACK_OUTPUTS × (2B + 4) floats.
+ * pack: scratch of PACK_OUTPUTS × (3B + 4) floats.
  *
- * Outputs go in chunks of PACK_OUTPUTS. Behind a relu most of dz is exactly zero (70 % after
- * one epoch of Fashion-MNIST), so a chunk whose dz is mostly zero skips its zero rows: a row
- * with dz = ±0 adds ±0·a = ±0 (a finite) to an accumulator that never holds −0, which changes
- * no bit, so both ways give the same bytes and the choice is only about speed. (An infinite a
- * would make the full sum NaN; the trainer stops on the non-finite loss such a step has anyway.)
+ * Outputs go in chunks of PACK_OUTPUTS, whose columns of dz are first copied row by row into
+ * `pack` (read in place, a column's values sit a power-of-two row stride apart and crowd a
+ * few cache sets). Behind a relu most of dz is exactly zero (70 % after one epoch of
+ * Fashion-MNIST), so a chunk whose dz is mostly zero skips its zero rows: a row with dz = ±0
+ * adds ±0·a = ±0 (a finite) to an accumulator that never holds −0, which changes no bit, so
+ * both loops give the same bytes and the choice is only about speed. (An infinite a would make
+ * the full sum NaN; the trainer stops on the non-finite loss such a step has anyway.)
+ * The last 1–3 outputs of a layer whose width is not a multiple of 4 keep their scalar
+ * rounding (a product, then a sum) in a SIMD loop of their own.
  */
 export function linearBackwardParams(dw: usize, db: usize, dz: usize, a: usize, B: i32, I: i32, O: i32, o0: i32, o1: i32, pack: usize): void {
   const rs = <usize>I << 2;
   const os = <usize>O << 2;
   const oFull = o0 + (((o1 - o0) >> 2) << 2);
-  for (let c0 = o0; c0 < oFull; c0 += PACK_OUTPUTS) {
-    const c1 = min(c0 + PACK_OUTPUTS, oFull);
+  const lists = pack + <usize>B * PACK_BYTES;
+  for (let c0 = o0; c0 < o1; ) {
+    const tail = c0 >= oFull;
+    const cEnd = tail ? o1 : min(c0 + PACK_OUTPUTS, oFull);
+    copyColumns(pack, dz, c0, cEnd, B, os, tail);
+    const nonzero = nonzeroLists(lists, pack, cEnd - c0, B, rs);
+    if (tail) tailChunk(dw, a, B, I, o0, c0, cEnd, lists);
     // measured break-even of the two loops: about 45 % nonzero
-    if (nonzeroLists(pack, dz, c0, c1, B, os, rs) * 5 <= (c1 - c0) * B * 2) sparseChunk(dw, a, B, I, o0, c0, c1, pack);
-    else denseChunk(dw, dz, a, B, I, o0, c0, c1, os, pack);
-    for (let o = c0; o < c1; o++) {
+    else if (nonzero * 5 <= (cEnd - c0) * B * 2) sparseChunk(dw, a, B, I, o0, c0, cEnd, lists);
+    else denseChunk(dw, a, B, I, o0, c0, cEnd, pack);
+    const zend = pack + <usize>B * PACK_BYTES;
+    for (let o = c0; o < cEnd; o++) {
       for (let kk = I & ~7; kk < I; kk++) store<f32>(dw + <usize>(o - o0) * rs + (<usize>kk << 2), columnDot(dz, a, o, kk, B, os, rs));
+      let s: f32 = 0;
+      for (let z = pack + (<usize>(o - c0) << 2); z < zend; z += PACK_BYTES) s += load<f32>(z);
+      store<f32>(db + (<usize>(o - o0) << 2), s);
     }
-  }
-  for (let o = oFull; o < o1; o++) {
-    for (let kk = 0; kk < I; kk++) store<f32>(dw + <usize>(o - o0) * rs + (<usize>kk << 2), columnDot(dz, a, o, kk, B, os, rs));
-  }
-  for (let j = o0; j < o1; j++) {
-    let s: f32 = 0;
-    for (let r = 0; r < B; r++) s += load<f32>(dz + <usize>r * os + (<usize>j << 2));
-    store<f32>(db + (<usize>(j - o0) << 2), s);
+    c0 = cEnd;
   }
 }
 
-/** bytes of one output's list in linearBackwardParams' scratch: a 16-byte header (its end), 8 bytes a row */
+/** dz's columns [c0, c1) copied to rows of PACK_BYTES at `pack`; by whole vectors unless `scalar` */
+@inline
+function copyColumns(pack: usize, dz: usize, c0: i32, c1: i32, B: i32, os: usize, scalar: bool): void {
+  const chunkBytes = <usize>(c1 - c0) << 2;
+  let zs = dz + (<usize>c0 << 2);
+  let zp = pack;
+  for (let r = 0; r < B; r++) {
+    if (scalar) for (let j: usize = 0; j < chunkBytes; j += 4) store<f32>(zp + j, load<f32>(zs + j));
+    else for (let j: usize = 0; j < chunkBytes; j += 16) v128.store(zp + j, v128.load(zs + j));
+    zs += os;
+    zp += PACK_BYTES;
+  }
+}
+
+/** bytes of one output's list: a 16-byte header (the list's end), then 8 bytes a row */
 @inline
 function listStride(B: i32): usize {
   return (<usize>B << 3) + 16;
 }
 
 /**
- * For each output o in [c0, c1), the rows whose dz is not ±0, in row order, as (byte offset of
- * the row in a, dz) pairs after a header holding the list's end; returns how many in all.
+ * For each of the n packed columns, the rows whose dz is not ±0, in row order, as (byte offset
+ * of the row in a, dz) pairs after a header holding the list's end; returns how many in all.
  */
-function nonzeroLists(pack: usize, dz: usize, c0: i32, c1: i32, B: i32, os: usize, rs: usize): i32 {
+function nonzeroLists(lists: usize, pack: usize, n: i32, B: i32, rs: usize): i32 {
   const stride = listStride(B);
-  for (let o = c0; o < c1; o++) {
-    const list = pack + <usize>(o - c0) * stride;
-    store<usize>(list, list + 16);
-  }
-  // rows outside: a row's outputs share a cache line, a column's are a (power-of-two) row apart
-  let z = dz + (<usize>c0 << 2);
-  let off: usize = 0;
-  for (let r = 0; r < B; r++) {
-    let list = pack;
-    for (let o = c0; o < c1; o++) {
-      const v = load<f32>(z + (<usize>(o - c0) << 2));
-      const e = load<usize>(list);
+  const zend = pack + <usize>B * PACK_BYTES;
+  let total = 0;
+  for (let j = 0; j < n; j++) {
+    const list = lists + <usize>j * stride;
+    let e = list + 16;
+    let off: usize = 0;
+    for (let z = pack + (<usize>j << 2); z < zend; z += PACK_BYTES) {
+      const v = load<f32>(z);
       store<u32>(e, <u32>off);
       store<f32>(e, v, 4);
-      store<usize>(list, e + select<usize>(8, 0, v != 0));
-      list += stride;
+      e += select<usize>(8, 0, v != 0);
+      off += rs;
     }
-    z += os;
-    off += rs;
+    store<usize>(list, e);
+    total += <i32>((e - list - 16) >> 3);
   }
-  let n = 0;
-  for (let o = c0; o < c1; o++) {
-    const list = pack + <usize>(o - c0) * stride;
-    n += <i32>((load<usize>(list) - list - 16) >> 3);
-  }
-  return n;
+  return total;
 }
 
 /** A chunk from its nonzero rows: tiles of 1 output × 16 inputs, then one of 8 where I asks. */
-function sparseChunk(dw: usize, a: usize, B: i32, I: i32, o0: i32, c0: i32, c1: i32, pack: usize): void {
+function sparseChunk(dw: usize, a: usize, B: i32, I: i32, o0: i32, c0: i32, c1: i32, lists: usize): void {
   const rs = <usize>I << 2;
   const stride = listStride(B);
   const I8 = I & ~7;
@@ -209,7 +220,7 @@ function sparseChunk(dw: usize, a: usize, B: i32, I: i32, o0: i32, c0: i32, c1: 
     const kb = <usize>k << 2;
     const at = a + kb;
     for (let o = c0; o < c1; o++) {
-      const list = pack + <usize>(o - c0) * stride;
+      const list = lists + <usize>(o - c0) * stride;
       const end = load<usize>(list);
       let c0v = f32x4.splat(0), c1v = f32x4.splat(0), c2v = f32x4.splat(0), c3v = f32x4.splat(0);
       for (let e = list + 16; e < end; e += 8) {
@@ -228,7 +239,7 @@ function sparseChunk(dw: usize, a: usize, B: i32, I: i32, o0: i32, c0: i32, c1: 
     const kb = <usize>k << 2;
     const at = a + kb;
     for (let o = c0; o < c1; o++) {
-      const list = pack + <usize>(o - c0) * stride;
+      const list = lists + <usize>(o - c0) * stride;
       const end = load<usize>(list);
       let c0v = f32x4.splat(0), c1v = f32x4.splat(0);
       for (let e = list + 16; e < end; e += 8) {
@@ -243,19 +254,35 @@ function sparseChunk(dw: usize, a: usize, B: i32, I: i32, o0: i32, c0: i32, c1: 
   }
 }
 
-/** A chunk over every row: tiles of 4 outputs × 8 inputs keep their accumulators in registers. */
-function denseChunk(dw: usize, dz: usize, a: usize, B: i32, I: i32, o0: i32, c0: i32, c1: i32, os: usize, pack: usize): void {
+/**
+ * The 1–3 outputs past a layer's last multiple of 4, from their nonzero rows, rounded as the
+ * scalar columnDot rounds (multiply, then add: no fused multiply-add), 8 inputs at a time.
+ */
+function tailChunk(dw: usize, a: usize, B: i32, I: i32, o0: i32, c0: i32, c1: i32, lists: usize): void {
   const rs = <usize>I << 2;
-  const chunkBytes = <usize>(c1 - c0) << 2;
-  // dz's columns [c0, c1) copied row by row to PACK_BYTES rows: read in place they sit one
-  // row of dz (a power-of-two stride for common widths) apart and crowd a few cache sets
-  let zs = dz + (<usize>c0 << 2);
-  let zp = pack;
-  for (let r = 0; r < B; r++) {
-    for (let j: usize = 0; j < chunkBytes; j += 16) v128.store(zp + j, v128.load(zs + j));
-    zs += os;
-    zp += PACK_BYTES;
+  const stride = listStride(B);
+  for (let k = 0; k + 8 <= I; k += 8) {
+    const kb = <usize>k << 2;
+    const at = a + kb;
+    for (let o = c0; o < c1; o++) {
+      const list = lists + <usize>(o - c0) * stride;
+      const end = load<usize>(list);
+      let c0v = f32x4.splat(0), c1v = f32x4.splat(0);
+      for (let e = list + 16; e < end; e += 8) {
+        const ar = at + <usize>load<u32>(e);
+        const s = v128.load32_splat(e, 4);
+        c0v = f32x4.add(c0v, f32x4.mul(s, v128.load(ar)));
+        c1v = f32x4.add(c1v, f32x4.mul(s, v128.load(ar, 16)));
+      }
+      const p = dw + <usize>(o - o0) * rs + kb;
+      v128.store(p, c0v); v128.store(p, c1v, 16);
+    }
   }
+}
+
+/** A chunk over every row: tiles of 4 outputs × 8 inputs keep their accumulators in registers. */
+function denseChunk(dw: usize, a: usize, B: i32, I: i32, o0: i32, c0: i32, c1: i32, pack: usize): void {
+  const rs = <usize>I << 2;
   const zend = pack + <usize>B * PACK_BYTES;
   // k strips outside, output tiles inside: a strip of a (8 columns × B rows) is read from
   // L2 once and then served from L1 to every tile of the chunk

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type KernelName, type Kernels, kernelScratchFloats } from '../src/nn/kernels/types.js';
+import { instantiateWasmKernels } from '../src/nn/kernels/wasm.js';
+import { compileWasmVariant } from '../src/nn/kernels/wasm-module.js';
 import { arena, FAST_KERNELS, fill, kernelsOn, worstRatio } from './helpers.js';
 
 // Each fast kernel against its naive twin on the same inputs, on shapes that hit every tail
@@ -32,6 +34,54 @@ function compare(m: Float32Array, a: number, b: number, n: number, what: string)
   const w = worstRatio(m, a, m, b, n, ATOL, RTOL);
   assert.ok(w.worst <= 1, `${what}: element ${w.at} is ${w.got}, naive ${w.want}`);
 }
+
+// Float32 emulation of one weight-gradient element summed over rows in order, each product
+// rounded and then each sum (no fused multiply-add).
+function roundedColumnSum(
+  m: Float32Array,
+  dz: number,
+  a: number,
+  B: number,
+  I: number,
+  O: number,
+  o: number,
+  k: number,
+) {
+  let s = 0;
+  for (let r = 0; r < B; r++) s = Math.fround(s + Math.fround(m[dz + r * O + o] * m[a + r * I + k]));
+  return s;
+}
+
+describe('the wasm weight gradient rounds as the sum in row order', () => {
+  for (const variant of ['simd', 'relaxed'] as const) {
+    it(`${variant} build: every element without fused multiply-add, the tails${variant === 'relaxed' ? ' only' : ''} with it`, async (t) => {
+      const module = await compileWasmVariant(variant);
+      if (!module) return t.skip(`the ${variant} build does not run here`);
+      const { memory, m } = arena(1_000_000);
+      const k = await instantiateWasmKernels(memory, module);
+      // tiles of 16 and 8 inputs and a scalar tail of 5; chunks of 8 and 4 outputs, a tail of 2
+      const [B, I, O] = [41, 45, 14];
+      const a = 16384;
+      const dz = a + B * I;
+      const dw = dz + B * O;
+      const pack = dw + O * I + O;
+      fill(m, a, B * I, 11);
+      fill(m, dz, B * O, 12);
+      // outputs 0–7 mostly zero (the zero-skipping loop), 8–11 dense, 12–13 half zero
+      for (let r = 0; r < B; r++)
+        for (let o = 0; o < O; o++)
+          if ((o < 8 && (r + o) % 5 !== 0) || (o >= 12 && r % 2)) m[dz + r * O + o] = 0;
+      k.linearBackwardParams(dw, dw + O * I, dz, a, B, I, O, 0, O, pack);
+      for (let o = 0; o < O; o++) {
+        for (let kk = 0; kk < I; kk++) {
+          if (variant === 'relaxed' && o < 12 && kk < 40) continue; // fused where the build fuses
+          const want = roundedColumnSum(m, dz, a, B, I, O, o, kk);
+          assert.equal(m[dw + o * I + kk], want, `dw[${o}][${kk}]`);
+        }
+      }
+    });
+  }
+});
 
 for (const fast of FAST_KERNELS) {
   describe(`${fast} kernels equal their naive twins`, () => {
