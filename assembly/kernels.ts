@@ -332,7 +332,9 @@ function columnDot(dz: usize, a: usize, o: i32, k: i32, B: i32, os: usize, rs: u
 /**
  * da: B×I = dz: B×O · w: O×I — tiles of 4 rows × 8 inputs accumulate over the O outputs. Each
  * tile's rows of dz are first transposed into `pack` (4 × O floats, the caller's), four per
- * output, so the inner loop broadcasts them from one pointer with constant offsets.
+ * output, so the inner loop broadcasts them from one pointer with constant offsets. A tile
+ * whose dz is mostly zero (behind a relu) instead sums each row over its nonzero outputs only,
+ * which changes no bit (see linearBackwardParams). pack: TILE_ROWS × (2O + 4) floats.
  */
 export function linearBackwardInput(da: usize, dz: usize, w: usize, B: i32, I: i32, O: i32, pack: usize): void {
   const rs = <usize>I << 2;
@@ -342,37 +344,42 @@ export function linearBackwardInput(da: usize, dz: usize, w: usize, B: i32, I: i
   for (; r + 4 <= B; r += 4) {
     const z0 = dz + <usize>r * os;
     const d0 = da + <usize>r * rs;
-    packColumns(pack, z0, O, os);
     let k = 0;
-    for (; k + 8 <= I; k += 8) {
-      const kb = <usize>k << 2;
-      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-      let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-      let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-      let wo = w + kb;
-      for (let zp = pack; zp < pend; zp += 16) {
-        const x0 = v128.load(wo);
-        const x1 = v128.load(wo, 16);
-        wo += rs;
-        let s = v128.load32_splat(zp);
-        c00 = madd(s, x0, c00);
-        c01 = madd(s, x1, c01);
-        s = v128.load32_splat(zp, 4);
-        c10 = madd(s, x0, c10);
-        c11 = madd(s, x1, c11);
-        s = v128.load32_splat(zp, 8);
-        c20 = madd(s, x0, c20);
-        c21 = madd(s, x1, c21);
-        s = v128.load32_splat(zp, 12);
-        c30 = madd(s, x0, c30);
-        c31 = madd(s, x1, c31);
+    // the same break-even as the weight gradient's
+    if (nonzeroOutputs(pack, z0, O, rs) * 5 <= O * 8) {
+      k = sparseRows(d0, w, I, O, pack);
+    } else {
+      packColumns(pack, z0, O, os);
+      for (; k + 8 <= I; k += 8) {
+        const kb = <usize>k << 2;
+        let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+        let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+        let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+        let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+        let wo = w + kb;
+        for (let zp = pack; zp < pend; zp += 16) {
+          const x0 = v128.load(wo);
+          const x1 = v128.load(wo, 16);
+          wo += rs;
+          let s = v128.load32_splat(zp);
+          c00 = madd(s, x0, c00);
+          c01 = madd(s, x1, c01);
+          s = v128.load32_splat(zp, 4);
+          c10 = madd(s, x0, c10);
+          c11 = madd(s, x1, c11);
+          s = v128.load32_splat(zp, 8);
+          c20 = madd(s, x0, c20);
+          c21 = madd(s, x1, c21);
+          s = v128.load32_splat(zp, 12);
+          c30 = madd(s, x0, c30);
+          c31 = madd(s, x1, c31);
+        }
+        const p = d0 + kb;
+        v128.store(p, c00); v128.store(p, c01, 16);
+        v128.store(p + rs, c10); v128.store(p + rs, c11, 16);
+        v128.store(p + 2 * rs, c20); v128.store(p + 2 * rs, c21, 16);
+        v128.store(p + 3 * rs, c30); v128.store(p + 3 * rs, c31, 16);
       }
-      const p = d0 + kb;
-      v128.store(p, c00); v128.store(p, c01, 16);
-      v128.store(p + rs, c10); v128.store(p + rs, c11, 16);
-      v128.store(p + 2 * rs, c20); v128.store(p + 2 * rs, c21, 16);
-      v128.store(p + 3 * rs, c30); v128.store(p + 3 * rs, c31, 16);
     }
     for (; k < I; k++) {
       for (let i = 0; i < 4; i++) store<f32>(d0 + <usize>i * rs + (<usize>k << 2), rowTimesColumn(z0 + <usize>i * os, w, k, O, rs));
@@ -383,6 +390,72 @@ export function linearBackwardInput(da: usize, dz: usize, w: usize, B: i32, I: i
       store<f32>(da + <usize>r * rs + (<usize>k << 2), rowTimesColumn(dz + <usize>r * os, w, k, O, rs));
     }
   }
+}
+
+/**
+ * For each of the 4 rows of dz at z (O wide), the outputs whose dz is not ±0, in order, as
+ * (byte offset of the output's row of w, dz) pairs after a 16-byte header holding the list's
+ * end; returns how many in all.
+ */
+function nonzeroOutputs(lists: usize, z: usize, O: i32, rs: usize): i32 {
+  const stride = listStride(O);
+  let total = 0;
+  for (let i = 0; i < 4; i++) {
+    const list = lists + <usize>i * stride;
+    let e = list + 16;
+    let off: usize = 0;
+    const row = z + <usize>i * (<usize>O << 2);
+    for (let zp = row, stop = row + (<usize>O << 2); zp < stop; zp += 4) {
+      const v = load<f32>(zp);
+      store<u32>(e, <u32>off);
+      store<f32>(e, v, 4);
+      e += select<usize>(8, 0, v != 0);
+      off += rs;
+    }
+    store<usize>(list, e);
+    total += <i32>((e - list - 16) >> 3);
+  }
+  return total;
+}
+
+/** The 4 rows at d from their lists: tiles of 1 row × 16 inputs, then one of 8; returns where the vector part ends. */
+function sparseRows(d: usize, w: usize, I: i32, O: i32, lists: usize): i32 {
+  const rs = <usize>I << 2;
+  const stride = listStride(O);
+  const I8 = I & ~7;
+  for (let i = 0; i < 4; i++) {
+    const list = lists + <usize>i * stride;
+    const end = load<usize>(list);
+    const di = d + <usize>i * rs;
+    let k = 0;
+    for (; k + 16 <= I8; k += 16) {
+      const at = w + (<usize>k << 2);
+      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+      for (let e = list + 16; e < end; e += 8) {
+        const wo = at + <usize>load<u32>(e);
+        const s = v128.load32_splat(e, 4);
+        c0 = madd(s, v128.load(wo), c0);
+        c1 = madd(s, v128.load(wo, 16), c1);
+        c2 = madd(s, v128.load(wo, 32), c2);
+        c3 = madd(s, v128.load(wo, 48), c3);
+      }
+      const p = di + (<usize>k << 2);
+      v128.store(p, c0); v128.store(p, c1, 16); v128.store(p, c2, 32); v128.store(p, c3, 48);
+    }
+    if (k < I8) {
+      const at = w + (<usize>k << 2);
+      let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+      for (let e = list + 16; e < end; e += 8) {
+        const wo = at + <usize>load<u32>(e);
+        const s = v128.load32_splat(e, 4);
+        c0 = madd(s, v128.load(wo), c0);
+        c1 = madd(s, v128.load(wo, 16), c1);
+      }
+      const p = di + (<usize>k << 2);
+      v128.store(p, c0); v128.store(p, c1, 16);
+    }
+  }
+  return I8;
 }
 
 /** pack[4o + i] = z[i·O + o] for the 4 rows at z (row stride os bytes): 4×4 transposes, then a scalar tail */

@@ -83,6 +83,39 @@ describe('the wasm weight gradient rounds as the sum in row order', () => {
   }
 });
 
+describe('the wasm input gradient rounds as the sum in output order', () => {
+  for (const variant of ['simd', 'relaxed'] as const) {
+    it(`${variant} build: every element without fused multiply-add, the tails${variant === 'relaxed' ? ' only' : ''} with it`, async (t) => {
+      const module = await compileWasmVariant(variant);
+      if (!module) return t.skip(`the ${variant} build does not run here`);
+      const { memory, m } = arena(1_000_000);
+      const k = await instantiateWasmKernels(memory, module);
+      // tiles of 16 and 8 inputs and a scalar tail of 5; a mostly-zero tile of rows (the
+      // zero-skipping loop), a dense one, and 3 rows past the last tile
+      const [B, I, O] = [11, 45, 13];
+      const dz = 16384;
+      const w = dz + B * O;
+      const da = w + O * I;
+      const pack = da + B * I;
+      fill(m, dz, B * O, 21);
+      fill(m, w, O * I, 22);
+      for (let r = 0; r < B; r++)
+        for (let o = 0; o < O; o++)
+          if ((r < 4 && (r + o) % 6 !== 0) || (r >= 8 && o % 2)) m[dz + r * O + o] = 0;
+      k.linearBackwardInput(da, dz, w, B, I, O, pack);
+      for (let r = 0; r < B; r++) {
+        for (let kk = 0; kk < I; kk++) {
+          if (variant === 'relaxed' && r < 8 && kk < 40) continue; // fused where the build fuses
+          let want = 0;
+          for (let o = 0; o < O; o++)
+            want = Math.fround(want + Math.fround(m[dz + r * O + o] * m[w + o * I + kk]));
+          assert.equal(m[da + r * I + kk], want, `da[${r}][${kk}]`);
+        }
+      }
+    });
+  }
+});
+
 for (const fast of FAST_KERNELS) {
   describe(`${fast} kernels equal their naive twins`, () => {
     for (const [B, I, O] of SHAPES) {
@@ -154,6 +187,33 @@ for (const fast of FAST_KERNELS) {
       assert.deepEqual(m.slice(sparse, sparse + O * I), m.slice(dense, dense + O * I));
       naive.linearBackwardParams(want, want + O * I, dz, a, B, I, O, 0, O, pack);
       compare(m, sparse, want, O * I + O, 'dW, db from the nonzero rows');
+    });
+
+    it('input gradient of a mostly-zero dz skips its zero outputs with the bits of the full sum', async () => {
+      const { m, naive, k } = await pair(fast);
+      const [B, I, O] = [9, 45, 13];
+      const extra = 40;
+      const wide = O + extra;
+      const dz = 16384;
+      const dzWide = dz + B * O;
+      const w = dzWide + B * wide;
+      const sparse = w + wide * I;
+      const dense = sparse + B * I;
+      const want = dense + B * I;
+      const pack = want + B * I;
+      fill(m, dz, B * O, 31);
+      for (let i = 0; i < B * O; i++) if (i % 7 !== 2) m[dz + i] = 0;
+      fill(m, dzWide, B * wide, 32);
+      for (let r = 0; r < B; r++) m.copyWithin(dzWide + r * wide, dz + r * O, dz + r * O + O);
+      fill(m, w, O * I, 33);
+      m.fill(0, w + O * I, w + wide * I);
+      // 14 % of dz nonzero: the zero-skipping loop
+      k.linearBackwardInput(sparse, dz, w, B, I, O, pack);
+      // the same products and 40 more outputs whose weights are 0, so they add ±0; 82 % nonzero: the full loop
+      k.linearBackwardInput(dense, dzWide, w, B, I, wide, pack);
+      assert.deepEqual(m.slice(sparse, sparse + B * I), m.slice(dense, dense + B * I));
+      naive.linearBackwardInput(want, dz, w, B, I, O, pack);
+      compare(m, sparse, want, B * I, 'dA from the nonzero outputs');
     });
 
     for (const act of [0, 1, 2]) {

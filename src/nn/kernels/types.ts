@@ -16,7 +16,7 @@ export const TILE_ROWS = 4;
  * of up to `rows` rows: a chunk of dz's columns, or one row tile of a layer's inputs or of dz.
  */
 export function kernelScratchFloats(sizes: readonly number[], rows: number): number {
-  return Math.max(PACK_OUTPUTS * (3 * Math.max(1, rows) + 4), TILE_ROWS * Math.max(...sizes));
+  return Math.max(PACK_OUTPUTS * (3 * Math.max(1, rows) + 4), TILE_ROWS * (2 * Math.max(...sizes) + 4));
 }
 
 /** An arena: float32 in production; float64 lets tests run the same code as an exact reference. */
