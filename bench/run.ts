@@ -86,7 +86,7 @@ const BIAS = W + 256 * 784;
 const DZ = BIAS + 256;
 const OUT = DZ + 128 * 256;
 const PACK = OUT + 256 * 784 + 256;
-/** dz with 70 % of its entries zero, as behind a relu after an epoch: the weight gradient skips them */
+/** dz with 70 % of its entries zero, as behind a relu after an epoch: the gradient kernels skip them */
 const DZ_RELU = PACK + 16384;
 for (let i = 0; i < 128 * 256; i++) m[DZ_RELU + i] = (i * 2654435761) % 10 < 3 ? m[DZ + i] : 0;
 const shapes: [string, string, number, (k: Kernels) => void][] = [
@@ -125,6 +125,12 @@ const shapes: [string, string, number, (k: Kernels) => void][] = [
     `${SHARD_ROWS}×256×128 (one shard)`,
     2 * SHARD_ROWS * 256 * 128,
     (k) => k.linearBackwardInput(OUT, DZ, W, SHARD_ROWS, 256, 128, PACK),
+  ],
+  [
+    'input grad dZ·W',
+    `${SHARD_ROWS}×256×128 (one shard), dZ 70 % zero`,
+    2 * SHARD_ROWS * 256 * 128,
+    (k) => k.linearBackwardInput(OUT, DZ_RELU, W, SHARD_ROWS, 256, 128, PACK),
   ],
 ];
 // Kernels and the ceiling, `rounds` times in turn, each keeping its fastest round: on a shared
@@ -290,7 +296,7 @@ const md = [
   `| multiply-add on registers only (the core's ceiling) | — | ${variants.map(([v]) => peakGflops[v]?.toFixed(1) ?? '—').join(' | ')} |`,
   '',
   `Each figure: tinybench's mean over ${values['kernel-time']} ms${rounds > 1 ? `, the fastest of ${rounds} rounds` : ''}. GFLOP/s count the dense product's`,
-  "operations; where dZ is mostly zero the kernel skips the zero rows' share of them.",
+  "operations; where dZ is mostly zero the kernels skip the zeros' share of them.",
   '',
   '## Thread scaling (reference recipe; breakdown as % of the step)',
   '',
