@@ -13,7 +13,9 @@ export const TILE_ROWS = 4;
 
 /**
  * Floats of the scratch (`pack`) one thread's kernels need for a layout of `sizes` and batches
- * of up to `rows` rows: a chunk of dz's columns, or one row tile of a layer's inputs or of dz.
+ * of up to `rows` rows: a chunk of dz's columns and the lists of their nonzero rows (weight
+ * gradient), a tile of a layer's input rows (forward), or a tile of dz's rows and the lists of
+ * their nonzero outputs (input gradient).
  */
 export function kernelScratchFloats(sizes: readonly number[], rows: number): number {
   return Math.max(PACK_OUTPUTS * (3 * Math.max(1, rows) + 4), TILE_ROWS * (2 * Math.max(...sizes) + 4));
@@ -42,7 +44,8 @@ export interface Kernels {
    * Rows [o0, o1) of the weight gradient: dw[(o−o0)·I + k] = Σ_r dz[r·O + o]·a[r·I + k] and
    * db[o−o0] = Σ_r dz[r·O + o], summed over r = 0…B−1 in that order (dz: B×O, a: B×I). Writes,
    * not adds. o0 must be a multiple of 4 so the SIMD tiles, and so the rounding, of a given
-   * output never depend on how the outputs were split among threads. `pack` is the caller's
+   * output never depend on how the outputs were split among threads. A kernel may skip the
+   * rows where dz is ±0: for finite a that changes no bit of a sum. `pack` is the caller's
    * scratch of kernelScratchFloats floats, which the kernel may overwrite.
    */
   linearBackwardParams(
@@ -57,7 +60,7 @@ export interface Kernels {
     o1: number,
     pack: number,
   ): void;
-  /** da: B×I = dz: B×O · w: O×I; `pack` as for linearForward */
+  /** da: B×I = dz: B×O · w: O×I, summed over o in order (zeros of dz may be skipped); `pack` as for linearForward */
   linearBackwardInput(da: number, dz: number, w: number, B: number, I: number, O: number, pack: number): void;
   /** x: n ← α(x), in place; act is an ACTIVATION_CODE */
   activationForward(act: number, x: number, n: number): void;
