@@ -4,9 +4,11 @@
 // src/nn/kernels/naive.ts are the reference the tests compare against.
 //
 // Dimension legend: B rows, I inputs, O outputs, C classes.
-// No kernel allocates. A·Wᵀ is dot products along the contiguous k; dZᵀ·A and dZ·W are
-// broadcasts times contiguous rows, dZᵀ·A with dz's columns first packed into the caller's
-// scratch.
+// No kernel allocates; each gets a scratch (`pack`) from its caller, one per thread. A·Wᵀ is
+// dot products along the contiguous k over rows packed four at a time; dZᵀ·A and dZ·W are
+// broadcasts of dz times contiguous rows, over dz packed the same way or, where dz is mostly
+// zero (behind a relu), over lists of its nonzero entries. Skipping a zero, and which tile a
+// row or output lands in, never changes a bit of any sum: see the kernels' comments.
 
 // @ts-nocheck: AssemblyScript types (f32, usize, v128) are not TypeScript's.
 
