@@ -41,7 +41,7 @@ function dot(a: usize, w: usize, I: i32): f32 {
 
 /**
  * out: B×O = a: B×I · wᵀ (w: O×I) + bias: O — tiles of 4 rows × 2 outputs. Each tile's rows are
- * first interleaved into `pack` (4 × I floats, the caller's), so the inner loop reads them
+ * first interleaved into `pack` (4.25 × I floats, the caller's), so the inner loop reads them
  * through one pointer with constant offsets: a row stride known only at run time would cost an
  * address addition per row per step of k. Every output is summed in the same order in any
  * tile (four lanes over k, then the lanes, the scalar tail and the bias), so which tile a row
@@ -52,6 +52,8 @@ export function linearForward(out: usize, a: usize, w: usize, bias: usize, B: i3
   const os = <usize>O << 2;
   const I4 = I & ~3;
   const pend = pack + (<usize>I4 << 4);
+  /** after the packed tile: the byte offsets (in k) of its groups of 4 × 4 inputs that are not all zero */
+  const groups = pend;
   let r = 0;
   for (; r + 4 <= B; r += 4) {
     const a0 = a + <usize>r * rs;
@@ -59,59 +61,80 @@ export function linearForward(out: usize, a: usize, w: usize, bias: usize, B: i3
     const a2 = a1 + rs;
     const a3 = a2 + rs;
     let q = pack;
+    let e = groups;
     for (let kb: usize = 0; q < pend; kb += 16) {
-      v128.store(q, v128.load(a0 + kb));
-      v128.store(q, v128.load(a1 + kb), 16);
-      v128.store(q, v128.load(a2 + kb), 32);
-      v128.store(q, v128.load(a3 + kb), 48);
+      const v0 = v128.load(a0 + kb), v1 = v128.load(a1 + kb), v2 = v128.load(a2 + kb), v3 = v128.load(a3 + kb);
+      v128.store(q, v0);
+      v128.store(q, v1, 16);
+      v128.store(q, v2, 32);
+      v128.store(q, v3, 48);
+      store<u32>(e, <u32>kb);
+      e += select<usize>(4, 0, v128.any_true(v128.or(v128.or(v0, v1), v128.or(v2, v3))));
       q += 64;
     }
+    // Mostly-zero inputs (MNIST's pixels: half of these 4×4 groups are all zero) go through the
+    // list of the groups with a nonzero, skipping the rest: for finite w, a group of zeros adds
+    // ±0 to lanes that never hold −0, which changes no bit.
+    // (e − groups) is 4 bytes a kept group: sparse when at most three quarters are kept
+    const sparse = e - groups <= (<usize>I4 >> 2) * 3;
     const o0 = out + <usize>r * os;
     let o = 0;
-    for (; o + 2 <= O; o += 2) {
-      const w0 = w + <usize>o * rs;
-      const w1 = w0 + rs;
-      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-      let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-      let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-      let wk = w0;
-      for (let p = pack; p < pend; p += 64) {
-        const x0 = v128.load(wk);
-        const x1 = v128.load(wk + rs);
-        wk += 16;
-        let v = v128.load(p);
-        c00 = madd(v, x0, c00);
-        c01 = madd(v, x1, c01);
-        v = v128.load(p, 16);
-        c10 = madd(v, x0, c10);
-        c11 = madd(v, x1, c11);
-        v = v128.load(p, 32);
-        c20 = madd(v, x0, c20);
-        c21 = madd(v, x1, c21);
-        v = v128.load(p, 48);
-        c30 = madd(v, x0, c30);
-        c31 = madd(v, x1, c31);
+    // the choice outside the loop over outputs, so each loop keeps its registers to itself
+    if (sparse) {
+      for (; o + 2 <= O; o += 2) {
+        const w0 = w + <usize>o * rs;
+        const w1 = w0 + rs;
+        let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+        let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+        let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+        let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+        for (let g = groups; g < e; g += 4) {
+          const kb = <usize>load<u32>(g);
+          const p = pack + (kb << 2);
+          const x0 = v128.load(w0 + kb);
+          const x1 = v128.load(w1 + kb);
+          let v = v128.load(p);
+          c00 = madd(v, x0, c00);
+          c01 = madd(v, x1, c01);
+          v = v128.load(p, 16);
+          c10 = madd(v, x0, c10);
+          c11 = madd(v, x1, c11);
+          v = v128.load(p, 32);
+          c20 = madd(v, x0, c20);
+          c21 = madd(v, x1, c21);
+          v = v128.load(p, 48);
+          c30 = madd(v, x0, c30);
+          c31 = madd(v, x1, c31);
+        }
+        finishTile(o0, a0, w0, bias, I, o, rs, os, c00, c01, c10, c11, c20, c21, c30, c31);
       }
-      let s00 = hsum(c00), s01 = hsum(c01), s10 = hsum(c10), s11 = hsum(c11);
-      let s20 = hsum(c20), s21 = hsum(c21), s30 = hsum(c30), s31 = hsum(c31);
-      for (let k = I4; k < I; k++) {
-        const kb = <usize>k << 2;
-        const x0 = load<f32>(w0 + kb);
-        const x1 = load<f32>(w1 + kb);
-        const v0 = load<f32>(a0 + kb), v1 = load<f32>(a1 + kb), v2 = load<f32>(a2 + kb), v3 = load<f32>(a3 + kb);
-        s00 += v0 * x0; s01 += v0 * x1;
-        s10 += v1 * x0; s11 += v1 * x1;
-        s20 += v2 * x0; s21 += v2 * x1;
-        s30 += v3 * x0; s31 += v3 * x1;
+    } else {
+      for (; o + 2 <= O; o += 2) {
+        const w0 = w + <usize>o * rs;
+        let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+        let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+        let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+        let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+        let wk = w0;
+        for (let p = pack; p < pend; p += 64) {
+          const x0 = v128.load(wk);
+          const x1 = v128.load(wk + rs);
+          wk += 16;
+          let v = v128.load(p);
+          c00 = madd(v, x0, c00);
+          c01 = madd(v, x1, c01);
+          v = v128.load(p, 16);
+          c10 = madd(v, x0, c10);
+          c11 = madd(v, x1, c11);
+          v = v128.load(p, 32);
+          c20 = madd(v, x0, c20);
+          c21 = madd(v, x1, c21);
+          v = v128.load(p, 48);
+          c30 = madd(v, x0, c30);
+          c31 = madd(v, x1, c31);
+        }
+        finishTile(o0, a0, w0, bias, I, o, rs, os, c00, c01, c10, c11, c20, c21, c30, c31);
       }
-      const b0 = load<f32>(bias + (<usize>o << 2));
-      const b1 = load<f32>(bias + (<usize>o << 2), 4);
-      const p = o0 + (<usize>o << 2);
-      store<f32>(p, s00 + b0); store<f32>(p, s01 + b1, 4);
-      store<f32>(p + os, s10 + b0); store<f32>(p + os, s11 + b1, 4);
-      store<f32>(p + 2 * os, s20 + b0); store<f32>(p + 2 * os, s21 + b1, 4);
-      store<f32>(p + 3 * os, s30 + b0); store<f32>(p + 3 * os, s31 + b1, 4);
     }
     for (; o < O; o++) {
       const wo = w + <usize>o * rs;
@@ -125,6 +148,40 @@ export function linearForward(out: usize, a: usize, w: usize, bias: usize, B: i3
       store<f32>(out + <usize>r * os + (<usize>o << 2), dot(ar, w + <usize>o * rs, I) + load<f32>(bias + (<usize>o << 2)));
     }
   }
+}
+
+/**
+ * Ends a forward tile: each accumulator's lanes summed, then the scalar tail of k (rows read in
+ * place at a0), then the bias, into outputs o and o+1 of the 4 rows at out.
+ */
+@inline
+function finishTile(
+  out: usize, a0: usize, w0: usize, bias: usize, I: i32, o: i32, rs: usize, os: usize,
+  c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128,
+): void {
+  const w1 = w0 + rs;
+  const a1 = a0 + rs;
+  const a2 = a1 + rs;
+  const a3 = a2 + rs;
+  let s00 = hsum(c00), s01 = hsum(c01), s10 = hsum(c10), s11 = hsum(c11);
+  let s20 = hsum(c20), s21 = hsum(c21), s30 = hsum(c30), s31 = hsum(c31);
+  for (let k = I & ~3; k < I; k++) {
+    const kb = <usize>k << 2;
+    const x0 = load<f32>(w0 + kb);
+    const x1 = load<f32>(w1 + kb);
+    const v0 = load<f32>(a0 + kb), v1 = load<f32>(a1 + kb), v2 = load<f32>(a2 + kb), v3 = load<f32>(a3 + kb);
+    s00 += v0 * x0; s01 += v0 * x1;
+    s10 += v1 * x0; s11 += v1 * x1;
+    s20 += v2 * x0; s21 += v2 * x1;
+    s30 += v3 * x0; s31 += v3 * x1;
+  }
+  const b0 = load<f32>(bias + (<usize>o << 2));
+  const b1 = load<f32>(bias + (<usize>o << 2), 4);
+  const p = out + (<usize>o << 2);
+  store<f32>(p, s00 + b0); store<f32>(p, s01 + b1, 4);
+  store<f32>(p + os, s10 + b0); store<f32>(p + os, s11 + b1, 4);
+  store<f32>(p + 2 * os, s20 + b0); store<f32>(p + 2 * os, s21 + b1, 4);
+  store<f32>(p + 3 * os, s30 + b0); store<f32>(p + 3 * os, s31 + b1, 4);
 }
 
 /**

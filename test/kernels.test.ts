@@ -83,6 +83,36 @@ describe('the wasm weight gradient rounds as the sum in row order', () => {
   }
 });
 
+describe('the wasm forward rounds as four lanes over k, then the lanes, the tail and the bias', () => {
+  it('simd build: every output of dense and mostly-zero inputs', async (t) => {
+    const module = await compileWasmVariant('simd');
+    if (!module) return t.skip('the simd build does not run here');
+    const { memory, m } = arena(1_000_000);
+    const k = await instantiateWasmKernels(memory, module);
+    // a tile of mostly-zero rows (the loop over nonzero groups), a dense tile, 2 rows past them
+    const [B, I, O] = [10, 51, 7];
+    const a = 16384;
+    const w = a + B * I;
+    const bias = w + O * I;
+    const out = bias + O;
+    const pack = out + B * O;
+    fill(m, a, pack - a, 41);
+    for (let r = 0; r < 4; r++) for (let kk = 0; kk < 40; kk++) if (kk % 16 < 12) m[a + r * I + kk] = 0;
+    k.linearForward(out, a, w, bias, B, I, O, pack);
+    const f = Math.fround;
+    for (let r = 0; r < B; r++) {
+      for (let o = 0; o < O; o++) {
+        const lanes = [0, 0, 0, 0];
+        for (let kk = 0; kk < (I & ~3); kk++)
+          lanes[kk % 4] = f(lanes[kk % 4] + f(m[a + r * I + kk] * m[w + o * I + kk]));
+        let want = f(f(lanes[0] + lanes[1]) + f(lanes[2] + lanes[3]));
+        for (let kk = I & ~3; kk < I; kk++) want = f(want + f(m[a + r * I + kk] * m[w + o * I + kk]));
+        assert.equal(m[out + r * O + o], f(want + m[bias + o]), `out[${r}][${o}]`);
+      }
+    }
+  });
+});
+
 describe('the wasm input gradient rounds as the sum in output order', () => {
   for (const variant of ['simd', 'relaxed'] as const) {
     it(`${variant} build: every element without fused multiply-add, the tails${variant === 'relaxed' ? ' only' : ''} with it`, async (t) => {
@@ -187,6 +217,36 @@ for (const fast of FAST_KERNELS) {
       assert.deepEqual(m.slice(sparse, sparse + O * I), m.slice(dense, dense + O * I));
       naive.linearBackwardParams(want, want + O * I, dz, a, B, I, O, 0, O, pack);
       compare(m, sparse, want, O * I + O, 'dW, db from the nonzero rows');
+    });
+
+    it('forward over mostly-zero inputs skips their zero groups with the bits of the full sum', async () => {
+      const { m, naive, k } = await pair(fast);
+      const [B, I, O] = [8, 48, 5];
+      const wide = I + 160;
+      const a = 16384;
+      const aWide = a + B * I;
+      const w = aWide + B * wide;
+      const wWide = w + O * I;
+      const bias = wWide + O * wide;
+      const sparse = bias + O;
+      const dense = sparse + B * O;
+      const want = dense + B * O;
+      const pack = want + B * O;
+      fill(m, a, B * I, 51);
+      for (let r = 0; r < B; r++) for (let kk = 0; kk < I; kk++) if (kk % 16 >= 4) m[a + r * I + kk] = 0;
+      fill(m, aWide, B * wide, 52);
+      for (let r = 0; r < B; r++) m.copyWithin(aWide + r * wide, a + r * I, a + r * I + I);
+      fill(m, w, O * I, 53);
+      fill(m, bias, O, 54);
+      m.fill(0, wWide, wWide + O * wide);
+      for (let o = 0; o < O; o++) m.copyWithin(wWide + o * wide, w + o * I, w + o * I + I);
+      // a quarter of the 4×4 groups nonzero: the loop over nonzero groups
+      k.linearForward(sparse, a, w, bias, B, I, O, pack);
+      // the same products and 160 more inputs whose weights are 0, so they add ±0: the full loop
+      k.linearForward(dense, aWide, wWide, bias, B, wide, O, pack);
+      assert.deepEqual(m.slice(sparse, sparse + B * O), m.slice(dense, dense + B * O));
+      naive.linearForward(want, a, w, bias, B, I, O, pack);
+      compare(m, sparse, want, B * O, 'forward of mostly-zero inputs');
     });
 
     it('input gradient of a mostly-zero dz skips its zero outputs with the bits of the full sum', async () => {
