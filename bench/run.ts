@@ -309,7 +309,8 @@ const md = [
     : []),
   '',
   '"not computing" is everything but forward, deltas and weight gradients: synchronisation, the',
-  'update and the coordinator (no reduce: each parameter has one owner per step).',
+  'update and the coordinator (no reduce: each parameter has one owner per step). "wait" splits',
+  "into the barrier between the phases (phase 1's imbalance) and the one ending the step (phase 2's).",
   '',
   ...(ceiling.length
     ? [

@@ -137,6 +137,10 @@ describe('scaling measurements', () => {
       const { computeMs, gradientsMs, waitMs, updateMs, otherMs } = x.breakdown;
       assert.ok(computeMs > 0 && gradientsMs > 0 && updateMs > 0 && waitMs >= 0 && otherMs >= 0);
       assert.ok(
+        x.breakdown.waitMidMs >= 0 && x.breakdown.waitMidMs <= waitMs,
+        'the wait between the phases is part of the wait',
+      );
+      assert.ok(
         computeMs + gradientsMs + waitMs + updateMs <= x.stepMs * 1.001,
         'phases fit inside the step',
       );

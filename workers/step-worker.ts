@@ -37,10 +37,11 @@ import {
   SPLIT_TEST,
   STEP_DONE,
   STEPS,
-  T_BARRIER,
   T_COMPUTE,
   T_GRADIENTS,
   T_UPDATE,
+  T_WAIT_END,
+  T_WAIT_MID,
   TASKS,
   TIMING_FIELDS,
   WANT_PREDICTIONS,
@@ -114,7 +115,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
       trainStep(ints[FIRST] + i * rows, rows, shards, cur, i * shards, seen * MAX_STEPS + i);
       const t0 = performance.now();
       barrier(commitStep, params[1 - cur], net.size);
-      timing[T_BARRIER] += performance.now() - t0;
+      timing[T_WAIT_END] += performance.now() - t0;
       // Decided inside the barrier, so every thread reads the same answer: ERROR itself may
       // already be set by a thread that has gone on to the next step.
       if (Atomics.load(ints, STEP_DONE) !== i + 1) return;
@@ -160,7 +161,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
     barrier(undefined, ownsFirstLayer ? batch.acts[0] : -1, rows * features);
     const t2 = performance.now();
     timing[T_COMPUTE] += t1 - t0;
-    timing[T_BARRIER] += t2 - t1;
+    timing[T_WAIT_MID] += t2 - t1;
     // A failed shard means no update at all: the step can be recomputed from the same parameters.
     if (Atomics.load(ints, ERROR) !== 0) return;
     const lr = floats[F_LR];

@@ -4,7 +4,15 @@ import { initParams } from '../nn/init.js';
 import { type Activation, networkLayout } from '../nn/layout.js';
 import { permutation, Rng } from '../nn/rng.js';
 import type { KernelChoice } from './config.js';
-import { MAX_STEPS, T_BARRIER, T_COMPUTE, T_GRADIENTS, T_UPDATE, TIMING_FIELDS } from './control.js';
+import {
+  MAX_STEPS,
+  T_COMPUTE,
+  T_GRADIENTS,
+  T_UPDATE,
+  T_WAIT_END,
+  T_WAIT_MID,
+  TIMING_FIELDS,
+} from './control.js';
 import { resolveKernels } from './kernels.js';
 import { StepPool, type StepStats } from './pool.js';
 
@@ -36,6 +44,8 @@ export interface StepBreakdown {
   gradientsMs: number;
   /** waiting at a step's two barriers (between the phases, and for the step's last block); mean per worker */
   waitMs: number;
+  /** of waitMs, the wait between the phases: phase 1's imbalance (the rest is phase 2's) */
+  waitMidMs: number;
   /** phase 2's SGD updates; mean per worker */
   updateMs: number;
   /** the rest of the step's wall time: publishing commands, waking, gathering stats */
@@ -126,7 +136,8 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
         };
         const stepMs = wall / s;
         const computeMs = mean(T_COMPUTE);
-        const waitMs = mean(T_BARRIER);
+        const waitMidMs = mean(T_WAIT_MID);
+        const waitMs = waitMidMs + mean(T_WAIT_END);
         const gradientsMs = mean(T_GRADIENTS);
         const updateMs = mean(T_UPDATE);
         const samplesPerSec = (s * batchSize * 1000) / wall;
@@ -142,6 +153,7 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
             computeMs,
             gradientsMs,
             waitMs,
+            waitMidMs,
             updateMs,
             otherMs: Math.max(0, stepMs - computeMs - gradientsMs - waitMs - updateMs),
           },
@@ -166,14 +178,15 @@ export function scalingTable(r: ScalingResult): string {
   const lines = [
     `${r.layers.join('-')}, batch ${r.batchSize}, ${r.kernels} kernels — ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
     '',
-    '| threads | samples/s | speed-up | efficiency | step ms | forward + deltas | weight grads | wait | update | other | not computing |',
+    '| threads | samples/s | speed-up | efficiency | step ms | forward + deltas | weight grads | wait (mid + end) | update | other | not computing |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const x of r.rows) {
     const b = x.breakdown;
     const pct = (v: number) => `${((100 * v) / x.stepMs).toFixed(0)} %`;
+    const share = (v: number) => ((100 * v) / x.stepMs).toFixed(1);
     lines.push(
-      `| ${x.threads} | ${Math.round(x.samplesPerSec).toLocaleString('en-US')} | ${x.speedup.toFixed(2)}× | ${(x.efficiency * 100).toFixed(0)} % | ${x.stepMs.toFixed(3)} | ${pct(b.computeMs)} | ${pct(b.gradientsMs)} | ${pct(b.waitMs)} | ${pct(b.updateMs)} | ${pct(b.otherMs)} | ${(100 * overheadShare(x)).toFixed(0)} % |`,
+      `| ${x.threads} | ${Math.round(x.samplesPerSec).toLocaleString('en-US')} | ${x.speedup.toFixed(2)}× | ${(x.efficiency * 100).toFixed(0)} % | ${x.stepMs.toFixed(3)} | ${pct(b.computeMs)} | ${pct(b.gradientsMs)} | ${pct(b.waitMs)} (${share(b.waitMidMs)} + ${share(b.waitMs - b.waitMidMs)}) | ${pct(b.updateMs)} | ${pct(b.otherMs)} | ${(100 * overheadShare(x)).toFixed(0)} % |`,
     );
   }
   return lines.join('\n');

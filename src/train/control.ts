@@ -90,12 +90,14 @@ export const CMD_STOP = 3;
 /** phase 1: gather, forward, loss and deltas of the worker's shards */
 export const T_COMPUTE = 0;
 /** waiting at the barrier between the phases */
-export const T_BARRIER = 1;
+export const T_WAIT_MID = 1;
 /** phase 2's SGD updates (and claiming blocks) */
 export const T_UPDATE = 2;
 /** phase 2's weight-gradient products dZᵀ·A */
 export const T_GRADIENTS = 3;
-export const TIMING_FIELDS = 4;
+/** waiting at the barrier that ends a step */
+export const T_WAIT_END = 4;
+export const TIMING_FIELDS = 5;
 
 export const SPLIT_TRAIN = 0;
 export const SPLIT_TEST = 1;
