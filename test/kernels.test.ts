@@ -35,6 +35,14 @@ function compare(m: Float32Array, a: number, b: number, n: number, what: string)
   assert.ok(w.worst <= 1, `${what}: element ${w.at} is ${w.got}, naive ${w.want}`);
 }
 
+/** One named wasm build on an arena of its own; null where this runtime cannot run it. */
+async function wasmBuild(variant: 'simd' | 'relaxed'): Promise<{ m: Float32Array; k: Kernels } | null> {
+  const module = await compileWasmVariant(variant);
+  if (!module) return null;
+  const { memory, m } = arena(1_000_000);
+  return { m, k: await instantiateWasmKernels(memory, module) };
+}
+
 // Float32 emulation of one weight-gradient element summed over rows in order, each product
 // rounded and then each sum (no fused multiply-add).
 function roundedColumnSum(
@@ -55,10 +63,9 @@ function roundedColumnSum(
 describe('the wasm weight gradient rounds as the sum in row order', () => {
   for (const variant of ['simd', 'relaxed'] as const) {
     it(`${variant} build: every element without fused multiply-add, the tails${variant === 'relaxed' ? ' only' : ''} with it`, async (t) => {
-      const module = await compileWasmVariant(variant);
-      if (!module) return t.skip(`the ${variant} build does not run here`);
-      const { memory, m } = arena(1_000_000);
-      const k = await instantiateWasmKernels(memory, module);
+      const build = await wasmBuild(variant);
+      if (!build) return t.skip(`the ${variant} build does not run here`);
+      const { m, k } = build;
       // tiles of 16 and 8 inputs and a scalar tail of 5; chunks of 8 and 4 outputs, a tail of 2
       const [B, I, O] = [41, 45, 14];
       const a = 16384;
@@ -85,10 +92,9 @@ describe('the wasm weight gradient rounds as the sum in row order', () => {
 
 describe('the wasm forward rounds as four lanes over k, then the lanes, the tail and the bias', () => {
   it('simd build: every output of dense and mostly-zero inputs', async (t) => {
-    const module = await compileWasmVariant('simd');
-    if (!module) return t.skip('the simd build does not run here');
-    const { memory, m } = arena(1_000_000);
-    const k = await instantiateWasmKernels(memory, module);
+    const build = await wasmBuild('simd');
+    if (!build) return t.skip('the simd build does not run here');
+    const { m, k } = build;
     // a tile of mostly-zero rows (the loop over nonzero groups), a dense tile, 2 rows past them
     const [B, I, O] = [10, 51, 7];
     const a = 16384;
@@ -116,10 +122,9 @@ describe('the wasm forward rounds as four lanes over k, then the lanes, the tail
 describe('the wasm input gradient rounds as the sum in output order', () => {
   for (const variant of ['simd', 'relaxed'] as const) {
     it(`${variant} build: every element without fused multiply-add, the tails${variant === 'relaxed' ? ' only' : ''} with it`, async (t) => {
-      const module = await compileWasmVariant(variant);
-      if (!module) return t.skip(`the ${variant} build does not run here`);
-      const { memory, m } = arena(1_000_000);
-      const k = await instantiateWasmKernels(memory, module);
+      const build = await wasmBuild(variant);
+      if (!build) return t.skip(`the ${variant} build does not run here`);
+      const { m, k } = build;
       // tiles of 16 and 8 inputs and a scalar tail of 5; a mostly-zero tile of rows (the
       // zero-skipping loop), a dense one, and 3 rows past the last tile
       const [B, I, O] = [11, 45, 13];
