@@ -247,28 +247,65 @@ function listStride(B: i32): usize {
 }
 
 /**
- * For each of the n packed columns, the rows whose dz is not ±0, in row order, as (byte offset
- * of the row in a, dz) pairs after a header holding the list's end; returns how many in all.
+ * One list for each of the n packed columns: the rows whose dz is not ±0, as (byte offset of
+ * the row in a, dz); returns how many in all.
  */
 function nonzeroLists(lists: usize, pack: usize, n: i32, B: i32, rs: usize): i32 {
-  const stride = listStride(B);
-  const zend = pack + <usize>B * PACK_BYTES;
   let total = 0;
   for (let j = 0; j < n; j++) {
-    const list = lists + <usize>j * stride;
-    let e = list + 16;
-    let off: usize = 0;
-    for (let z = pack + (<usize>j << 2); z < zend; z += PACK_BYTES) {
-      const v = load<f32>(z);
-      store<u32>(e, <u32>off);
-      store<f32>(e, v, 4);
-      e += select<usize>(8, 0, v != 0);
-      off += rs;
-    }
-    store<usize>(list, e);
-    total += <i32>((e - list - 16) >> 3);
+    total += nonzeroList(lists + <usize>j * listStride(B), pack + (<usize>j << 2), PACK_BYTES, B, rs);
   }
   return total;
+}
+
+/**
+ * The list at `list` of the n values at z (stride zs bytes) that are not ±0, in order, as
+ * (i·step, value) pairs after a 16-byte header holding the list's end; returns its length.
+ */
+@inline
+function nonzeroList(list: usize, z: usize, zs: usize, n: i32, step: usize): i32 {
+  let e = list + 16;
+  let off: usize = 0;
+  const zend = z + <usize>n * zs;
+  for (let zp = z; zp < zend; zp += zs) {
+    const v = load<f32>(zp);
+    store<u32>(e, <u32>off);
+    store<f32>(e, v, 4);
+    e += select<usize>(8, 0, v != 0);
+    off += step;
+  }
+  store<usize>(list, e);
+  return <i32>((e - list - 16) >> 3);
+}
+
+/** p[0..16) floats = Σ over the list's entries (offset, v) of v · at[offset + 0..16), in list order */
+@inline
+function listSum16(list: usize, at: usize, p: usize): void {
+  const end = load<usize>(list);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  for (let e = list + 16; e < end; e += 8) {
+    const x = at + <usize>load<u32>(e);
+    const s = v128.load32_splat(e, 4);
+    c0 = madd(s, v128.load(x), c0);
+    c1 = madd(s, v128.load(x, 16), c1);
+    c2 = madd(s, v128.load(x, 32), c2);
+    c3 = madd(s, v128.load(x, 48), c3);
+  }
+  v128.store(p, c0); v128.store(p, c1, 16); v128.store(p, c2, 32); v128.store(p, c3, 48);
+}
+
+/** listSum16 for 8 floats */
+@inline
+function listSum8(list: usize, at: usize, p: usize): void {
+  const end = load<usize>(list);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+  for (let e = list + 16; e < end; e += 8) {
+    const x = at + <usize>load<u32>(e);
+    const s = v128.load32_splat(e, 4);
+    c0 = madd(s, v128.load(x), c0);
+    c1 = madd(s, v128.load(x, 16), c1);
+  }
+  v128.store(p, c0); v128.store(p, c1, 16);
 }
 
 /** A chunk from its nonzero rows: tiles of 1 output × 16 inputs, then one of 8 where I asks. */
@@ -279,39 +316,11 @@ function sparseChunk(dw: usize, a: usize, B: i32, I: i32, o0: i32, c0: i32, c1: 
   let k = 0;
   for (; k + 16 <= I8; k += 16) {
     const kb = <usize>k << 2;
-    const at = a + kb;
-    for (let o = c0; o < c1; o++) {
-      const list = lists + <usize>(o - c0) * stride;
-      const end = load<usize>(list);
-      let c0v = f32x4.splat(0), c1v = f32x4.splat(0), c2v = f32x4.splat(0), c3v = f32x4.splat(0);
-      for (let e = list + 16; e < end; e += 8) {
-        const ar = at + <usize>load<u32>(e);
-        const s = v128.load32_splat(e, 4);
-        c0v = madd(s, v128.load(ar), c0v);
-        c1v = madd(s, v128.load(ar, 16), c1v);
-        c2v = madd(s, v128.load(ar, 32), c2v);
-        c3v = madd(s, v128.load(ar, 48), c3v);
-      }
-      const p = dw + <usize>(o - o0) * rs + kb;
-      v128.store(p, c0v); v128.store(p, c1v, 16); v128.store(p, c2v, 32); v128.store(p, c3v, 48);
-    }
+    for (let o = c0; o < c1; o++) listSum16(lists + <usize>(o - c0) * stride, a + kb, dw + <usize>(o - o0) * rs + kb);
   }
   if (k < I8) {
     const kb = <usize>k << 2;
-    const at = a + kb;
-    for (let o = c0; o < c1; o++) {
-      const list = lists + <usize>(o - c0) * stride;
-      const end = load<usize>(list);
-      let c0v = f32x4.splat(0), c1v = f32x4.splat(0);
-      for (let e = list + 16; e < end; e += 8) {
-        const ar = at + <usize>load<u32>(e);
-        const s = v128.load32_splat(e, 4);
-        c0v = madd(s, v128.load(ar), c0v);
-        c1v = madd(s, v128.load(ar, 16), c1v);
-      }
-      const p = dw + <usize>(o - o0) * rs + kb;
-      v128.store(p, c0v); v128.store(p, c1v, 16);
-    }
+    for (let o = c0; o < c1; o++) listSum8(lists + <usize>(o - c0) * stride, a + kb, dw + <usize>(o - o0) * rs + kb);
   }
 }
 
@@ -459,22 +468,9 @@ export function linearBackwardInput(da: usize, dz: usize, w: usize, B: i32, I: i
  * end; returns how many in all.
  */
 function nonzeroOutputs(lists: usize, z: usize, O: i32, rs: usize): i32 {
-  const stride = listStride(O);
   let total = 0;
   for (let i = 0; i < 4; i++) {
-    const list = lists + <usize>i * stride;
-    let e = list + 16;
-    let off: usize = 0;
-    const row = z + <usize>i * (<usize>O << 2);
-    for (let zp = row, stop = row + (<usize>O << 2); zp < stop; zp += 4) {
-      const v = load<f32>(zp);
-      store<u32>(e, <u32>off);
-      store<f32>(e, v, 4);
-      e += select<usize>(8, 0, v != 0);
-      off += rs;
-    }
-    store<usize>(list, e);
-    total += <i32>((e - list - 16) >> 3);
+    total += nonzeroList(lists + <usize>i * listStride(O), z + <usize>i * (<usize>O << 2), 4, O, rs);
   }
   return total;
 }
@@ -486,35 +482,10 @@ function sparseRows(d: usize, w: usize, I: i32, O: i32, lists: usize): i32 {
   const I8 = I & ~7;
   for (let i = 0; i < 4; i++) {
     const list = lists + <usize>i * stride;
-    const end = load<usize>(list);
     const di = d + <usize>i * rs;
     let k = 0;
-    for (; k + 16 <= I8; k += 16) {
-      const at = w + (<usize>k << 2);
-      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-      for (let e = list + 16; e < end; e += 8) {
-        const wo = at + <usize>load<u32>(e);
-        const s = v128.load32_splat(e, 4);
-        c0 = madd(s, v128.load(wo), c0);
-        c1 = madd(s, v128.load(wo, 16), c1);
-        c2 = madd(s, v128.load(wo, 32), c2);
-        c3 = madd(s, v128.load(wo, 48), c3);
-      }
-      const p = di + (<usize>k << 2);
-      v128.store(p, c0); v128.store(p, c1, 16); v128.store(p, c2, 32); v128.store(p, c3, 48);
-    }
-    if (k < I8) {
-      const at = w + (<usize>k << 2);
-      let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
-      for (let e = list + 16; e < end; e += 8) {
-        const wo = at + <usize>load<u32>(e);
-        const s = v128.load32_splat(e, 4);
-        c0 = madd(s, v128.load(wo), c0);
-        c1 = madd(s, v128.load(wo, 16), c1);
-      }
-      const p = di + (<usize>k << 2);
-      v128.store(p, c0); v128.store(p, c1, 16);
-    }
+    for (; k + 16 <= I8; k += 16) listSum16(list, w + (<usize>k << 2), di + (<usize>k << 2));
+    if (k < I8) listSum8(list, w + (<usize>k << 2), di + (<usize>k << 2));
   }
   return I8;
 }
