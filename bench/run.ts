@@ -24,6 +24,12 @@ import {
   scalingTable,
 } from '../src/train/benchmark.js';
 import { SHARD_ROWS } from '../src/train/control.js';
+import {
+  KERNEL_SHAPES,
+  type KernelSpeedRow,
+  kernelArena,
+  kernelSpeedTable,
+} from '../src/train/kernel-speed.js';
 import { type CeilingRow, parallelCeiling } from './parallel-ceiling.js';
 import { scalingSvg } from './svg.js';
 
@@ -55,17 +61,8 @@ console.error(
 );
 
 // 1. Kernels: each variant on the shapes a step of the reference recipe runs.
-interface KernelRow {
-  kernel: string;
-  variant: string;
-  shape: string;
-  gflops: number;
-  meanUs: number;
-}
-const memory = new WebAssembly.Memory({ initial: 200, maximum: 200, shared: true });
-const m = new Float32Array(memory.buffer);
-for (let i = 16384; i < m.length; i++) m[i] = Math.sin(i) * 0.5;
-const variants: [string, Kernels][] = [['js', jsKernels(m)]];
+const memory = kernelArena();
+const variants: [string, Kernels][] = [['js', jsKernels(new Float32Array(memory.buffer))]];
 /** the fastest wasm build here and its register-only twin, for the parallel ceiling */
 let fastest: { variant: string; module: WebAssembly.Module; peak: URL } | null = null;
 for (const v of ['simd', 'relaxed'] as const) {
@@ -80,63 +77,10 @@ for (const v of ['simd', 'relaxed'] as const) {
     };
   }
 }
-const A = 16384;
-const W = A + 128 * 784;
-const BIAS = W + 256 * 784;
-const DZ = BIAS + 256;
-const OUT = DZ + 128 * 256;
-const PACK = OUT + 256 * 784 + 256;
-/** dz with 70 % of its entries zero, as behind a relu after an epoch: the gradient kernels skip them */
-const DZ_RELU = PACK + 16384;
-for (let i = 0; i < 128 * 256; i++) m[DZ_RELU + i] = (i * 2654435761) % 10 < 3 ? m[DZ + i] : 0;
-const shapes: [string, string, number, (k: Kernels) => void][] = [
-  [
-    'forward A·Wᵀ',
-    `${SHARD_ROWS}×784×256 (one shard)`,
-    2 * SHARD_ROWS * 784 * 256,
-    (k) => k.linearForward(OUT, A, W, BIAS, SHARD_ROWS, 784, 256, PACK),
-  ],
-  [
-    'forward A·Wᵀ',
-    '128×784×256',
-    2 * 128 * 784 * 256,
-    (k) => k.linearForward(OUT, A, W, BIAS, 128, 784, 256, PACK),
-  ],
-  [
-    'weight grad dZᵀ·A',
-    '128×784×8 (one block)',
-    2 * 128 * 784 * 8,
-    (k) => k.linearBackwardParams(OUT, OUT + 8 * 784, DZ, A, 128, 784, 256, 0, 8, PACK),
-  ],
-  [
-    'weight grad dZᵀ·A',
-    '128×784×8 (one block), dZ 70 % zero',
-    2 * 128 * 784 * 8,
-    (k) => k.linearBackwardParams(OUT, OUT + 8 * 784, DZ_RELU, A, 128, 784, 256, 0, 8, PACK),
-  ],
-  [
-    'weight grad dZᵀ·A',
-    '128×784×256',
-    2 * 128 * 784 * 256,
-    (k) => k.linearBackwardParams(OUT, OUT + 256 * 784, DZ, A, 128, 784, 256, 0, 256, PACK),
-  ],
-  [
-    'input grad dZ·W',
-    `${SHARD_ROWS}×256×128 (one shard)`,
-    2 * SHARD_ROWS * 256 * 128,
-    (k) => k.linearBackwardInput(OUT, DZ, W, SHARD_ROWS, 256, 128, PACK),
-  ],
-  [
-    'input grad dZ·W',
-    `${SHARD_ROWS}×256×128 (one shard), dZ 70 % zero`,
-    2 * SHARD_ROWS * 256 * 128,
-    (k) => k.linearBackwardInput(OUT, DZ_RELU, W, SHARD_ROWS, 256, 128, PACK),
-  ],
-];
 // Kernels and the ceiling, `rounds` times in turn, each keeping its fastest round: on a shared
 // machine whose speed drifts for seconds at a time, the best round is the one a neighbour
 // disturbed least, and kernel and ceiling get the same chances.
-const kernelRows: KernelRow[] = [];
+const kernelRows: KernelSpeedRow[] = [];
 const peakGflops: Record<string, number> = {};
 const peakFns = new Map<string, (n: number, seed: number) => number>();
 for (const [variant] of variants) {
@@ -148,9 +92,9 @@ for (const [variant] of variants) {
   peakFns.set(variant, instance.exports.peakMadd as (n: number, seed: number) => number);
 }
 for (let round = 0; round < rounds; round++) {
-  for (const [kernel, shape, flops, fn] of shapes) {
+  for (const { kernel, shape, flops, run } of KERNEL_SHAPES) {
     const bench = new Bench({ time: Number(values['kernel-time']), warmupTime: 100, iterations: 10 });
-    for (const [variant, k] of variants) bench.add(variant, () => fn(k));
+    for (const [variant, k] of variants) bench.add(variant, () => run(k));
     await bench.run();
     for (const task of bench.tasks) {
       const meanMs = task.result && 'latency' in task.result ? task.result.latency.mean : Number.NaN;
@@ -287,12 +231,7 @@ const md = [
   '',
   '## Kernels (one thread, GFLOP/s)',
   '',
-  `| kernel | shape (B×I×O) | ${variants.map(([v]) => v).join(' | ')} |`,
-  `| --- | --- |${variants.map(() => ' ---: |').join('')}`,
-  ...shapes.map(
-    ([kernel, shape]) =>
-      `| ${kernel} | ${shape} | ${variants.map(([v]) => kernelRows.find((r) => r.kernel === kernel && r.shape === shape && r.variant === v)?.gflops.toFixed(1)).join(' | ')} |`,
-  ),
+  kernelSpeedTable(kernelRows),
   `| multiply-add on registers only (the core's ceiling) | — | ${variants.map(([v]) => peakGflops[v]?.toFixed(1) ?? '—').join(' | ')} |`,
   '',
   `Each figure: tinybench's mean over ${values['kernel-time']} ms${rounds > 1 ? `, the fastest of ${rounds} rounds` : ''}. GFLOP/s count the dense product's`,

@@ -6,6 +6,7 @@ import { networkLayout } from '../src/nn/layout.js';
 import { permutation, Rng } from '../src/nn/rng.js';
 import { defaultThreadCounts, measureScaling, overheadShare } from '../src/train/benchmark.js';
 import { MAX_STEPS } from '../src/train/control.js';
+import { KERNEL_SHAPES, type KernelSpeedRow } from '../src/train/kernel-speed.js';
 import { resolveKernels } from '../src/train/kernels.js';
 import { StepPool } from '../src/train/pool.js';
 import { DEFAULT_SPIN, spinBudget } from '../src/train/spin-wait.js';
@@ -162,6 +163,15 @@ describe('scaling measurements', () => {
     );
     assert.ok(out.rows.every((x: { samplesPerSec: number }) => x.samplesPerSec > 0));
     assert.equal(out.machine.cores > 0, true);
+    // the kernels training uses, timed on each of the reference shapes, in consistent units
+    assert.deepEqual(
+      out.kernelSpeed.map((x: KernelSpeedRow) => [x.kernel, x.shape, x.variant]),
+      KERNEL_SHAPES.map((s) => [s.kernel, s.shape, out.kernels]),
+    );
+    out.kernelSpeed.forEach((x: KernelSpeedRow, i: number) => {
+      const gflops = KERNEL_SHAPES[i].flops / (x.meanUs * 1e3);
+      assert.ok(x.gflops > 0 && Math.abs(x.gflops - gflops) / gflops < 1e-9, `${x.shape}: ${x.gflops}`);
+    });
     const bad = runCli(['bench', '--threads', '1,0']);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--threads must be ≥ 1, got 0/);
@@ -193,5 +203,14 @@ describe('scaling measurements', () => {
     );
     assert.ok(Math.abs(r.rows[1].speedup - fastest(2) / fastest(1)) < 1e-12);
     assert.ok(Math.abs(r.rows[1].efficiency - fastest(2) / fastest(1) / 2) < 1e-12);
+  });
+});
+
+describe('kernel speed shapes', () => {
+  it("count each product's operations from its B×I×O", () => {
+    for (const s of KERNEL_SHAPES) {
+      const [B, I, O] = (s.shape.match(/^(\d+)×(\d+)×(\d+)/) ?? []).slice(1).map(Number);
+      assert.equal(s.flops, 2 * B * I * O, s.shape);
+    }
   });
 });

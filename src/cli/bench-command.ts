@@ -3,10 +3,13 @@ import { loadDataset } from '../data/dataset.js';
 import { UsageError } from '../errors.js';
 import { defaultThreadCounts, measureScaling, scalingTable } from '../train/benchmark.js';
 import { resolveConfig } from '../train/config.js';
+import { kernelSpeedTable, measureKernelSpeed } from '../train/kernel-speed.js';
+import { resolveKernels } from '../train/kernels.js';
 
 export const benchCommand: CommandModule = {
   command: 'bench',
-  describe: 'thread scaling of training steps on this machine: samples/s, speed-up, efficiency',
+  describe:
+    'kernel GFLOP/s on one thread, then thread scaling of training steps on this machine: samples/s, speed-up, efficiency',
   builder: (y: Argv) =>
     y
       .option('threads', {
@@ -60,9 +63,12 @@ export const benchCommand: CommandModule = {
         `--batch-size ${config.batchSize} is larger than the ${dataset.train.count} training rows`,
       );
     }
+    // one thread with nothing else running, before the pool starts
+    if (!argv.json) process.stderr.write('measuring the kernels on one thread…\n');
+    const kernelSpeed = await measureKernelSpeed(await resolveKernels(config.kernels));
     if (!argv.json)
       process.stderr.write(
-        `measuring ${threadList.join(', ')} threads, ${seconds} s each${rounds > 1 ? `, best of ${rounds} passes` : ''}…\n`,
+        `measuring ${threadList.join(', ')} thread${threadList.length === 1 && threadList[0] === 1 ? '' : 's'}, ${seconds} s each${rounds > 1 ? `, best of ${rounds} passes` : ''}…\n`,
       );
     const result = await measureScaling({
       dataset,
@@ -76,9 +82,21 @@ export const benchCommand: CommandModule = {
         ? undefined
         : (r) =>
             process.stderr.write(
-              `  ${r.threads} threads: ${Math.round(r.samplesPerSec).toLocaleString('en-US')} samples/s\n`,
+              `  ${r.threads} thread${r.threads === 1 ? '' : 's'}: ${Math.round(r.samplesPerSec).toLocaleString('en-US')} samples/s\n`,
             ),
     });
-    process.stdout.write(argv.json ? `${JSON.stringify(result)}\n` : `${scalingTable(result)}\n`);
+    process.stdout.write(
+      argv.json
+        ? `${JSON.stringify({ ...result, kernelSpeed })}\n`
+        : [
+            "Kernels, one thread, GFLOP/s (the reference recipe's shapes; with dZ mostly zero the gradient kernels skip its zeros):",
+            '',
+            kernelSpeedTable(kernelSpeed),
+            '',
+            'Thread scaling:',
+            '',
+            `${scalingTable(result)}\n`,
+          ].join('\n'),
+    );
   },
 };
