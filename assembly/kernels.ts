@@ -19,6 +19,15 @@ function madd(a: v128, b: v128, c: v128): v128 {
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
+/**
+ * Lane 0 of madd(a, b, c). Relaxed SIMD lets a runtime compute madd fused or not, and V8
+ * fuses it only on CPUs with FMA3: the host calls this to learn which arithmetic the build
+ * has here (src/nn/kernels/wasm-module.ts), since the model bytes depend on it.
+ */
+export function maddProbe(a: f32, b: f32, c: f32): f32 {
+  return f32x4.extract_lane(madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(c)), 0);
+}
+
 /** outputs per chunk of dz's columns packed by linearBackwardParams (types.ts: PACK_OUTPUTS) */
 const PACK_OUTPUTS: i32 = 8;
 const PACK_BYTES: usize = <usize>PACK_OUTPUTS << 2;

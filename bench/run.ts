@@ -66,7 +66,7 @@ const variants: [string, Kernels][] = [['js', jsKernels(new Float32Array(memory.
 /** the fastest wasm build here and its register-only twin, for the parallel ceiling */
 let fastest: { variant: string; module: WebAssembly.Module; peak: URL } | null = null;
 for (const v of ['simd', 'relaxed'] as const) {
-  const mod = await compileWasmVariant(v);
+  const { module: mod } = await compileWasmVariant(v);
   if (mod) {
     const variant = v === 'simd' ? 'wasm-simd' : 'wasm-relaxed-simd';
     variants.push([variant, await instantiateWasmKernels(memory, mod)]);

@@ -108,8 +108,9 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}): CliResult {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
+/** The CLI in a child process; `nodeArgs` go to node itself (V8 flags, for instance). */
+export function runCli(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): CliResult {
+  const r = spawnSync(process.execPath, [...nodeArgs, CLI, ...args], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
     timeout: 300_000,

@@ -37,7 +37,7 @@ function compare(m: Float32Array, a: number, b: number, n: number, what: string)
 
 /** One named wasm build on an arena of its own; null where this runtime cannot run it. */
 async function wasmBuild(variant: 'simd' | 'relaxed'): Promise<{ m: Float32Array; k: Kernels } | null> {
-  const module = await compileWasmVariant(variant);
+  const { module } = await compileWasmVariant(variant);
   if (!module) return null;
   const { memory, m } = arena(1_000_000);
   return { m, k: await instantiateWasmKernels(memory, module) };

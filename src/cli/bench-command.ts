@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadDataset } from '../data/dataset.js';
 import { UsageError } from '../errors.js';
 import { defaultThreadCounts, measureScaling, scalingTable } from '../train/benchmark.js';
-import { resolveConfig } from '../train/config.js';
+import { KERNEL_CHOICES, resolveConfig } from '../train/config.js';
 import { kernelSpeedTable, measureKernelSpeed } from '../train/kernel-speed.js';
 import { resolveKernels } from '../train/kernels.js';
 
@@ -30,7 +30,7 @@ export const benchCommand: CommandModule = {
         requiresArg: true,
       })
       .option('batch-size', { type: 'string', describe: 'rows per step', default: '128', requiresArg: true })
-      .option('kernels', { type: 'string', describe: 'auto | wasm | js', requiresArg: true })
+      .option('kernels', { type: 'string', describe: KERNEL_CHOICES.join(' | '), requiresArg: true })
       .option('seconds', { type: 'number', describe: 'measured seconds per thread count', default: 2 })
       .option('rounds', {
         type: 'number',

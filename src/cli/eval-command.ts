@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadModel } from '../io/model-file.js';
-import { resolveConfig } from '../train/config.js';
+import { KERNEL_CHOICES, resolveConfig } from '../train/config.js';
 import { evaluate } from '../train/evaluate.js';
 
 export const evalCommand: CommandModule = {
@@ -25,7 +25,7 @@ export const evalCommand: CommandModule = {
         describe: 'worker threads (default: all cores)',
         requiresArg: true,
       })
-      .option('kernels', { type: 'string', describe: 'auto | wasm | js', requiresArg: true })
+      .option('kernels', { type: 'string', describe: KERNEL_CHOICES.join(' | '), requiresArg: true })
       .option('json', { type: 'boolean', describe: 'print JSON: {accuracy, loss, confusion}' }),
   handler: async (argv: ArgumentsCamelCase) => {
     const { data, threads, kernels } = resolveConfig({

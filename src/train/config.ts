@@ -5,8 +5,15 @@ import { ACTIVATIONS, type Activation } from '../nn/layout.js';
 // One definition of a training job's settings, used by the CLI flags (kebab-case) and the
 // job server (camelCase JSON). Validation happens once, here, with messages that name the field.
 
-export type KernelChoice = 'auto' | 'wasm' | 'js';
-export const KERNEL_CHOICES: readonly KernelChoice[] = ['auto', 'wasm', 'js'];
+/** auto and wasm pick the fastest build here; the others name one build (see src/train/kernels.ts) */
+export type KernelChoice = 'auto' | 'wasm' | 'wasm-simd' | 'wasm-relaxed-simd' | 'js';
+export const KERNEL_CHOICES: readonly KernelChoice[] = [
+  'auto',
+  'wasm',
+  'wasm-simd',
+  'wasm-relaxed-simd',
+  'js',
+];
 
 export interface TrainConfig {
   data: string;

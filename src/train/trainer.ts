@@ -5,7 +5,13 @@ import { initParams } from '../nn/init.js';
 import { type NetworkLayout, networkLayout } from '../nn/layout.js';
 import { type Model, modelFromParams } from '../nn/model.js';
 import { permutation, Rng } from '../nn/rng.js';
-import { CONFIG_FIELDS, resolveConfig, type TrainConfig } from './config.js';
+import {
+  CONFIG_FIELDS,
+  KERNEL_CHOICES,
+  type KernelChoice,
+  resolveConfig,
+  type TrainConfig,
+} from './config.js';
 import { MAX_STEPS } from './control.js';
 import { resolveKernels } from './kernels.js';
 import { CommandFailed, StepPool, type StepStats } from './pool.js';
@@ -117,7 +123,9 @@ const LOCKED: readonly (keyof TrainConfig)[] = [
 export async function train(input: Partial<TrainConfig>, options: TrainOptions = {}): Promise<TrainResult> {
   const resume = options.resume;
   const config = resolveConfig(
-    resume ? { ...(resume.config as Partial<TrainConfig>), ...definedOnly(input) } : input,
+    resume
+      ? { ...(resume.config as Partial<TrainConfig>), ...checkpointKernels(resume), ...definedOnly(input) }
+      : input,
   );
   if (resume) checkResumable(resume, config);
   const dataset = options.dataset ?? (await loadDataset(config.data));
@@ -137,7 +145,12 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       `--resume: the checkpoint has layers ${resume.model.layout.sizes.join(',')}, this run ${net.sizes.join(',')}`,
     );
   }
-  const kernels = await resolveKernels(config.kernels);
+  const kernels = await resolveKernels(config.kernels).catch((e: unknown) => {
+    if (!resume || input.kernels !== undefined || !(e instanceof UsageError)) throw e;
+    throw new UsageError(
+      `--resume: the checkpoint was computed with ${resume.state.kernels} kernels, which cannot run here: ${e.message.replace(/^--kernels \S+: /, '')}`,
+    );
+  });
   if (resume && resume.state.kernels !== kernels.label) {
     throw new UsageError(
       `--resume: the checkpoint was computed with ${resume.state.kernels} kernels, this run would use ${kernels.label} (--kernels)`,
@@ -339,6 +352,15 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
   } finally {
     await pool.close();
   }
+}
+
+/**
+ * A resumed run computes with the checkpoint's kernel build unless told otherwise: its label
+ * (js, wasm-simd, wasm-relaxed-simd) is also the --kernels value that asks for that build.
+ */
+function checkpointKernels(resume: Checkpoint): Partial<TrainConfig> {
+  const label = resume.state.kernels as KernelChoice;
+  return KERNEL_CHOICES.includes(label) ? { kernels: label } : {};
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

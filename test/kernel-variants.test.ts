@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { arch } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { UsageError } from '../src/errors.js';
+import { loadCheckpoint } from '../src/io/checkpoint.js';
+import { compileWasmVariant, maddIsFused } from '../src/nn/kernels/wasm-module.js';
+import { resolveKernels } from '../src/train/kernels.js';
+import { TrainingInterrupted, train } from '../src/train/trainer.js';
+import { ROOT, runCli, syntheticDataset, tempDir } from './helpers.js';
+
+// The label of a kernel build must name its arithmetic: the same label on two machines gives
+// the same bytes. Relaxed SIMD's multiply-add is fused only where V8 has FMA3 to use, and
+// `--no-enable-fma3` makes V8 behave as on a CPU without it.
+
+const NO_FMA = ['--no-enable-fma3'];
+const relaxedHere = (await compileWasmVariant('relaxed')).module !== null;
+
+/** What compileWasmVariant('relaxed') says in a node started with `nodeArgs`. */
+function relaxedIn(nodeArgs: string[]): string {
+  const url = new URL('dist/src/nn/kernels/wasm-module.js', `file://${ROOT}`).href;
+  const code = `const m = await import(${JSON.stringify(url)}); const r = await m.compileWasmVariant('relaxed'); console.log(r.module ? 'fused' : r.reason);`;
+  const r = spawnSync(process.execPath, [...nodeArgs, '--input-type=module', '-e', code], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+describe('kernel builds', () => {
+  it('the plain build never fuses; the relaxed one fuses exactly where the CPU has FMA3', async (t) => {
+    const simd = (await compileWasmVariant('simd')).module;
+    assert.ok(simd);
+    assert.equal(await maddIsFused(simd), false);
+    assert.match(relaxedIn(NO_FMA), /no fused multiply-add .* would compute what wasm-simd does/);
+    if (arch() !== 'x64' || !existsSync('/proc/cpuinfo'))
+      return t.skip('FMA3 is read from /proc/cpuinfo on x64');
+    const fma = /^flags\s*:.*\bfma\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    assert.equal(relaxedIn([]) === 'fused', fma);
+  });
+
+  it('--kernels names a build; one that cannot run here is refused with the reason', async () => {
+    assert.equal((await resolveKernels('wasm-simd')).label, 'wasm-simd');
+    if (relaxedHere) {
+      assert.equal((await resolveKernels('wasm-relaxed-simd')).label, 'wasm-relaxed-simd');
+      assert.equal((await resolveKernels('auto')).label, 'wasm-relaxed-simd');
+    } else {
+      await assert.rejects(resolveKernels('wasm-relaxed-simd'), UsageError);
+    }
+    const r = runCli(
+      ['train', '--kernels', 'wasm-relaxed-simd', '--hidden', '8', '--epochs', '1'],
+      {},
+      NO_FMA,
+    );
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^gradpool: --kernels wasm-relaxed-simd: this CPU has no fused multiply-add/);
+  });
+
+  it('without FMA, auto picks wasm-simd and gives its bytes; a relaxed checkpoint is refused there', async (t) => {
+    if (!relaxedHere) return t.skip('no fused relaxed build on this machine to compare against');
+    const dir = tempDir(t);
+    const flags = [
+      '--hidden',
+      '16',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '256',
+      '--threads',
+      '2',
+      '--log',
+      'json',
+    ];
+    const noFma = runCli(['train', ...flags, '--out', join(dir, 'a.safetensors')], {}, NO_FMA);
+    assert.equal(noFma.status, 0, noFma.stderr);
+    assert.equal(JSON.parse(noFma.stdout.split('\n')[0]).kernels, 'wasm-simd');
+    const simd = runCli(['train', ...flags, '--kernels', 'wasm-simd', '--out', join(dir, 'b.safetensors')]);
+    assert.equal(simd.status, 0, simd.stderr);
+    const relaxed = runCli(['train', ...flags, '--out', join(dir, 'c.safetensors')]);
+    assert.equal(relaxed.status, 0, relaxed.stderr);
+    const model = (f: string) => readFileSync(join(dir, f));
+    assert.ok(model('a.safetensors').equals(model('b.safetensors')), 'auto without FMA = wasm-simd');
+    assert.ok(!model('a.safetensors').equals(model('c.safetensors')), 'fused and unfused differ');
+
+    const ckpt = join(dir, 'relaxed.ckpt');
+    const first = runCli(['train', ...flags, '--checkpoint', ckpt, '--out', join(dir, 'd.safetensors')]);
+    assert.equal(first.status, 0, first.stderr);
+    const r = runCli(
+      ['train', '--resume', ckpt, '--epochs', '2', '--out', join(dir, 'e.safetensors')],
+      {},
+      NO_FMA,
+    );
+    assert.equal(r.status, 2);
+    assert.match(
+      r.stderr,
+      /^gradpool: --resume: the checkpoint was computed with wasm-relaxed-simd kernels, which cannot run here: this CPU has no fused/,
+    );
+  });
+
+  it("a resumed run takes the checkpoint's build, as made on another machine, unless --kernels names another", async (t) => {
+    if (!relaxedHere) return t.skip('auto picks wasm-simd here as it does without FMA');
+    const dir = tempDir(t);
+    const flags = ['--hidden', '16', '--batch-size', '256', '--threads', '2', '--seed', '5'];
+    const ckpt = join(dir, 'run.ckpt');
+    // epoch 1 where relaxed SIMD is not fused (auto: wasm-simd), epoch 2 here where it is
+    const first = runCli(
+      ['train', ...flags, '--epochs', '1', '--checkpoint', ckpt, '--out', join(dir, 'a')],
+      {},
+      NO_FMA,
+    );
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(loadCheckpoint(ckpt).state.kernels, 'wasm-simd');
+    const resumed = runCli([
+      'train',
+      '--resume',
+      ckpt,
+      '--epochs',
+      '2',
+      '--out',
+      join(dir, 'resumed.safetensors'),
+    ]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const straight = runCli([
+      'train',
+      ...flags,
+      '--epochs',
+      '2',
+      '--kernels',
+      'wasm-simd',
+      '--out',
+      join(dir, 'straight.safetensors'),
+    ]);
+    assert.equal(straight.status, 0, straight.stderr);
+    assert.ok(
+      readFileSync(join(dir, 'resumed.safetensors')).equals(readFileSync(join(dir, 'straight.safetensors'))),
+    );
+
+    const dataset = syntheticDataset(300, 60);
+    const path = join(dir, 'c.safetensors');
+    await assert.rejects(
+      train(
+        { hidden: [8], epochs: 2, batchSize: 40, kernels: 'wasm-simd' },
+        { dataset, checkpoint: { path }, stopAfterStep: 5 },
+      ),
+      TrainingInterrupted,
+    );
+    await assert.rejects(
+      train({ kernels: 'auto' }, { dataset, resume: loadCheckpoint(path) }),
+      /computed with wasm-simd kernels, this run would use wasm-relaxed-simd \(--kernels\)/,
+    );
+  });
+});
