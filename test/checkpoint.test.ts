@@ -236,6 +236,33 @@ describe('signals', () => {
     assert.ok(loadCheckpoint(ckpt).state.epoch >= 2);
   });
 
+  it("stdout's reader gone (| head -1): stops as for a signal, checkpoint, exit 141", async (t) => {
+    const dir = tempDir(t);
+    const out = join(dir, 'm.safetensors');
+    const args = ['train', '--hidden', '16', '--epochs', '60', '--log', 'json', '--out', out];
+    const r = await new Promise<{ code: number | null; first: string; stderr: string }>((done) => {
+      const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let first = '';
+      let stderr = '';
+      child.stdout.once('data', (d) => {
+        first = String(d).split('\n')[0];
+        child.stdout.destroy(); // as `head -1` exits after its line
+      });
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      child.on('exit', (code) => done({ code, first, stderr }));
+    });
+    assert.equal(r.code, 141, r.stderr);
+    assert.equal(JSON.parse(r.first).event, 'start');
+    assert.match(r.stderr, /stdout closed: stopping after this step/);
+    assert.doesNotMatch(r.stderr, /EPIPE|at .*\.js/, 'no stack trace');
+    const ckpt = join(dir, 'm.checkpoint.safetensors');
+    assert.match(r.stderr, new RegExp(`checkpoint written to ${ckpt}`));
+    assert.ok(loadCheckpoint(ckpt).state.epoch < 60, 'stopped early, and the checkpoint loads whole');
+    assert.ok(!existsSync(out));
+  });
+
   it('a second SIGINT exits at once with 130; the checkpoint on disk stays whole', async (t) => {
     const dir = tempDir(t);
     const ckpt = join(dir, 'run.ckpt');

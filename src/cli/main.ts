@@ -5,6 +5,7 @@ import { GradpoolError, UsageError } from '../errors.js';
 import { benchCommand } from './bench-command.js';
 import { evalCommand } from './eval-command.js';
 import { serveCommand } from './serve-command.js';
+import { watchStdout } from './stdout-closed.js';
 import { trainCommand } from './train-command.js';
 import { workerCommand } from './worker-command.js';
 
@@ -12,6 +13,7 @@ import { workerCommand } from './worker-command.js';
 // become a one-line message and the exit code their type carries (DESIGN: 2 bad input).
 
 export async function main(argv: string[]): Promise<number> {
+  watchStdout();
   try {
     await yargs(argv)
       .scriptName('gradpool')

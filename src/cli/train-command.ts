@@ -9,6 +9,7 @@ import { configFromArgv, configOptions } from './config-options.js';
 import { resolveLogFormat } from './log-format.js';
 import { checkWritableTarget } from './paths.js';
 import { jsonRenderer, prettyRenderer } from './progress.js';
+import { onStdoutClosed } from './stdout-closed.js';
 
 export const trainCommand: CommandModule = {
   command: 'train',
@@ -77,6 +78,12 @@ export const trainCommand: CommandModule = {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // stdout's reader gone (`| head`): stop as for a signal, once, and exit 141
+    const offClosed = onStdoutClosed(() => {
+      if (stop.signal.aborted) return;
+      process.stderr.write('gradpool: stdout closed: stopping after this step and writing a checkpoint\n');
+      stop.abort(new Error('SIGPIPE'));
+    });
     const renderer =
       format === 'json'
         ? jsonRenderer((l) => process.stdout.write(`${l}\n`))
@@ -101,6 +108,7 @@ export const trainCommand: CommandModule = {
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      offClosed();
     }
   },
 };

@@ -93,6 +93,9 @@ const shuffleSeed = (seed: number) => (seed ^ 0x5bd1e995) >>> 0;
 const COMMAND_MS = 50;
 
 /** Raised when training stops on request after saving a checkpoint. */
+/** 128 + the signal's number, as shells report a process a signal ended; SIGPIPE: stdout's reader went away */
+const INTERRUPT_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGPIPE: 141, SIGTERM: 143 };
+
 export class TrainingInterrupted extends GradpoolError {
   constructor(
     message: string,
@@ -246,7 +249,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
           ? `interrupted at ${where}; checkpoint written to ${path}; continue with --resume ${path}`
           : `interrupted at ${where}; no checkpoint was requested`,
         path,
-        signalName === 'SIGTERM' ? 143 : 130,
+        INTERRUPT_EXIT_CODES[signalName] ?? 130,
       );
     };
     let globalStep = (firstEpoch - 1) * stepsPerEpoch + firstStep;
