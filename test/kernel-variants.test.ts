@@ -99,7 +99,7 @@ describe('kernel builds', () => {
     );
   });
 
-  it("a resumed run takes the checkpoint's build, as made on another machine, unless --kernels names another", async (t) => {
+  it("a resumed run takes the checkpoint's build, as made on another machine, unless --kernels names another build", async (t) => {
     if (!relaxedHere) return t.skip('auto picks wasm-simd here as it does without FMA');
     const dir = tempDir(t);
     const flags = ['--hidden', '16', '--batch-size', '256', '--threads', '2', '--seed', '5'];
@@ -146,9 +146,23 @@ describe('kernel builds', () => {
       ),
       TrainingInterrupted,
     );
+    const c = loadCheckpoint(path);
     await assert.rejects(
-      train({ kernels: 'auto' }, { dataset, resume: loadCheckpoint(path) }),
+      train({ kernels: 'wasm-relaxed-simd' }, { dataset, resume: c }),
       /computed with wasm-simd kernels, this run would use wasm-relaxed-simd \(--kernels\)/,
     );
+    await assert.rejects(
+      train({ kernels: 'js' }, { dataset, resume: c }),
+      /computed with wasm-simd kernels, this run would use js \(--kernels\)/,
+    );
+    // auto and wasm mean "the build that reproduces the run": the checkpoint's
+    const finished = await train({ kernels: 'auto' }, { dataset, resume: c });
+    const again = await train({ kernels: 'wasm' }, { dataset, resume: c });
+    const uninterrupted = await train(
+      { hidden: [8], epochs: 2, batchSize: 40, kernels: 'wasm-simd' },
+      { dataset },
+    );
+    assert.deepEqual(finished.model.params, uninterrupted.model.params);
+    assert.deepEqual(again.model.params, uninterrupted.model.params);
   });
 });

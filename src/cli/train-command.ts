@@ -2,7 +2,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
 import { type Checkpoint, loadCheckpoint } from '../io/checkpoint.js';
-import { resolveConfig, type TrainConfig } from '../train/config.js';
+import { resolveConfig } from '../train/config.js';
 import { saveTrainedModel } from '../train/save-result.js';
 import { train } from '../train/trainer.js';
 import { configFromArgv, configOptions } from './config-options.js';
@@ -89,7 +89,7 @@ export const trainCommand: CommandModule = {
         ? jsonRenderer((l) => process.stdout.write(`${l}\n`))
         : prettyRenderer(process.stdout);
     try {
-      const result = await train(resume ? givenOnly(config, flags) : config, {
+      const result = await train(config, {
         onProgress: (e) => renderer.event(e),
         signal: stop.signal,
         resume,
@@ -112,16 +112,6 @@ export const trainCommand: CommandModule = {
     }
   },
 };
-
-/**
- * The settings the flags gave, validated: on resume train() takes the rest, the kernel build
- * included, from the checkpoint.
- */
-function givenOnly(config: TrainConfig, flags: object): Partial<TrainConfig> {
-  return Object.fromEntries(
-    Object.keys(flags).map((k) => [k, config[k as keyof TrainConfig]]),
-  ) as Partial<TrainConfig>;
-}
 
 /** Where an interrupted run without --checkpoint saves its state: beside the model file. */
 export function defaultCheckpointPath(out: string): string {

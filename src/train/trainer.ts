@@ -125,10 +125,9 @@ const LOCKED: readonly (keyof TrainConfig)[] = [
  */
 export async function train(input: Partial<TrainConfig>, options: TrainOptions = {}): Promise<TrainResult> {
   const resume = options.resume;
+  const fromCheckpoint = resume ? checkpointKernels(resume, input.kernels) : {};
   const config = resolveConfig(
-    resume
-      ? { ...(resume.config as Partial<TrainConfig>), ...checkpointKernels(resume), ...definedOnly(input) }
-      : input,
+    resume ? { ...(resume.config as Partial<TrainConfig>), ...definedOnly(input), ...fromCheckpoint } : input,
   );
   if (resume) checkResumable(resume, config);
   const dataset = options.dataset ?? (await loadDataset(config.data));
@@ -149,7 +148,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
     );
   }
   const kernels = await resolveKernels(config.kernels).catch((e: unknown) => {
-    if (!resume || input.kernels !== undefined || !(e instanceof UsageError)) throw e;
+    if (!resume || !fromCheckpoint.kernels || !(e instanceof UsageError)) throw e;
     throw new UsageError(
       `--resume: the checkpoint was computed with ${resume.state.kernels} kernels, which cannot run here: ${e.message.replace(/^--kernels \S+: /, '')}`,
     );
@@ -358,12 +357,17 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
 }
 
 /**
- * A resumed run computes with the checkpoint's kernel build unless told otherwise: its label
- * (js, wasm-simd, wasm-relaxed-simd) is also the --kernels value that asks for that build.
+ * A resumed run computes with the checkpoint's kernel build unless asked for a named one:
+ * auto (or nothing) and wasm mean the fastest build that reproduces the run, which is the
+ * checkpoint's, made on whatever machine. Its label (js, wasm-simd, wasm-relaxed-simd) is also
+ * the --kernels value that asks for it.
  */
-function checkpointKernels(resume: Checkpoint): Partial<TrainConfig> {
+function checkpointKernels(resume: Checkpoint, asked: KernelChoice | undefined): Partial<TrainConfig> {
   const label = resume.state.kernels as KernelChoice;
-  return KERNEL_CHOICES.includes(label) ? { kernels: label } : {};
+  if (!KERNEL_CHOICES.includes(label)) return {};
+  if (asked === undefined || asked === 'auto' || (asked === 'wasm' && label !== 'js'))
+    return { kernels: label };
+  return {};
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {
