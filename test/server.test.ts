@@ -273,3 +273,24 @@ describe('gradpool serve shutting down', () => {
     ]);
   });
 });
+
+describe('gradpool serve on a CPU without FMA (node --no-enable-fma3)', () => {
+  it('refuses a job naming a kernel build that cannot run here with 400 and the reason; wasm-simd is accepted', async (t) => {
+    const dir = tempDir(t);
+    const server = await startServer(
+      ['--data-dir', join(dir, 'data'), '--token', TOKEN, '--threads', '1'],
+      {},
+      ['--no-enable-fma3'],
+    );
+    t.after(() => server.stop());
+    const refused = await post(server.url, { hidden: [8], epochs: 1, kernels: 'wasm-relaxed-simd' });
+    assert.equal(refused.status, 400);
+    assert.match(
+      (await body<{ error: string }>(refused)).error,
+      /^--kernels wasm-relaxed-simd: this CPU has no fused multiply-add/,
+    );
+    const accepted = await post(server.url, { hidden: [8], epochs: 1, kernels: 'wasm-simd' });
+    assert.equal(accepted.status, 201);
+    await waitFor(server.url, (await body(accepted)).id, ['succeeded']);
+  });
+});

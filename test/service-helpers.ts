@@ -26,8 +26,14 @@ export interface Server extends Service {
   url: string;
 }
 
-export function startService(command: string, args: string[], env: Record<string, string> = {}): Service {
-  const child = spawn(process.execPath, [CLI, command, ...args], {
+/** `gradpool COMMAND ARGS` in a child process; `nodeArgs` go to node itself (V8 flags, for instance). */
+export function startService(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Service {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, command, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
@@ -79,8 +85,12 @@ export function startService(command: string, args: string[], env: Record<string
   return { child, exited, events, waitForEvent, stop };
 }
 
-export async function startServer(args: string[], env: Record<string, string> = {}): Promise<Server> {
-  const service = startService('serve', ['--port', '0', ...args], env);
+export async function startServer(
+  args: string[],
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<Server> {
+  const service = startService('serve', ['--port', '0', ...args], env, nodeArgs);
   const listening = await service.waitForEvent((e) => e.event === 'listening', 60_000);
   return { ...service, url: String(listening.url) };
 }

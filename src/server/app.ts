@@ -5,6 +5,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { GradpoolError } from '../errors.js';
 import { networkLayout } from '../nn/layout.js';
 import { resolveConfig, type TrainConfig } from '../train/config.js';
+import { resolveKernels } from '../train/kernels.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { checkDataSpec, inputFeatures, resolveDataSpec } from './data-access.js';
 import type { JobExecutor } from './job-executor.js';
@@ -83,6 +84,8 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
       ],
     ];
     for (const [over, message] of caps) if (over) return reply.code(422).send({ error: message });
+    // a named kernel build must run here; under --queue, on whichever worker takes the job
+    if (limits.threads !== null && config.kernels !== 'auto') await resolveKernels(config.kernels);
     checkDataSpec(config.data, limits.dataRoot);
     const data = resolveDataSpec(config.data, limits.dataRoot);
     const params = networkLayout([await inputFeatures(data), ...config.hidden, 10], config.activation).size;
