@@ -41,7 +41,7 @@ describe('kernel builds', () => {
     assert.equal(relaxedIn([]) === 'fused', fma);
   });
 
-  it('--kernels names a build; one that cannot run here is refused with the reason', async () => {
+  it('--kernels names a build; one that cannot run here is refused with the reason', async (t) => {
     assert.equal((await resolveKernels('wasm-simd')).label, 'wasm-simd');
     if (relaxedHere) {
       assert.equal((await resolveKernels('wasm-relaxed-simd')).label, 'wasm-relaxed-simd');
@@ -50,7 +50,17 @@ describe('kernel builds', () => {
       await assert.rejects(resolveKernels('wasm-relaxed-simd'), UsageError);
     }
     const r = runCli(
-      ['train', '--kernels', 'wasm-relaxed-simd', '--hidden', '8', '--epochs', '1'],
+      [
+        'train',
+        '--kernels',
+        'wasm-relaxed-simd',
+        '--hidden',
+        '8',
+        '--epochs',
+        '1',
+        '--out',
+        join(tempDir(t), 'm.safetensors'),
+      ],
       {},
       NO_FMA,
     );

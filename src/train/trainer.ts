@@ -92,10 +92,10 @@ const shuffleSeed = (seed: number) => (seed ^ 0x5bd1e995) >>> 0;
 /** Target duration of one training command, so progress and signals are seen at least this often. */
 const COMMAND_MS = 50;
 
-/** Raised when training stops on request after saving a checkpoint. */
 /** 128 + the signal's number, as shells report a process a signal ended; SIGPIPE: stdout's reader went away */
 const INTERRUPT_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGPIPE: 141, SIGTERM: 143 };
 
+/** Raised when training stops on request after saving a checkpoint. */
 export class TrainingInterrupted extends GradpoolError {
   constructor(
     message: string,
