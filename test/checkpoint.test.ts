@@ -8,7 +8,7 @@ import { ModelFileError, UsageError } from '../src/errors.js';
 import { loadCheckpoint } from '../src/io/checkpoint.js';
 import { loadModel } from '../src/io/model-file.js';
 import { TrainingInterrupted, train } from '../src/train/trainer.js';
-import { CLI, runCli, syntheticDataset, tempDir } from './helpers.js';
+import { assertResumeEqualsStraight, CLI, runCli, syntheticDataset, tempDir } from './helpers.js';
 
 // "Equal" means byte-identical parameters and momentum to the uninterrupted run.
 
@@ -198,29 +198,11 @@ describe('signals', () => {
     const stoppedAt = c.state.epoch;
     // Finish through the epoch after the one it stopped in, then compare with a straight run.
     const epochs = String(stoppedAt + 1);
-    const resumed = runCli([
-      'train',
-      '--resume',
+    assertResumeEqualsStraight(
+      dir,
       ckpt,
-      '--epochs',
-      epochs,
-      '--threads',
-      '1',
-      '--out',
-      join(dir, 'resumed.safetensors'),
-    ]);
-    assert.equal(resumed.status, 0, resumed.stderr);
-    const straight = runCli([
-      'train',
-      ...flags,
-      '--epochs',
-      epochs,
-      '--out',
-      join(dir, 'straight.safetensors'),
-    ]);
-    assert.equal(straight.status, 0, straight.stderr);
-    assert.ok(
-      readFileSync(join(dir, 'resumed.safetensors')).equals(readFileSync(join(dir, 'straight.safetensors'))),
+      ['--epochs', epochs, '--threads', '1'],
+      [...flags, '--epochs', epochs],
     );
   });
 

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -116,4 +117,26 @@ export function runCli(args: string[], env: Record<string, string> = {}, nodeArg
     timeout: 300_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * `gradpool train --resume CKPT …resumeArgs` and `gradpool train …straightArgs` into `dir`;
+ * asserts both succeed and write byte-identical models.
+ */
+export function assertResumeEqualsStraight(
+  dir: string,
+  ckpt: string,
+  resumeArgs: string[],
+  straightArgs: string[],
+) {
+  const resumed = join(dir, 'resumed.safetensors');
+  const straight = join(dir, 'straight.safetensors');
+  for (const args of [
+    ['train', '--resume', ckpt, ...resumeArgs, '--out', resumed],
+    ['train', ...straightArgs, '--out', straight],
+  ]) {
+    const r = runCli(args);
+    assert.equal(r.status, 0, r.stderr);
+  }
+  assert.ok(readFileSync(resumed).equals(readFileSync(straight)), 'resumed and uninterrupted models differ');
 }

@@ -9,7 +9,7 @@ import { loadCheckpoint } from '../src/io/checkpoint.js';
 import { compileWasmVariant, maddIsFused } from '../src/nn/kernels/wasm-module.js';
 import { resolveKernels } from '../src/train/kernels.js';
 import { TrainingInterrupted, train } from '../src/train/trainer.js';
-import { ROOT, runCli, syntheticDataset, tempDir } from './helpers.js';
+import { assertResumeEqualsStraight, ROOT, runCli, syntheticDataset, tempDir } from './helpers.js';
 
 // The label of a kernel build must name its arithmetic: the same label on two machines gives
 // the same bytes. Relaxed SIMD's multiply-add is fused only where V8 has FMA3 to use, and
@@ -122,29 +122,11 @@ describe('kernel builds', () => {
     );
     assert.equal(first.status, 0, first.stderr);
     assert.equal(loadCheckpoint(ckpt).state.kernels, 'wasm-simd');
-    const resumed = runCli([
-      'train',
-      '--resume',
+    assertResumeEqualsStraight(
+      dir,
       ckpt,
-      '--epochs',
-      '2',
-      '--out',
-      join(dir, 'resumed.safetensors'),
-    ]);
-    assert.equal(resumed.status, 0, resumed.stderr);
-    const straight = runCli([
-      'train',
-      ...flags,
-      '--epochs',
-      '2',
-      '--kernels',
-      'wasm-simd',
-      '--out',
-      join(dir, 'straight.safetensors'),
-    ]);
-    assert.equal(straight.status, 0, straight.stderr);
-    assert.ok(
-      readFileSync(join(dir, 'resumed.safetensors')).equals(readFileSync(join(dir, 'straight.safetensors'))),
+      ['--epochs', '2'],
+      [...flags, '--epochs', '2', '--kernels', 'wasm-simd'],
     );
 
     const dataset = syntheticDataset(300, 60);

@@ -39,8 +39,22 @@ export async function compileWasmKernels(allowRelaxed = true): Promise<CompiledK
   return null;
 }
 
-/** One named build: its module, or the reason it cannot run here. */
-export async function compileWasmVariant(variant: WasmVariant): Promise<VariantResult> {
+const compiled = new Map<WasmVariant, Promise<VariantResult>>();
+
+/**
+ * One named build: its module, or the reason it cannot run here. Compiled and probed once per
+ * process: the answer cannot change while it runs, and every train, eval, bench and job asks.
+ */
+export function compileWasmVariant(variant: WasmVariant): Promise<VariantResult> {
+  let result = compiled.get(variant);
+  if (!result) {
+    result = compileAndProbe(variant);
+    compiled.set(variant, result);
+  }
+  return result;
+}
+
+async function compileAndProbe(variant: WasmVariant): Promise<VariantResult> {
   let bytes: Buffer;
   try {
     bytes = await readFile(WASM_FILES[variant]);
