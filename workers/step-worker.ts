@@ -164,10 +164,6 @@ export default async function runSession(init: SessionInit): Promise<number> {
     timing[T_WAIT_MID] += t2 - t1;
     // A failed shard means no update at all: the step can be recomputed from the same parameters.
     if (Atomics.load(ints, ERROR) !== 0) return;
-    const lr = floats[F_LR];
-    const momentum = floats[F_MOMENTUM];
-    const decay = floats[F_WEIGHT_DECAY];
-    const inv = floats[F_INV_BATCH];
     let gradients = 0;
     try {
       // own share first, then the others' in turn: each share's counter hands out its blocks once
@@ -181,33 +177,8 @@ export default async function runSession(init: SessionInit): Promise<number> {
           const g0 = performance.now();
           weightGradients(k, net, batch, layer, o0, o1, rows, own.gradWeights, own.gradBias, batch.pack);
           gradients += performance.now() - g0;
-          const w = L.weight + o0 * L.inputs;
-          const n = (o1 - o0) * L.inputs;
-          const bias = L.bias + o0;
-          k.sgdUpdate(
-            src + w,
-            velocity[cur] + w,
-            params[1 - cur] + w,
-            velocity[1 - cur] + w,
-            own.gradWeights,
-            n,
-            lr,
-            momentum,
-            decay,
-            inv,
-          );
-          k.sgdUpdate(
-            src + bias,
-            velocity[cur] + bias,
-            params[1 - cur] + bias,
-            velocity[1 - cur] + bias,
-            own.gradBias,
-            o1 - o0,
-            lr,
-            momentum,
-            decay,
-            inv,
-          );
+          updateRange(cur, L.weight + o0 * L.inputs, own.gradWeights, (o1 - o0) * L.inputs);
+          updateRange(cur, L.bias + o0, own.gradBias, o1 - o0);
         }
       }
     } catch (e) {
@@ -215,6 +186,22 @@ export default async function runSession(init: SessionInit): Promise<number> {
     }
     timing[T_GRADIENTS] += gradients;
     timing[T_UPDATE] += performance.now() - t2 - gradients;
+  }
+
+  /** SGD on the n parameters at offset `at`: reads copy `cur` of them and their velocity, writes the other. */
+  function updateRange(cur: number, at: number, grad: number, n: number): void {
+    k.sgdUpdate(
+      params[cur] + at,
+      velocity[cur] + at,
+      params[1 - cur] + at,
+      velocity[1 - cur] + at,
+      grad,
+      n,
+      floats[F_LR],
+      floats[F_MOMENTUM],
+      floats[F_WEIGHT_DECAY],
+      floats[F_INV_BATCH],
+    );
   }
 
   function evaluate(): void {
@@ -235,7 +222,6 @@ export default async function runSession(init: SessionInit): Promise<number> {
     }
   }
 
-  /** Waits for all T threads; the last to arrive runs `last` before releasing the others. */
   /**
    * Waits for all T threads; the last to arrive runs `last` before releasing the others. While
    * waiting with a core of its own, a thread reads through the `count` floats at `warm` (one
