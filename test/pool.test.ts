@@ -105,7 +105,8 @@ describe('polling before sleeping', () => {
     assert.equal(spinBudget(4, 2, undefined), 0);
     assert.equal(spinBudget(1, 16, '0'), 0);
     assert.equal(spinBudget(32, 16, '500'), 500);
-    assert.equal(spinBudget(1, 16, 'lots'), DEFAULT_SPIN, 'an invalid value falls back to the rule');
+    for (const bad of ['lots', '-1', '2.5', '1e3'])
+      assert.throws(() => spinBudget(1, 16, bad), /GRADPOOL_SPIN must be a whole number/, bad);
   });
 });
 

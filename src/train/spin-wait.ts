@@ -1,3 +1,5 @@
+import { UsageError } from '../errors.js';
+
 // Waiting on a shared Int32 field: poll it for a bounded number of iterations, then sleep in
 // Atomics.wait. A futex wake of many sleeping threads costs tens of microseconds per step,
 // while polling sees the change within a cache-line transfer. Polling must never take the
@@ -16,7 +18,11 @@ export const DEFAULT_SPIN = 20_000;
 export function spinBudget(threads: number, cores: number, env = process.env.GRADPOOL_SPIN): number {
   if (env !== undefined && env !== '') {
     const n = Number(env);
-    if (Number.isInteger(n) && n >= 0) return n;
+    if (!(/^\d+$/.test(env.trim()) && Number.isSafeInteger(n)))
+      throw new UsageError(
+        `GRADPOOL_SPIN must be a whole number of polls (0 turns polling off), got '${env}'`,
+      );
+    return n;
   }
   return threads <= cores ? DEFAULT_SPIN : 0;
 }
