@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { loadDataset } from '../src/data/dataset.js';
+import { machineInfo } from '../src/machine.js';
 import { jsKernels } from '../src/nn/kernels/js.js';
 import type { Kernels } from '../src/nn/kernels/types.js';
 import { instantiateWasmKernels } from '../src/nn/kernels/wasm.js';
 import { compileWasmVariant } from '../src/nn/kernels/wasm-module.js';
 import {
   defaultThreadCounts,
-  machineInfo,
   measureScaling,
   type ScalingResult,
   scalingTable,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FASHION_MNIST_DIR } from '../src/data/dataset.js';
@@ -152,6 +153,22 @@ describe('gradpool train and eval', () => {
     assert.match(r.stdout, /epoch\s+train loss\s+train acc\s+test loss\s+test acc\s+samples\/s\s+seconds/);
     assert.match(r.stdout, /2\/2\s+\d\.\d{4}\s+\d+\.\d\d%/);
     assert.match(r.stdout, /done in \d+\.\d s: test accuracy \d+\.\d\d %/);
+    assert.doesNotMatch(r.stdout, /note:/, 'the default is one thread per core');
+  });
+
+  it('says when there are more threads than cores; the JSON start event names the cores', (t) => {
+    const cores = availableParallelism();
+    const out = join(tempDir(t), 'm.safetensors');
+    const args = ['train', '--hidden', '8', '--epochs', '1', '--threads', String(cores + 1), '--out', out];
+    const pretty = runCli([...args, '--log', 'pretty']);
+    assert.equal(pretty.status, 0, pretty.stderr);
+    assert.match(
+      pretty.stdout,
+      new RegExp(`note: ${cores + 1} threads on ${cores} cores?: .* --threads ${cores} is faster here`),
+    );
+    const start = jsonLines(runCli([...args, '--log', 'json']).stdout)[0];
+    assert.equal(start.event, 'start');
+    assert.equal(start.cores, cores);
   });
 
   it('eval refuses a file that is not a gradpool model: exit 2', (t) => {

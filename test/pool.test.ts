@@ -4,7 +4,13 @@ import { BLOCK_OUTPUTS, blockShares, gradientBlocks } from '../src/nn/arena.js';
 import { initParams } from '../src/nn/init.js';
 import { networkLayout } from '../src/nn/layout.js';
 import { permutation, Rng } from '../src/nn/rng.js';
-import { defaultThreadCounts, measureScaling, overheadShare } from '../src/train/benchmark.js';
+import {
+  defaultThreadCounts,
+  measureScaling,
+  overheadShare,
+  type ScalingRow,
+  scalingTable,
+} from '../src/train/benchmark.js';
 import { MAX_STEPS } from '../src/train/control.js';
 import { KERNEL_SHAPES, type KernelSpeedRow } from '../src/train/kernel-speed.js';
 import { resolveKernels } from '../src/train/kernels.js';
@@ -117,15 +123,19 @@ describe('scaling measurements', () => {
     assert.deepEqual(defaultThreadCounts(1), [1]);
   });
 
-  it('reports speed-up and efficiency relative to the first row, and a breakdown within the step', async () => {
+  it('reports speed-up and efficiency relative to the fewest threads, and a breakdown within the step', async () => {
     const r = await measureScaling({
       dataset: syntheticDataset(512, 64),
-      threads: [1, 2],
+      threads: [2, 1, 2], // measured once each, fewest first
+
       hidden: [32],
       batchSize: 64,
       seconds: 0.3,
     });
-    assert.equal(r.rows.length, 2);
+    assert.deepEqual(
+      r.rows.map((x) => x.threads),
+      [1, 2],
+    );
     const [a, b] = r.rows;
     assert.equal(a.speedup, 1);
     assert.equal(a.efficiency, 1);
@@ -152,6 +162,35 @@ describe('scaling measurements', () => {
       );
     }
     assert.deepEqual(r.layers, [64, 32, 10]);
+  });
+
+  it('says when the baseline is not 1 thread, and which rows run more threads than cores', () => {
+    const row = (threads: number, samplesPerSec: number): ScalingRow => ({
+      threads,
+      samplesPerSec,
+      speedup: 1,
+      efficiency: 1,
+      stepMs: 1,
+      steps: 1,
+      breakdown: { computeMs: 0.5, gradientsMs: 0.4, waitMs: 0, waitMidMs: 0, updateMs: 0.1, otherMs: 0 },
+    });
+    const table = (threads: number[], cores: number) =>
+      scalingTable({
+        kernels: 'js',
+        layers: [4, 2],
+        batchSize: 8,
+        rows: threads.map((t) => row(t, 1000 * t)),
+        machine: { cpu: 'test', cores, node: 'v20' },
+      });
+    const plain = table([1, 2], 2);
+    assert.doesNotMatch(plain, /against|more threads than/);
+    assert.match(
+      table([2, 4], 4),
+      /Speed-up and efficiency are against 2 threads, the fewest measured, not 1\./,
+    );
+    const over = table([1, 2, 4], 2);
+    assert.match(over, /Rows above 2 threads run more threads than this machine has cores/);
+    assert.doesNotMatch(over, /against/);
   });
 
   it('gradpool bench --json prints one row per thread count; bad thread lists exit 2', () => {

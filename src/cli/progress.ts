@@ -1,3 +1,4 @@
+import { oversubscribedNote } from '../machine.js';
 import type { EpochMetrics, TrainEvent } from '../train/trainer.js';
 
 // Renders training events: a live bar per epoch and a summary table on a terminal, or one
@@ -19,7 +20,7 @@ export function jsonRenderer(write: (line: string) => void): Renderer {
   return {
     event(e) {
       if (e.type === 'start') {
-        const { config, layers, params, trainCount, testCount, kernels, stepsPerEpoch } = e;
+        const { config, layers, params, trainCount, testCount, kernels, stepsPerEpoch, cores } = e;
         write(
           JSON.stringify({
             event: 'start',
@@ -30,6 +31,7 @@ export function jsonRenderer(write: (line: string) => void): Renderer {
             testCount,
             kernels,
             stepsPerEpoch,
+            cores,
           }),
         );
       } else if (e.type === 'epoch') {
@@ -56,8 +58,10 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
         out.write(
           `gradpool: ${e.layers.join('-')} ${e.config.activation}, ${e.params.toLocaleString('en-US')} parameters, ` +
             `${e.trainCount.toLocaleString('en-US')} train / ${e.testCount.toLocaleString('en-US')} test rows, ` +
-            `${e.config.threads} threads, ${e.kernels} kernels\n`,
+            `${e.config.threads} thread${e.config.threads === 1 ? '' : 's'}, ${e.kernels} kernels\n`,
         );
+        const note = oversubscribedNote(e.config.threads, e.cores);
+        if (note) out.write(`note: ${note}\n`);
         out.write(`${header()}\n`);
       } else if (e.type === 'step') {
         const filled = Math.round((BAR * e.step) / e.stepsPerEpoch);

@@ -1,7 +1,7 @@
-import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
+import { coreCount } from '../machine.js';
 import { MAX_PARAMS } from '../nn/layout.js';
 import type { JobExecutor } from '../server/job-executor.js';
 import { checkQueueName } from '../server/queue-name.js';
@@ -59,7 +59,7 @@ export const serveCommand: CommandModule = {
       })
       .options(queueOptions),
   handler: async (argv: ArgumentsCamelCase) => {
-    const cores = cpus().length;
+    const cores = coreCount();
     const threads = argv.threads === undefined ? cores : positiveInt('threads', argv.threads, 1024);
     const port = Number(argv.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535)

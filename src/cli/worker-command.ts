@@ -1,7 +1,8 @@
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
+import { coreCount } from '../machine.js';
 import { checkQueueName } from '../server/queue-name.js';
 import { logLine, positiveInt, queueOptions, stopSignal } from './service-options.js';
 
@@ -34,7 +35,7 @@ export const workerCommand: CommandModule = {
   handler: async (argv: ArgumentsCamelCase) => {
     if (argv.queue === undefined) throw new UsageError('worker needs --queue redis://HOST:PORT');
     const queueName = checkQueueName(String(argv.queueName));
-    const threads = argv.threads === undefined ? cpus().length : positiveInt('threads', argv.threads, 1024);
+    const threads = argv.threads === undefined ? coreCount() : positiveInt('threads', argv.threads, 1024);
     const options = {
       queueName,
       threads,

@@ -1,5 +1,5 @@
-import { cpus } from 'node:os';
 import type { Dataset } from '../data/dataset.js';
+import { coreCount, type MachineInfo, machineInfo } from '../machine.js';
 import { initParams } from '../nn/init.js';
 import { type Activation, networkLayout } from '../nn/layout.js';
 import { permutation, Rng } from '../nn/rng.js';
@@ -21,6 +21,7 @@ import { StepPool, type StepStats } from './pool.js';
 
 export interface ScalingOptions {
   dataset: Dataset;
+  /** thread counts, measured and reported in ascending order (duplicates once) */
   threads: readonly number[];
   hidden?: readonly number[];
   activation?: Activation;
@@ -62,7 +63,7 @@ export const overheadShare = (row: Pick<ScalingRow, 'stepMs' | 'breakdown'>): nu
 export interface ScalingRow {
   threads: number;
   samplesPerSec: number;
-  /** samplesPerSec / samplesPerSec of the first row */
+  /** samplesPerSec / samplesPerSec of the first row (the fewest threads) */
   speedup: number;
   /** speedup / (threads / threads of the first row) */
   efficiency: number;
@@ -79,17 +80,6 @@ export interface ScalingResult {
   machine: MachineInfo;
 }
 
-export interface MachineInfo {
-  cpu: string;
-  cores: number;
-  node: string;
-}
-
-export function machineInfo(): MachineInfo {
-  const c = cpus();
-  return { cpu: c[0]?.model.trim() ?? 'unknown', cores: c.length, node: process.version };
-}
-
 export async function measureScaling(options: ScalingOptions): Promise<ScalingResult> {
   const { dataset } = options;
   const batchSize = options.batchSize ?? 128;
@@ -103,8 +93,9 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
   const N = dataset.train.count;
   const stepsPerEpoch = Math.floor(N / batchSize);
   const rounds = options.rounds ?? 1;
+  const counts = [...new Set(options.threads)].sort((a, b) => a - b);
   for (let round = 0; round < rounds; round++)
-    for (const [index, threads] of options.threads.entries()) {
+    for (const [index, threads] of counts.entries()) {
       const pool = await StepPool.forNetwork({ net, dataset, threads, kernels, batchRows: batchSize });
       try {
         initParams(net, 1, pool.params);
@@ -189,11 +180,20 @@ export function scalingTable(r: ScalingResult): string {
       `| ${x.threads} | ${Math.round(x.samplesPerSec).toLocaleString('en-US')} | ${x.speedup.toFixed(2)}× | ${(x.efficiency * 100).toFixed(0)} % | ${x.stepMs.toFixed(3)} | ${pct(b.computeMs)} | ${pct(b.gradientsMs)} | ${pct(b.waitMs)} (${share(b.waitMidMs)} + ${share(b.waitMs - b.waitMidMs)}) | ${pct(b.updateMs)} | ${pct(b.otherMs)} | ${(100 * overheadShare(x)).toFixed(0)} % |`,
     );
   }
+  const base = r.rows[0]?.threads ?? 1;
+  if (base !== 1)
+    lines.push('', `Speed-up and efficiency are against ${base} threads, the fewest measured, not 1.`);
+  const cores = r.machine.cores;
+  if (r.rows.some((x) => x.threads > cores))
+    lines.push(
+      '',
+      `Rows above ${cores} thread${cores === 1 ? '' : 's'} run more threads than this machine has cores: they share cores and wait for each other.`,
+    );
   return lines.join('\n');
 }
 
 /** 1, 2, 4, … up to the number of cores, and the number of cores itself. */
-export function defaultThreadCounts(cores = cpus().length): number[] {
+export function defaultThreadCounts(cores = coreCount()): number[] {
   const out: number[] = [];
   for (let t = 1; t < cores; t *= 2) out.push(t);
   out.push(cores);

@@ -1,5 +1,5 @@
-import { cpus } from 'node:os';
 import { UsageError } from '../errors.js';
+import { coreCount } from '../machine.js';
 import { ACTIVATIONS, type Activation } from '../nn/layout.js';
 
 // One definition of a training job's settings, used by the CLI flags (kebab-case) and the
@@ -111,7 +111,7 @@ export function defaultConfig(): TrainConfig {
     lr: 0.05,
     momentum: 0.9,
     weightDecay: 0,
-    threads: Math.max(1, cpus().length),
+    threads: coreCount(),
     seed: 1,
     kernels: 'auto',
     maxRetries: 3,

@@ -1,9 +1,10 @@
 import { type Dataset, loadDataset } from '../data/dataset.js';
 import { UsageError } from '../errors.js';
+import { coreCount } from '../machine.js';
 import type { Model } from '../nn/model.js';
 import type { KernelChoice } from './config.js';
 import { resolveKernels } from './kernels.js';
-import { defaultThreads, StepPool, type StepStats } from './pool.js';
+import { StepPool, type StepStats } from './pool.js';
 
 export interface Evaluation {
   /** mean cross-entropy */
@@ -33,7 +34,7 @@ export async function evaluate(
       `the model expects ${sizes[0]} inputs and ${sizes[sizes.length - 1]} classes; ${dataset.spec} has ${dataset.features} and ${dataset.classes}`,
     );
   }
-  const threads = options.threads ?? defaultThreads();
+  const threads = options.threads ?? coreCount();
   const kernels = await resolveKernels(options.kernels ?? 'auto');
   const pool = await StepPool.forNetwork({ net: model.layout, dataset, threads, kernels, batchRows: 0 });
   try {

@@ -1,7 +1,7 @@
-import { cpus } from 'node:os';
 import { Piscina } from 'piscina';
 import type { Dataset } from '../data/dataset.js';
 import { TrainingError } from '../errors.js';
+import { coreCount } from '../machine.js';
 import { type ArenaPlan, allocateArena, arenaPlan } from '../nn/arena.js';
 import type { KernelName } from '../nn/kernels/types.js';
 import type { NetworkLayout } from '../nn/layout.js';
@@ -90,8 +90,6 @@ export class CommandFailed extends TrainingError {
   }
 }
 
-export const defaultThreads = (): number => Math.max(1, cpus().length);
-
 export class StepPool {
   readonly memory: WebAssembly.Memory;
   /** the arena as floats */
@@ -130,8 +128,8 @@ export class StepPool {
     this.predictions = new Uint8Array(new SharedArrayBuffer(dataset.test.count));
     this.busy = new Int32Array(new SharedArrayBuffer(options.threads * 4));
     this.claims = new Int32Array(new SharedArrayBuffer(options.threads * CLAIM_STRIDE * 4));
-    this.spin = spinBudget(options.threads, cpus().length);
-    this.coordinatorSpin = spinBudget(options.threads + 1, cpus().length);
+    this.spin = spinBudget(options.threads, coreCount());
+    this.coordinatorSpin = spinBudget(options.threads + 1, coreCount());
     this.timings = new Float64Array(new SharedArrayBuffer(options.threads * TIMING_FIELDS * 8));
     this.faults = parseFaultSpec(process.env.GRADPOOL_INJECT_FAULTS);
   }

@@ -1,6 +1,7 @@
 import { type Dataset, loadDataset } from '../data/dataset.js';
 import { GradpoolError, TrainingError, UsageError } from '../errors.js';
 import { type Checkpoint, saveCheckpoint } from '../io/checkpoint.js';
+import { coreCount } from '../machine.js';
 import { initParams } from '../nn/init.js';
 import { type NetworkLayout, networkLayout } from '../nn/layout.js';
 import { type Model, modelFromParams } from '../nn/model.js';
@@ -36,6 +37,8 @@ export type TrainEvent =
       testCount: number;
       kernels: string;
       stepsPerEpoch: number;
+      /** the cores this process may use (more threads than this share them) */
+      cores: number;
     }
   | {
       type: 'step';
@@ -200,6 +203,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       testCount: dataset.test.count,
       kernels: kernels.label,
       stepsPerEpoch,
+      cores: coreCount(),
     });
     const interval = options.progressIntervalMs ?? 100;
     const stepStats: StepStats[] = Array.from({ length: MAX_STEPS }, () => ({ loss: 0, correct: 0 }));
