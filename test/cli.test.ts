@@ -32,6 +32,10 @@ describe('gradpool train: bad input', () => {
       /--checkpoint-every must be a whole number ≥ 1, got '0'/,
     ],
     [['--checkpoint-every', '5'], /--checkpoint-every needs --checkpoint FILE/],
+    [
+      ['--hidden', '60000', '--batch-size', '8000', '--threads', '1'],
+      /784-60000-10 in batches of 8000 rows on 1 thread needs 4\.\d GiB of working memory; WebAssembly's limit is 4 GiB: lower --batch-size, --hidden or --threads/,
+    ],
   ];
   for (const [args, message] of cases) {
     it(`${args.join(' ')}: exit 2, one line, nothing written`, (t) => {

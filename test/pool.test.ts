@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BLOCK_OUTPUTS, blockShares, gradientBlocks } from '../src/nn/arena.js';
+import { BLOCK_OUTPUTS, blockShares, gradientBlocks, MAX_ARENA_BYTES } from '../src/nn/arena.js';
 import { initParams } from '../src/nn/init.js';
 import { networkLayout } from '../src/nn/layout.js';
 import { permutation, Rng } from '../src/nn/rng.js';
@@ -14,7 +14,7 @@ import {
 import { MAX_STEPS } from '../src/train/control.js';
 import { KERNEL_SHAPES, type KernelSpeedRow } from '../src/train/kernel-speed.js';
 import { resolveKernels } from '../src/train/kernels.js';
-import { StepPool } from '../src/train/pool.js';
+import { planArena, StepPool } from '../src/train/pool.js';
 import { DEFAULT_SPIN, spinBudget } from '../src/train/spin-wait.js';
 import { runCli, syntheticDataset } from './helpers.js';
 
@@ -35,6 +35,22 @@ describe('the step partition', () => {
       inputs,
       [...inputs].sort((x, y) => y - x),
     );
+  });
+});
+
+describe('working memory', () => {
+  it('refuses a plan WebAssembly cannot address, naming what to lower', () => {
+    const net = networkLayout([784, 4096, 4096, 10], 'relu');
+    // a lower bound counted independently: four copies of the parameters (two of them
+    // velocity), and each hidden layer's activations and deltas for every row of the batch
+    const atLeast = (rows: number) => 4 * (4 * net.size + rows * (784 + 2 * (4096 + 4096) + 10));
+    assert.ok(atLeast(65536) > MAX_ARENA_BYTES);
+    assert.throws(
+      () => planArena(net, 65536, 4),
+      /784-4096-4096-10 in batches of 65536 rows on 4 threads needs \d+\.\d GiB of working memory; WebAssembly's limit is 4 GiB: lower --batch-size, --hidden or --threads/,
+    );
+    const fits = planArena(net, 8192, 4);
+    assert.ok(fits.bytes >= atLeast(8192) && fits.bytes <= MAX_ARENA_BYTES, `${fits.bytes}`);
   });
 });
 

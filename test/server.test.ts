@@ -228,6 +228,37 @@ describe('gradpool serve across a crash', () => {
 });
 
 describe('gradpool serve shutting down', () => {
+  it('refuses with 422 a job whose working memory WebAssembly cannot address', async (t) => {
+    const store = new JobStore(tempDir(t));
+    const runner = new JobRunner(store, { concurrency: 1, checkpointEvery: 10 });
+    const app = buildApp(store, runner, {
+      token: null,
+      threads: 1,
+      maxThreads: 2,
+      maxEpochs: 10,
+      maxParams: 5e7,
+      maxQueued: 10,
+      dataRoot: null,
+    });
+    try {
+      const r = await app.inject({
+        method: 'POST',
+        url: '/jobs',
+        payload: { hidden: [4096, 4096], batchSize: 65536 },
+      });
+      assert.equal(r.statusCode, 422);
+      assert.match(
+        r.json().error,
+        /hidden 4096,4096 in batches of 65536 on 1 thread needs \d+\.\d GiB of working memory; WebAssembly's limit is 4 GiB; lower batchSize, hidden or threads/,
+      );
+      assert.equal(store.countQueued(), 0);
+    } finally {
+      await runner.shutdown();
+      await app.close();
+      store.close();
+    }
+  });
+
   it('refuses new jobs with 503 once shutdown has begun', async (t) => {
     const store = new JobStore(tempDir(t));
     const runner = new JobRunner(store, { concurrency: 1, checkpointEvery: 10 });

@@ -12,6 +12,8 @@ import { align, type BatchPlan, batchPlan } from './scratch.js';
 /** Bytes at the start left to the wasm module's own data and stack. */
 export const RESERVED_BYTES = 65536;
 const PAGE = 65536;
+/** WebAssembly memories are 32-bit: at most 4 GiB, less the page whose end would not be addressable. */
+export const MAX_ARENA_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
 /** Output neurons per weight-gradient block: a multiple of the kernels' 4-output tile. */
 export const BLOCK_OUTPUTS = 8;
 
@@ -59,11 +61,7 @@ export function arenaPlan(
     at = pack + align(kernelScratchFloats(net.sizes, batchRows));
   }
   const bytes = Math.ceil((at * 4) / PAGE) * PAGE;
-  if (bytes > 4 * 1024 * 1024 * 1024 - PAGE) {
-    throw new RangeError(
-      `the model needs ${(bytes / 2 ** 30).toFixed(1)} GiB of working memory; the limit is 4 GiB`,
-    );
-  }
+  if (bytes > MAX_ARENA_BYTES) throw new ArenaTooLarge(bytes);
   return { params, velocity, batch, workers, bytes };
 }
 
@@ -109,6 +107,13 @@ export function blockShares(
     shares[t].push(i);
   });
   return shares.map((s) => Int32Array.from(s));
+}
+
+/** A network, batch and thread count whose working memory exceeds what WebAssembly can address. */
+export class ArenaTooLarge extends RangeError {
+  constructor(readonly bytes: number) {
+    super(`needs ${(bytes / 2 ** 30).toFixed(1)} GiB of working memory; WebAssembly's limit is 4 GiB`);
+  }
 }
 
 /** A shared memory big enough for the plan, usable by wasm kernels and as a SharedArrayBuffer. */

@@ -3,8 +3,10 @@ import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { GradpoolError } from '../errors.js';
+import { ArenaTooLarge, arenaPlan } from '../nn/arena.js';
 import { networkLayout } from '../nn/layout.js';
 import { resolveConfig, type TrainConfig } from '../train/config.js';
+import { EVAL_ROWS } from '../train/control.js';
 import { resolveKernels } from '../train/kernels.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { checkDataSpec, inputFeatures, resolveDataSpec } from './data-access.js';
@@ -88,11 +90,20 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
     if (limits.threads !== null && config.kernels !== 'auto') await resolveKernels(config.kernels);
     checkDataSpec(config.data, limits.dataRoot);
     const data = resolveDataSpec(config.data, limits.dataRoot);
-    const params = networkLayout([await inputFeatures(data), ...config.hidden, 10], config.activation).size;
-    if (params > limits.maxParams) {
+    const net = networkLayout([await inputFeatures(data), ...config.hidden, 10], config.activation);
+    if (net.size > limits.maxParams) {
       return reply
         .code(422)
-        .send({ error: `the model has ${params} parameters; the server's limit is ${limits.maxParams}` });
+        .send({ error: `the model has ${net.size} parameters; the server's limit is ${limits.maxParams}` });
+    }
+    try {
+      // under --queue the worker's thread count may differ; this checks with the server's
+      arenaPlan(net, config.batchSize, config.threads, EVAL_ROWS);
+    } catch (e) {
+      if (!(e instanceof ArenaTooLarge)) throw e;
+      return reply.code(422).send({
+        error: `hidden ${config.hidden.join(',')} in batches of ${config.batchSize} on ${config.threads} thread${config.threads === 1 ? '' : 's'} ${e.message}; lower batchSize, hidden or threads`,
+      });
     }
     const key = request.headers['idempotency-key'];
     const idempotencyKey = typeof key === 'string' && key !== '' ? key.slice(0, 200) : undefined;

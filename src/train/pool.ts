@@ -1,8 +1,8 @@
 import { Piscina } from 'piscina';
 import type { Dataset } from '../data/dataset.js';
-import { TrainingError } from '../errors.js';
+import { TrainingError, UsageError } from '../errors.js';
 import { coreCount } from '../machine.js';
-import { type ArenaPlan, allocateArena, arenaPlan } from '../nn/arena.js';
+import { type ArenaPlan, ArenaTooLarge, allocateArena, arenaPlan } from '../nn/arena.js';
 import type { KernelName } from '../nn/kernels/types.js';
 import type { NetworkLayout } from '../nn/layout.js';
 import {
@@ -90,6 +90,22 @@ export class CommandFailed extends TrainingError {
   }
 }
 
+/**
+ * The shared memory layout for training `net` in batches of `batchRows` on `threads` threads,
+ * or a UsageError naming the settings that make it too large (batch activations and each
+ * thread's kernel scratch grow with the batch; parameters with the layer sizes).
+ */
+export function planArena(net: NetworkLayout, batchRows: number, threads: number): ArenaPlan {
+  try {
+    return arenaPlan(net, batchRows, threads, EVAL_ROWS);
+  } catch (e) {
+    if (!(e instanceof ArenaTooLarge)) throw e;
+    throw new UsageError(
+      `${net.sizes.join('-')} in batches of ${batchRows} rows on ${threads} thread${threads === 1 ? '' : 's'} ${e.message}: lower --batch-size, --hidden or --threads`,
+    );
+  }
+}
+
 export class StepPool {
   readonly memory: WebAssembly.Memory;
   /** the arena as floats */
@@ -160,7 +176,7 @@ export class StepPool {
       kernels: o.kernels.name,
       wasmModule: o.kernels.module,
       net: o.net,
-      plan: arenaPlan(o.net, o.batchRows, o.threads, EVAL_ROWS),
+      plan: planArena(o.net, o.batchRows, o.threads),
       dataset: o.dataset,
       maxRetries: o.maxRetries,
       stepTimeoutMs: o.stepTimeoutMs,
