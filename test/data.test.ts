@@ -8,6 +8,7 @@ import { FASHION_MNIST_DIR, IDX_FILES, loadDataset, loadIdxDirectory } from '../
 import { decodeIdx, parseIdx } from '../src/data/idx.js';
 import { MNIST_TRAIN_COUNT } from '../src/data/mnist-package.js';
 import { DataError } from '../src/errors.js';
+import { dataShape } from '../src/server/data-access.js';
 import { tempDir } from './helpers.js';
 
 /** An IDX file built byte by byte from the format's definition. */
@@ -101,7 +102,22 @@ describe('IDX folders', () => {
       assert.equal(d.train.images[7], (7 * 37) % 256);
       assert.ok(d.train.images.buffer instanceof SharedArrayBuffer);
     });
+
+    it(`tells a job's inputs and training rows from the ${gz ? 'gzip' : 'raw'} header alone`, async (t) => {
+      const dir = tempDir(t);
+      writeIdxDir(dir, { gz });
+      assert.deepEqual(await dataShape(`idx:${dir}`), { features: 6, trainRows: 4 });
+    });
   }
+
+  it('knows the shapes of the named datasets', async () => {
+    assert.deepEqual(await dataShape('mnist'), { features: 784, trainRows: 8000 });
+    // Debian's package, 60,000 training images; a machine without it cannot tell (its queue workers may)
+    if (!process.env.FASHION_MNIST) {
+      const trainRows = existsSync(FASHION_MNIST_DIR) ? 60000 : null;
+      assert.deepEqual(await dataShape('fashion-mnist'), { features: 784, trainRows });
+    }
+  });
 
   it('rejects a label out of range, naming the file and the row', async (t) => {
     const dir = tempDir(t);

@@ -14,7 +14,8 @@ import {
 import { MAX_STEPS } from '../src/train/control.js';
 import { KERNEL_SHAPES, type KernelSpeedRow } from '../src/train/kernel-speed.js';
 import { resolveKernels } from '../src/train/kernels.js';
-import { planArena, StepPool } from '../src/train/pool.js';
+import { planArena } from '../src/train/plan.js';
+import { StepPool } from '../src/train/pool.js';
 import { DEFAULT_SPIN, spinBudget } from '../src/train/spin-wait.js';
 import { runCli, syntheticDataset } from './helpers.js';
 
@@ -231,6 +232,18 @@ describe('scaling measurements', () => {
     const bad = runCli(['bench', '--threads', '1,0']);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--threads must be ≥ 1, got 0/);
+    for (const [args, message] of [
+      [
+        ['--hidden', '60000,60000'],
+        /--hidden 60000,60000: network 784-60000-60000-10 has \d+ parameters; the limit is/,
+      ],
+      [['--hidden', '60000', '--batch-size', '8000'], /needs 4\.\d GiB of working memory/],
+    ] as const) {
+      const r = runCli(['bench', '--threads', '1', ...args]);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /measuring|internal error/, 'refused before anything is timed');
+    }
     const rounds = runCli(['bench', '--threads', '1', '--rounds', '0']);
     assert.equal(rounds.status, 2);
     assert.match(rounds.stderr, /--rounds must be a whole number from 1 to 20, got 0/);

@@ -68,7 +68,20 @@ describe('gradpool serve', () => {
     ['an impossible value', { lr: -1 }, 400, /--lr must be > 0, got -1/],
     ['too many threads', { threads: 1000 }, 422, /threads 1000 exceeds the server's limit/],
     ['too many epochs', { epochs: 51 }, 422, /epochs 51 exceeds the server's limit of 50/],
+    [
+      'a batch larger than the data',
+      { batchSize: 8001 },
+      422,
+      /batchSize 8001 is larger than the 8000 training rows of mnist/,
+    ],
     ['too many parameters', { hidden: [4096, 4096] }, 422, /parameters; the server's limit is 1000000/],
+    // 784·60000 + 60000 + 60000² + 60000 + 60000·10 + 10, past even the layout's own limit
+    [
+      'far too many',
+      { hidden: [60000, 60000] },
+      422,
+      /has 3647760010 parameters; the server's limit is 1000000/,
+    ],
     ['a path with ..', { data: 'idx:set/../../etc' }, 400, /'\.\.' is not allowed/],
     ['an encoded ..', { data: 'idx:set/%2e%2e/x' }, 400, /'\.\.' is not allowed/],
     ['a symlink out of the data root', { data: 'idx:escape' }, 400, /leads outside the data root/],
@@ -244,12 +257,12 @@ describe('gradpool serve shutting down', () => {
       const r = await app.inject({
         method: 'POST',
         url: '/jobs',
-        payload: { hidden: [4096, 4096], batchSize: 65536 },
+        payload: { hidden: [60000], batchSize: 8000 },
       });
       assert.equal(r.statusCode, 422);
       assert.match(
         r.json().error,
-        /hidden 4096,4096 in batches of 65536 on 1 thread needs \d+\.\d GiB of working memory; WebAssembly's limit is 4 GiB; lower batchSize, hidden or threads/,
+        /hidden 60000 in batches of 8000 on 1 thread needs 4\.\d GiB of working memory; WebAssembly's limit is 4 GiB; lower batchSize, hidden or threads/,
       );
       assert.equal(store.countQueued(), 0);
     } finally {

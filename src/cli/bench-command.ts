@@ -5,6 +5,7 @@ import { defaultThreadCounts, measureScaling, scalingTable } from '../train/benc
 import { KERNEL_CHOICES, resolveConfig } from '../train/config.js';
 import { kernelSpeedTable, measureKernelSpeed } from '../train/kernel-speed.js';
 import { resolveKernels } from '../train/kernels.js';
+import { networkFor, planArena } from '../train/plan.js';
 
 export const benchCommand: CommandModule = {
   command: 'bench',
@@ -63,6 +64,9 @@ export const benchCommand: CommandModule = {
         `--batch-size ${config.batchSize} is larger than the ${dataset.train.count} training rows`,
       );
     }
+    // settings that cannot run are refused before anything is timed
+    const net = networkFor(dataset.features, config.hidden, dataset.classes, config.activation);
+    planArena(net, config.batchSize, Math.max(...threadList));
     // one thread with nothing else running, before the pool starts
     if (!argv.json) process.stderr.write('measuring the kernels on one thread…\n');
     const kernelSpeed = await measureKernelSpeed(await resolveKernels(config.kernels));

@@ -33,6 +33,13 @@ export interface NetworkLayout {
 /** Largest parameter count we accept: params, momentum and the batch buffers must fit a 4 GiB wasm memory. */
 export const MAX_PARAMS = 50_000_000;
 
+/** Weights and biases of a network with these layer sizes. */
+export function parameterCount(sizes: readonly number[]): number {
+  let n = 0;
+  for (let i = 0; i + 1 < sizes.length; i++) n += (sizes[i] + 1) * sizes[i + 1];
+  return n;
+}
+
 export function networkLayout(sizes: readonly number[], activation: Activation): NetworkLayout {
   if (sizes.length < 2) throw new RangeError(`a network needs at least 2 layer sizes, got ${sizes.length}`);
   for (const n of sizes) {

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { GradpoolError } from '../errors.js';
 import { ArenaTooLarge, arenaPlan } from '../nn/arena.js';
-import { networkLayout } from '../nn/layout.js';
+import { networkLayout, parameterCount } from '../nn/layout.js';
 import { resolveConfig, type TrainConfig } from '../train/config.js';
 import { EVAL_ROWS } from '../train/control.js';
 import { resolveKernels } from '../train/kernels.js';
 import { DASHBOARD_HTML } from './dashboard.js';
-import { checkDataSpec, inputFeatures, resolveDataSpec } from './data-access.js';
+import { checkDataSpec, dataShape, resolveDataSpec } from './data-access.js';
 import type { JobExecutor } from './job-executor.js';
 import { jobBodySchema } from './job-schema.js';
 import type { JobStore } from './job-store.js';
@@ -90,12 +90,20 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
     if (limits.threads !== null && config.kernels !== 'auto') await resolveKernels(config.kernels);
     checkDataSpec(config.data, limits.dataRoot);
     const data = resolveDataSpec(config.data, limits.dataRoot);
-    const net = networkLayout([await inputFeatures(data), ...config.hidden, 10], config.activation);
-    if (net.size > limits.maxParams) {
+    const shape = await dataShape(data);
+    if (shape.trainRows !== null && config.batchSize > shape.trainRows) {
+      return reply.code(422).send({
+        error: `batchSize ${config.batchSize} is larger than the ${shape.trainRows} training rows of ${config.data}`,
+      });
+    }
+    const sizes = [shape.features, ...config.hidden, 10];
+    const params = parameterCount(sizes);
+    if (params > limits.maxParams) {
       return reply
         .code(422)
-        .send({ error: `the model has ${net.size} parameters; the server's limit is ${limits.maxParams}` });
+        .send({ error: `the model has ${params} parameters; the server's limit is ${limits.maxParams}` });
     }
+    const net = networkLayout(sizes, config.activation);
     try {
       // under --queue the worker's thread count may differ; this checks with the server's
       arenaPlan(net, config.batchSize, config.threads, EVAL_ROWS);

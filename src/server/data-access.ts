@@ -1,7 +1,8 @@
 import { closeSync, createReadStream, existsSync, openSync, readSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { IDX_FILES } from '../data/dataset.js';
+import { FASHION_MNIST_DIR, IDX_FILES } from '../data/dataset.js';
+import { MNIST_TRAIN_COUNT } from '../data/mnist-package.js';
 import { UsageError } from '../errors.js';
 
 // What a job may read: the embedded datasets, and IDX folders under --data-root only
@@ -36,17 +37,26 @@ export function resolveDataSpec(spec: string, dataRoot: string | null): string {
   return spec.startsWith('idx:') && dataRoot ? `idx:${resolve(realpathSync(dataRoot), spec.slice(4))}` : spec;
 }
 
-/** Inputs per row of a dataset, reading at most an IDX header. */
-export async function inputFeatures(spec: string): Promise<number> {
-  if (!spec.startsWith('idx:')) return 784;
-  const dir = spec.slice(4);
+export interface DataShape {
+  /** inputs per row */
+  features: number;
+  /** training rows, where this machine can tell (Fashion-MNIST may live only on queue workers) */
+  trainRows: number | null;
+}
+
+/** Inputs per row and training rows of a dataset, reading at most an IDX header. */
+export async function dataShape(spec: string): Promise<DataShape> {
+  if (spec === 'mnist') return { features: 784, trainRows: MNIST_TRAIN_COUNT };
+  const idx = spec.startsWith('idx:');
+  const dir = idx ? spec.slice(4) : process.env.FASHION_MNIST || FASHION_MNIST_DIR;
   for (const name of [IDX_FILES.trainImages, `${IDX_FILES.trainImages}.gz`]) {
     const path = join(dir, name);
     if (!existsSync(path)) continue;
     const head = name.endsWith('.gz') ? await gunzipHead(path, 16) : readHead(path, 16);
     if (head.length < 16) throw new UsageError(`data: ${path} is too short for an IDX header`);
-    return head.readUInt32BE(8) * head.readUInt32BE(12);
+    return { features: head.readUInt32BE(8) * head.readUInt32BE(12), trainRows: head.readUInt32BE(4) };
   }
+  if (!idx) return { features: 784, trainRows: null };
   throw new UsageError(`data: ${dir} has no ${IDX_FILES.trainImages}`);
 }
 

@@ -1,7 +1,7 @@
 import type { Dataset } from '../data/dataset.js';
 import { coreCount, type MachineInfo, machineInfo } from '../machine.js';
 import { initParams } from '../nn/init.js';
-import { type Activation, networkLayout } from '../nn/layout.js';
+import type { Activation } from '../nn/layout.js';
 import { permutation, Rng } from '../nn/rng.js';
 import type { KernelChoice } from './config.js';
 import {
@@ -14,6 +14,7 @@ import {
   TIMING_FIELDS,
 } from './control.js';
 import { resolveKernels } from './kernels.js';
+import { networkFor, planArena } from './plan.js';
 import { StepPool, type StepStats } from './pool.js';
 
 // Thread scaling of whole training steps on real data: the figure users care about. Used by
@@ -83,17 +84,20 @@ export interface ScalingResult {
 export async function measureScaling(options: ScalingOptions): Promise<ScalingResult> {
   const { dataset } = options;
   const batchSize = options.batchSize ?? 128;
-  const net = networkLayout(
-    [dataset.features, ...(options.hidden ?? [256, 128]), dataset.classes],
+  const counts = [...new Set(options.threads)].sort((a, b) => a - b);
+  const net = networkFor(
+    dataset.features,
+    options.hidden ?? [256, 128],
+    dataset.classes,
     options.activation ?? 'relu',
   );
+  planArena(net, batchSize, counts[counts.length - 1]); // too large: say so before measuring anything
   const kernels = await resolveKernels(options.kernels ?? 'auto');
   const seconds = options.seconds ?? 2;
   const best: (ScalingRow | undefined)[] = [];
   const N = dataset.train.count;
   const stepsPerEpoch = Math.floor(N / batchSize);
   const rounds = options.rounds ?? 1;
-  const counts = [...new Set(options.threads)].sort((a, b) => a - b);
   for (let round = 0; round < rounds; round++)
     for (const [index, threads] of counts.entries()) {
       const pool = await StepPool.forNetwork({ net, dataset, threads, kernels, batchRows: batchSize });

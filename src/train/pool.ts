@@ -1,8 +1,8 @@
 import { Piscina } from 'piscina';
 import type { Dataset } from '../data/dataset.js';
-import { TrainingError, UsageError } from '../errors.js';
+import { TrainingError } from '../errors.js';
 import { coreCount } from '../machine.js';
-import { type ArenaPlan, ArenaTooLarge, allocateArena, arenaPlan } from '../nn/arena.js';
+import { type ArenaPlan, allocateArena } from '../nn/arena.js';
 import type { KernelName } from '../nn/kernels/types.js';
 import type { NetworkLayout } from '../nn/layout.js';
 import {
@@ -43,6 +43,7 @@ import {
 } from './control.js';
 import { type FaultSpec, parseFaultSpec } from './faults.js';
 import type { ResolvedKernels } from './kernels.js';
+import { planArena } from './plan.js';
 import { spinBudget } from './spin-wait.js';
 
 // The coordinator side of the step protocol. piscina owns the threads (spawn, teardown);
@@ -87,22 +88,6 @@ export class CommandFailed extends TrainingError {
     readonly reason: string,
   ) {
     super(`shard ${shard < 0 ? '?' : shard} failed ${attempts} times; last: ${reason}`);
-  }
-}
-
-/**
- * The shared memory layout for training `net` in batches of `batchRows` on `threads` threads,
- * or a UsageError naming the settings that make it too large (batch activations and each
- * thread's kernel scratch grow with the batch; parameters with the layer sizes).
- */
-export function planArena(net: NetworkLayout, batchRows: number, threads: number): ArenaPlan {
-  try {
-    return arenaPlan(net, batchRows, threads, EVAL_ROWS);
-  } catch (e) {
-    if (!(e instanceof ArenaTooLarge)) throw e;
-    throw new UsageError(
-      `${net.sizes.join('-')} in batches of ${batchRows} rows on ${threads} thread${threads === 1 ? '' : 's'} ${e.message}: lower --batch-size, --hidden or --threads`,
-    );
   }
 }
 

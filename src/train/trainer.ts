@@ -3,7 +3,6 @@ import { GradpoolError, TrainingError, UsageError } from '../errors.js';
 import { type Checkpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { coreCount } from '../machine.js';
 import { initParams } from '../nn/init.js';
-import { type NetworkLayout, networkLayout } from '../nn/layout.js';
 import { type Model, modelFromParams } from '../nn/model.js';
 import { permutation, Rng } from '../nn/rng.js';
 import {
@@ -15,6 +14,7 @@ import {
 } from './config.js';
 import { MAX_STEPS } from './control.js';
 import { resolveKernels } from './kernels.js';
+import { networkFor } from './plan.js';
 import { CommandFailed, StepPool, type StepStats } from './pool.js';
 
 export interface EpochMetrics {
@@ -139,12 +139,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       `--batch-size ${config.batchSize} is larger than the ${dataset.train.count} training rows`,
     );
   }
-  let net: NetworkLayout;
-  try {
-    net = networkLayout([dataset.features, ...config.hidden, dataset.classes], config.activation);
-  } catch (e) {
-    throw new UsageError(`--hidden ${config.hidden.join(',')}: ${(e as Error).message}`);
-  }
+  const net = networkFor(dataset.features, config.hidden, dataset.classes, config.activation);
   if (resume && resume.model.layout.sizes.join(',') !== net.sizes.join(',')) {
     throw new UsageError(
       `--resume: the checkpoint has layers ${resume.model.layout.sizes.join(',')}, this run ${net.sizes.join(',')}`,
