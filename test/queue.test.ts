@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -82,6 +82,14 @@ describe('gradpool serve --queue with gradpool worker', () => {
     await Promise.all([server, ...workers].map((s) => s.stop('SIGKILL')));
     await redis.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a --work-dir that is a file: exit 2 with one line, once Redis has answered', () => {
+    const file = join(dir, 'not-a-folder');
+    writeFileSync(file, 'x');
+    const r = runCli(['worker', '--queue', redis.url, '--queue-name', queue, '--work-dir', file]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr.trim(), `gradpool: --work-dir ${file} is not a folder`);
   });
 
   it('runs jobs on both workers; each model is the one gradpool train writes', async () => {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildApp } from '../src/server/app.js';
 import { JobRunner } from '../src/server/job-runner.js';
 import { JobStore } from '../src/server/job-store.js';
-import { tempDir } from './helpers.js';
+import { runCli, tempDir } from './helpers.js';
 import {
   auth,
   body,
@@ -237,6 +237,28 @@ describe('gradpool serve across a crash', () => {
       '--threads',
       '2',
     ]);
+  });
+});
+
+describe('gradpool serve: a --data-dir it cannot use', () => {
+  it('a file, or a folder whose job database is not SQLite: exit 2 with one line, the file untouched', (t) => {
+    const dir = tempDir(t);
+    const file = join(dir, 'file');
+    writeFileSync(file, 'x');
+    const asFile = runCli(['serve', '--port', '0', '--data-dir', file], { GRADPOOL_TOKEN: '' });
+    assert.equal(asFile.status, 2, asFile.stderr);
+    assert.equal(asFile.stderr.trim(), `gradpool: --data-dir ${file} is not a folder`);
+    const corrupt = join(dir, 'corrupt');
+    mkdirSync(corrupt);
+    const junk = 'not a database '.repeat(20);
+    writeFileSync(join(corrupt, 'gradpool.db'), junk);
+    const r = runCli(['serve', '--port', '0', '--data-dir', corrupt], { GRADPOOL_TOKEN: '' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(
+      r.stderr.trim(),
+      /^gradpool: --data-dir \S+corrupt: cannot open its job database: file is not a database$/,
+    );
+    assert.equal(readFileSync(join(corrupt, 'gradpool.db'), 'utf8'), junk);
   });
 });
 

@@ -5,6 +5,7 @@ import { coreCount } from '../machine.js';
 import { MAX_PARAMS } from '../nn/layout.js';
 import type { JobExecutor } from '../server/job-executor.js';
 import { checkQueueName } from '../server/queue-name.js';
+import { ensureFolder } from './paths.js';
 import { logLine, positiveInt, queueOptions, stopSignal } from './service-options.js';
 
 export const serveCommand: CommandModule = {
@@ -101,7 +102,20 @@ export const serveCommand: CommandModule = {
     // reach Redis before anything is created on disk, so a wrong --queue leaves nothing behind
     const queueName = argv.queue === undefined ? '' : checkQueueName(String(argv.queueName));
     const redis = argv.queue === undefined ? null : await connectRedis(String(argv.queue));
-    const store = new JobStore(resolve(String(argv.dataDir)));
+    let store: InstanceType<typeof JobStore>;
+    try {
+      const dataDir = ensureFolder(String(argv.dataDir), '--data-dir');
+      try {
+        store = new JobStore(dataDir);
+      } catch (e) {
+        throw new UsageError(
+          `--data-dir ${argv.dataDir}: cannot open its job database: ${(e as Error).message}`,
+        );
+      }
+    } catch (e) {
+      redis?.disconnect();
+      throw e;
+    }
     let executor: JobExecutor;
     let stopQueue = async () => {};
     let resumed = 0;

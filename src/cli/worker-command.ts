@@ -1,9 +1,10 @@
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
 import { coreCount } from '../machine.js';
 import { checkQueueName } from '../server/queue-name.js';
+import { ensureFolder } from './paths.js';
 import { logLine, positiveInt, queueOptions, stopSignal } from './service-options.js';
 
 export const workerCommand: CommandModule = {
@@ -42,9 +43,8 @@ export const workerCommand: CommandModule = {
       concurrency: positiveInt('concurrency', argv.concurrency, 64),
       checkpointEvery: positiveInt('checkpoint-every', argv.checkpointEvery),
       lockDurationMs: positiveInt('lock-duration', argv.lockDuration, 3600) * 1000,
-      workDir: resolve(
+      workDir:
         argv.workDir === undefined ? join(tmpdir(), `gradpool-worker-${process.pid}`) : String(argv.workDir),
-      ),
       log: logLine,
     };
     // BullMQ and ioredis load only here, so train and bench start without them
@@ -53,7 +53,15 @@ export const workerCommand: CommandModule = {
       import('../server/redis-queue.js'),
     ]);
     const redis = await connectRedis(String(argv.queue));
-    const worker = await QueueWorker.start(redis, options);
+    let worker: Awaited<ReturnType<typeof QueueWorker.start>>;
+    try {
+      // created only once Redis answered, so a wrong --queue leaves nothing behind
+      options.workDir = ensureFolder(options.workDir, '--work-dir');
+      worker = await QueueWorker.start(redis, options);
+    } catch (e) {
+      redis.disconnect();
+      throw e;
+    }
     logLine({ event: 'ready', queue: queueName, threads, pid: process.pid });
     const signal = await stopSignal();
     logLine({ event: 'stopping', signal });
