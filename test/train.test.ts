@@ -121,6 +121,12 @@ describe('data-parallel training', () => {
       ev.confusion.reduce((a, row, i) => a + row[i], 0),
       out[1],
     );
+    // library callers get the checks (and messages) the CLI gives
+    await assert.rejects(evaluate(r.model, dataset, { threads: 0 }), /--threads must be ≥ 1, got 0/);
+    await assert.rejects(
+      evaluate(r.model, dataset, { kernels: 'fast' as 'js' }),
+      /--kernels must be one of auto, wasm, wasm-simd, wasm-relaxed-simd, js, got 'fast'/,
+    );
   });
 
   it('refuses a batch larger than the data and impossible layer sizes before starting threads', async () => {

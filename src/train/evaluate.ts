@@ -1,8 +1,7 @@
 import { type Dataset, loadDataset } from '../data/dataset.js';
 import { UsageError } from '../errors.js';
-import { coreCount } from '../machine.js';
 import type { Model } from '../nn/model.js';
-import type { KernelChoice } from './config.js';
+import { type KernelChoice, resolveConfig } from './config.js';
 import { resolveKernels } from './kernels.js';
 import { StepPool, type StepStats } from './pool.js';
 
@@ -27,6 +26,8 @@ export async function evaluate(
   data: string | Dataset,
   options: EvaluateOptions = {},
 ): Promise<Evaluation> {
+  // checked as train checks them: library callers get the CLI's messages, not piscina's
+  const { threads, kernels: choice } = resolveConfig({ threads: options.threads, kernels: options.kernels });
   const dataset = typeof data === 'string' ? await loadDataset(data) : data;
   const sizes = model.layout.sizes;
   if (sizes[0] !== dataset.features || sizes[sizes.length - 1] !== dataset.classes) {
@@ -34,8 +35,7 @@ export async function evaluate(
       `the model expects ${sizes[0]} inputs and ${sizes[sizes.length - 1]} classes; ${dataset.spec} has ${dataset.features} and ${dataset.classes}`,
     );
   }
-  const threads = options.threads ?? coreCount();
-  const kernels = await resolveKernels(options.kernels ?? 'auto');
+  const kernels = await resolveKernels(choice);
   const pool = await StepPool.forNetwork({ net: model.layout, dataset, threads, kernels, batchRows: 0 });
   try {
     pool.params.set(model.params);
