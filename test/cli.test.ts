@@ -56,6 +56,38 @@ describe('gradpool train: bad input', () => {
     });
   }
 
+  it('refuses to write the model over its own checkpoint or the one it resumes', (t) => {
+    const dir = tempDir(t);
+    const ckpt = join(dir, 'run.ckpt');
+    const same = runCli(['train', '--hidden', '8', '--epochs', '1', '--out', ckpt, '--checkpoint', ckpt]);
+    assert.equal(same.status, 2, same.stderr);
+    assert.match(
+      same.stderr,
+      /--out and --checkpoint name the same file, \S+run\.ckpt: the model would replace the checkpoint/,
+    );
+    assert.ok(!existsSync(ckpt), 'nothing written');
+    const first = runCli([
+      'train',
+      '--hidden',
+      '8',
+      '--epochs',
+      '1',
+      '--out',
+      join(dir, 'm'),
+      '--checkpoint',
+      ckpt,
+    ]);
+    assert.equal(first.status, 0, first.stderr);
+    const saved = readFileSync(ckpt);
+    const over = runCli(['train', '--resume', ckpt, '--epochs', '2', '--out', ckpt]);
+    assert.equal(over.status, 2, over.stderr);
+    assert.match(
+      over.stderr,
+      /--out \S+run\.ckpt is the checkpoint being resumed: the model would replace it/,
+    );
+    assert.ok(readFileSync(ckpt).equals(saved), 'the checkpoint is untouched');
+  });
+
   it('a corrupt IDX file: exit 2 naming the file', (t) => {
     const dir = tempDir(t);
     for (const name of [

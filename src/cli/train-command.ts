@@ -66,6 +66,13 @@ export const trainCommand: CommandModule = {
     if (every && !argv.checkpoint) throw new UsageError('--checkpoint-every needs --checkpoint FILE');
     const checkpointPath = argv.checkpoint ? String(argv.checkpoint) : defaultCheckpointPath(out);
     checkWritableTarget(checkpointPath, '--checkpoint');
+    // the model is written last, over whatever is there: never over the run's own state
+    if (resolve(checkpointPath) === resolve(out))
+      throw new UsageError(
+        `--out and --checkpoint name the same file, ${out}: the model would replace the checkpoint`,
+      );
+    if (argv.resume && resolve(String(argv.resume)) === resolve(out))
+      throw new UsageError(`--out ${out} is the checkpoint being resumed: the model would replace it`);
 
     // First SIGINT/SIGTERM: finish the current step, checkpoint, exit 130/143. Second: at once.
     const stop = new AbortController();
