@@ -144,7 +144,6 @@ describe('scaling measurements', () => {
     const r = await measureScaling({
       dataset: syntheticDataset(512, 64),
       threads: [2, 1, 2], // measured once each, fewest first
-
       hidden: [32],
       batchSize: 64,
       seconds: 0.3,
@@ -158,6 +157,15 @@ describe('scaling measurements', () => {
     assert.equal(a.efficiency, 1);
     assert.ok(Math.abs(b.speedup - b.samplesPerSec / a.samplesPerSec) < 1e-12);
     assert.ok(Math.abs(b.efficiency - b.speedup / 2) < 1e-12);
+    assert.equal(a.computeCost, 1);
+    const computing = (x: typeof a) => x.breakdown.computeMs + x.breakdown.gradientsMs;
+    assert.ok(Math.abs(b.computeCost - (2 * computing(b)) / computing(a)) < 1e-12);
+    // efficiency splits exactly into the share spent computing and the cost of that computing
+    const share = (x: typeof a) => computing(x) / x.stepMs;
+    assert.ok(
+      Math.abs(b.efficiency - share(b) / share(a) / b.computeCost) < 1e-9,
+      `${b.efficiency} vs ${share(b) / share(a) / b.computeCost}`,
+    );
     for (const x of r.rows) {
       assert.ok(
         Math.abs(x.samplesPerSec - (64 * 1000) / x.stepMs) / x.samplesPerSec < 1e-9,
@@ -187,6 +195,7 @@ describe('scaling measurements', () => {
       samplesPerSec,
       speedup: 1,
       efficiency: 1,
+      computeCost: 1,
       stepMs: 1,
       steps: 1,
       breakdown: { computeMs: 0.5, gradientsMs: 0.4, waitMs: 0, waitMidMs: 0, updateMs: 0.1, otherMs: 0 },
@@ -200,14 +209,15 @@ describe('scaling measurements', () => {
         machine: { cpu: 'test', cores, node: 'v20' },
       });
     const plain = table([1, 2], 2);
-    assert.doesNotMatch(plain, /against|more threads than/);
+    assert.doesNotMatch(plain, /are against|more threads than/);
     assert.match(
       table([2, 4], 4),
       /Speed-up and efficiency are against 2 threads, the fewest measured, not 1\./,
     );
     const over = table([1, 2, 4], 2);
     assert.match(over, /Rows above 2 threads run more threads than this machine has cores/);
-    assert.doesNotMatch(over, /against/);
+    assert.doesNotMatch(over, /are against/);
+    assert.match(plain, /efficiency = \(computing share ÷ the first row’s\) ÷ compute cost/);
   });
 
   it('gradpool bench --json prints one row per thread count; bad thread lists exit 2', () => {

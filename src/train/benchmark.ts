@@ -68,6 +68,12 @@ export interface ScalingRow {
   speedup: number;
   /** speedup / (threads / threads of the first row) */
   efficiency: number;
+  /**
+   * Thread-time of forward, deltas and weight gradients per step, all threads together, ÷ the
+   * first row's: above 1, each thread computes the same work slower than the first row's did.
+   * efficiency = (computing share ÷ the first row's computing share) ÷ computeCost.
+   */
+  computeCost: number;
   stepMs: number;
   steps: number;
   breakdown: StepBreakdown;
@@ -136,12 +142,12 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
         const gradientsMs = mean(T_GRADIENTS);
         const updateMs = mean(T_UPDATE);
         const samplesPerSec = (s * batchSize * 1000) / wall;
-        const base = (index === 0 ? undefined : best[0]) ?? { samplesPerSec, threads };
         const row: ScalingRow = {
           threads,
           samplesPerSec,
-          speedup: samplesPerSec / base.samplesPerSec,
-          efficiency: samplesPerSec / base.samplesPerSec / (threads / base.threads),
+          speedup: 1,
+          efficiency: 1,
+          computeCost: 1,
           stepMs,
           steps: s,
           breakdown: {
@@ -153,6 +159,7 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
             otherMs: Math.max(0, stepMs - computeMs - gradientsMs - waitMs - updateMs),
           },
         };
+        rateAgainst(row, (index === 0 ? undefined : best[0]) ?? row);
         if (!best[index] || row.samplesPerSec > (best[index]?.samplesPerSec ?? 0)) best[index] = row;
         options.onRow?.(row);
       } finally {
@@ -160,12 +167,16 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
       }
     }
   const rows = best.filter((r): r is ScalingRow => r !== undefined);
-  const first = rows[0];
-  for (const r of rows) {
-    r.speedup = r.samplesPerSec / first.samplesPerSec;
-    r.efficiency = r.speedup / (r.threads / first.threads);
-  }
+  for (const r of rows) rateAgainst(r, rows[0]);
   return { kernels: kernels.label, layers: [...net.sizes], batchSize, rows, machine: machineInfo() };
+}
+
+/** Speed-up, efficiency and compute cost of `row` against `base`. */
+function rateAgainst(row: ScalingRow, base: ScalingRow): void {
+  const computeThreadMs = (x: ScalingRow) => (x.breakdown.computeMs + x.breakdown.gradientsMs) * x.threads;
+  row.speedup = row.samplesPerSec / base.samplesPerSec;
+  row.efficiency = row.speedup / (row.threads / base.threads);
+  row.computeCost = computeThreadMs(row) / computeThreadMs(base);
 }
 
 /** Markdown table of a scaling result. */
@@ -173,17 +184,21 @@ export function scalingTable(r: ScalingResult): string {
   const lines = [
     `${r.layers.join('-')}, batch ${r.batchSize}, ${r.kernels} kernels — ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
     '',
-    '| threads | samples/s | speed-up | efficiency | step ms | forward + deltas | weight grads | wait (mid + end) | update | other | not computing |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| threads | samples/s | speed-up | efficiency | step ms | forward + deltas | weight grads | wait (mid + end) | update | other | not computing | compute cost |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const x of r.rows) {
     const b = x.breakdown;
     const pct = (v: number) => `${((100 * v) / x.stepMs).toFixed(0)} %`;
     const share = (v: number) => ((100 * v) / x.stepMs).toFixed(1);
     lines.push(
-      `| ${x.threads} | ${Math.round(x.samplesPerSec).toLocaleString('en-US')} | ${x.speedup.toFixed(2)}× | ${(x.efficiency * 100).toFixed(0)} % | ${x.stepMs.toFixed(3)} | ${pct(b.computeMs)} | ${pct(b.gradientsMs)} | ${pct(b.waitMs)} (${share(b.waitMidMs)} + ${share(b.waitMs - b.waitMidMs)}) | ${pct(b.updateMs)} | ${pct(b.otherMs)} | ${(100 * overheadShare(x)).toFixed(0)} % |`,
+      `| ${x.threads} | ${Math.round(x.samplesPerSec).toLocaleString('en-US')} | ${x.speedup.toFixed(2)}× | ${(x.efficiency * 100).toFixed(0)} % | ${x.stepMs.toFixed(3)} | ${pct(b.computeMs)} | ${pct(b.gradientsMs)} | ${pct(b.waitMs)} (${share(b.waitMidMs)} + ${share(b.waitMs - b.waitMidMs)}) | ${pct(b.updateMs)} | ${pct(b.otherMs)} | ${(100 * overheadShare(x)).toFixed(0)} % | ${x.computeCost.toFixed(2)}× |`,
     );
   }
+  lines.push(
+    '',
+    'Compute cost: the thread-time of forward, deltas and weight gradients per step, all threads together, against the first row. Above 1× each thread computes the same work slower (caches and memory shared with the other threads, parameters fetched from the cores that updated them, clocks); efficiency = (computing share ÷ the first row’s) ÷ compute cost.',
+  );
   const base = r.rows[0]?.threads ?? 1;
   if (base !== 1)
     lines.push('', `Speed-up and efficiency are against ${base} threads, the fewest measured, not 1.`);
