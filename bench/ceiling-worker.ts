@@ -1,30 +1,40 @@
-// One thread of bench/parallel-ceiling.ts: runs one kernel on memory of its own, starting
-// and stopping with the others, and reports its GFLOP/s.
+// One thread of bench/parallel-ceiling.ts: runs one kernel, starting and stopping with the
+// others, and reports its GFLOP/s.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { instantiateWasmKernels } from '../src/nn/kernels/wasm.js';
-import { SHARD_ROWS } from '../src/train/control.js';
+import { B, BASE, I, O, PRIVATE, sharedFloats } from './ceiling-layout.js';
 
 export interface CeilingTask {
-  readonly kind: 'madd' | 'forward';
+  /**
+   * madd: multiply-adds on registers. forward: A·Wᵀ on memory of this thread's own.
+   * forward-shared: the same product on one W that all threads share, each round after every
+   * thread rewrote its own rows of it, as training's forward reads parameters their owners
+   * just updated.
+   */
+  readonly kind: 'madd' | 'forward' | 'forward-shared';
   /** the kernels build (forward) or assembly/peak.ts (madd) */
   readonly module: WebAssembly.Module;
-  /** Int32 [go, ready, stop] */
+  /** Int32 [go, ready, stop, arrived, phase, decision] */
   readonly sync: SharedArrayBuffer;
   readonly threads: number;
+  /** forward-shared: the memory all threads use, and this thread's index */
+  readonly shared?: WebAssembly.Memory;
+  readonly index?: number;
 }
 
 const GO = 0;
 const READY = 1;
 const STOP = 2;
-const { kind, module, sync } = workerData as CeilingTask;
+const ARRIVED = 3;
+const PHASE = 4;
+const DECISION = 5;
+const { kind, module, sync, threads, shared, index = 0 } = workerData as CeilingTask;
 const flags = new Int32Array(sync);
 
-// Forward A·Wᵀ on one phase-1 shard of the reference recipe: W is 0.8 MB, the whole first layer.
-const B = SHARD_ROWS;
-const I = 784;
-const O = 256;
 let call: () => number;
+/** forward-shared: one round, or false once the threads have agreed to stop */
+let round: (() => number | false) | null = null;
 if (kind === 'madd') {
   const instance = await WebAssembly.instantiate(module, { env: { abort() {} } });
   const peakMadd = instance.exports.peakMadd as (n: number, seed: number) => number;
@@ -34,33 +44,77 @@ if (kind === 'madd') {
     return rounds * 96;
   };
 } else {
-  const floats = 16384 + B * I + O * I + O + B * O + 4 * I;
-  const memory = new WebAssembly.Memory({
-    initial: Math.ceil((floats * 4) / 65536) + 1,
-    maximum: Math.ceil((floats * 4) / 65536) + 1,
-    shared: true,
-  });
+  const own = kind === 'forward';
+  const floats = own ? BASE + B * I + O * I + O + B * O + 4 * I : sharedFloats(threads);
+  const pages = Math.ceil((floats * 4) / 65536) + 1;
+  const memory = own ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }) : shared;
+  if (!memory) throw new Error('forward-shared needs the shared memory');
   const m = new Float32Array(memory.buffer);
-  for (let i = 16384; i < floats; i++) m[i] = Math.sin(i) * 0.5;
   const k = await instantiateWasmKernels(memory, module);
-  const a = 16384;
-  const w = a + B * I;
+  const w = BASE;
   const bias = w + O * I;
-  const out = bias + O;
+  const mine = bias + O + (own ? 0 : index * (PRIVATE + O * I));
+  const a = mine;
+  const out = a + B * I;
   const pack = out + B * O;
+  const velocity = pack + 4 * I + 64; // O × I: enough for any thread's rows
+  if (own || index === 0) for (let i = w; i < bias + O; i++) m[i] = Math.sin(i) * 0.05;
+  for (let i = a; i < out; i++) m[i] = Math.sin(i) * 0.5;
   call = () => {
     k.linearForward(out, a, w, bias, B, I, O, pack);
     return 2 * B * I * O;
   };
+  if (!own) {
+    // each thread owns a band of W's rows and updates it in place, as phase 2 does; in
+    // training each thread runs 32/T shards of 4 rows per step, the first of them on
+    // parameters fetched from their owners
+    const rows0 = Math.floor((O * index) / threads);
+    const rows1 = Math.floor((O * (index + 1)) / threads);
+    const shards = Math.max(1, Math.round(32 / threads));
+    round = () => {
+      // the thread's A stands in for a gradient: any bounded values do
+      for (let r = rows0; r < rows1; r += B) {
+        const at = w + r * I;
+        const v = velocity + (r - rows0) * I;
+        k.sgdUpdate(at, v, at, v, a, Math.min(B, rows1 - r) * I, 1e-6, 0.9, 0, 1);
+      }
+      if (barrier()) return false;
+      const t0 = performance.now();
+      let flop = 0;
+      for (let s = 0; s < shards; s++) flop += call();
+      elapsed += performance.now() - t0;
+      barrier();
+      return flop;
+    };
+  }
+}
+
+let elapsed = 0;
+/** Spins until all threads arrive; returns whether the stop flag was up when the last one did. */
+function barrier(): boolean {
+  const phase = Atomics.load(flags, PHASE);
+  if (Atomics.add(flags, ARRIVED, 1) + 1 === threads) {
+    Atomics.store(flags, DECISION, Atomics.load(flags, STOP));
+    Atomics.store(flags, ARRIVED, 0);
+    Atomics.add(flags, PHASE, 1);
+  } else {
+    while (Atomics.load(flags, PHASE) === phase);
+  }
+  return Atomics.load(flags, DECISION) !== 0;
 }
 
 const warmEnd = performance.now() + 200;
-while (performance.now() < warmEnd) call();
+if (!round) while (performance.now() < warmEnd) call();
 Atomics.add(flags, READY, 1);
 Atomics.notify(flags, READY);
 Atomics.wait(flags, GO, 0);
 let flop = 0;
-const t0 = performance.now();
-while (Atomics.load(flags, STOP) === 0) flop += call();
-const seconds = (performance.now() - t0) / 1000;
-parentPort?.postMessage(flop / seconds / 1e9);
+if (round) {
+  // every thread runs the same rounds: the stop is decided inside a barrier
+  for (let f = round(); f !== false; f = round()) flop += f;
+} else {
+  const t0 = performance.now();
+  while (Atomics.load(flags, STOP) === 0) flop += call();
+  elapsed = performance.now() - t0;
+}
+parentPort?.postMessage(flop / (elapsed / 1000) / 1e9);

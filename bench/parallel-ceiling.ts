@@ -1,10 +1,14 @@
 // What the machine gives T threads at once when they share nothing: each thread runs a kernel
 // on memory of its own for the same interval. Per-thread GFLOP/s that falls as T grows is the
 // hardware's doing (shared cores, clocks, a busy host), not the trainer's, and bounds the
-// efficiency any data-parallel step can reach there.
+// efficiency any data-parallel step can reach there. Beside it, the same forward kernel on one
+// weight matrix that all T threads rewrite a band of between rounds: what fetching parameters
+// from the cores that updated them costs, the part of training's compute cost that sharing
+// adds.
 
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { sharedFloats } from './ceiling-layout.js';
 import type { CeilingTask } from './ceiling-worker.js';
 
 export interface CeilingRow {
@@ -14,17 +18,24 @@ export interface CeilingRow {
   forwardPerThread: number;
   /** forwardPerThread ÷ the first row's */
   forwardEfficiency: number;
+  /** the forward kernel on parameters the other threads rewrote since this thread last read them */
+  sharedForwardPerThread: number;
 }
 
 const WORKER = new URL('./ceiling-worker.js', import.meta.url);
 
 async function runAtOnce(task: Omit<CeilingTask, 'sync'>, ms: number): Promise<number> {
-  const sync = new SharedArrayBuffer(12);
+  const sync = new SharedArrayBuffer(24);
+  const pages = Math.ceil((sharedFloats(task.threads) * 4) / 65536) + 1;
+  const shared =
+    task.kind === 'forward-shared'
+      ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
+      : undefined;
   const flags = new Int32Array(sync);
   const results: Promise<number>[] = [];
   const workers: Worker[] = [];
   for (let t = 0; t < task.threads; t++) {
-    const worker = new Worker(WORKER, { workerData: { ...task, sync } });
+    const worker = new Worker(WORKER, { workerData: { ...task, sync, shared, index: t } });
     workers.push(worker);
     results.push(
       new Promise((resolve, reject) => {
@@ -61,12 +72,17 @@ export async function parallelCeiling(
   // (seen on the 16-core machine: 24 against 36 GFLOP/s a few seconds apart) is not the hardware
   const madd = new Array<number>(threads.length).fill(0);
   const forward = new Array<number>(threads.length).fill(0);
+  const sharedForward = new Array<number>(threads.length).fill(0);
   for (let round = 0; round < 2; round++) {
     for (const [i, T] of threads.entries()) {
       madd[i] = Math.max(madd[i], await runAtOnce({ kind: 'madd', module: peak, threads: T }, ms));
       forward[i] = Math.max(
         forward[i],
         await runAtOnce({ kind: 'forward', module: kernels, threads: T }, ms),
+      );
+      sharedForward[i] = Math.max(
+        sharedForward[i],
+        await runAtOnce({ kind: 'forward-shared', module: kernels, threads: T }, ms),
       );
     }
   }
@@ -75,5 +91,6 @@ export async function parallelCeiling(
     maddPerThread: madd[i],
     forwardPerThread: forward[i],
     forwardEfficiency: forward[i] / forward[0],
+    sharedForwardPerThread: sharedForward[i],
   }));
 }
