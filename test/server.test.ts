@@ -262,19 +262,34 @@ describe('gradpool serve: a --data-dir it cannot use', () => {
   });
 });
 
-describe('gradpool serve shutting down', () => {
+/** buildApp on a fresh job store in this process: the limits a test gives over small defaults. */
+function inProcess(
+  t: { after: (fn: () => void) => void },
+  limits: Partial<Parameters<typeof buildApp>[2]> = {},
+) {
+  const store = new JobStore(tempDir(t));
+  const runner = new JobRunner(store, { concurrency: 1, checkpointEvery: 10 });
+  const app = buildApp(store, runner, {
+    token: null,
+    threads: 1,
+    maxThreads: 2,
+    maxEpochs: 10,
+    maxParams: 1e6,
+    maxQueued: 10,
+    dataRoot: null,
+    ...limits,
+  });
+  const close = async () => {
+    await runner.shutdown();
+    await app.close();
+    store.close();
+  };
+  return { store, runner, app, close };
+}
+
+describe('gradpool serve: limits that need the model', () => {
   it('refuses with 422 a job whose working memory WebAssembly cannot address', async (t) => {
-    const store = new JobStore(tempDir(t));
-    const runner = new JobRunner(store, { concurrency: 1, checkpointEvery: 10 });
-    const app = buildApp(store, runner, {
-      token: null,
-      threads: 1,
-      maxThreads: 2,
-      maxEpochs: 10,
-      maxParams: 5e7,
-      maxQueued: 10,
-      dataRoot: null,
-    });
+    const { store, app, close } = inProcess(t, { maxParams: 5e7 });
     try {
       const r = await app.inject({
         method: 'POST',
@@ -288,24 +303,14 @@ describe('gradpool serve shutting down', () => {
       );
       assert.equal(store.countQueued(), 0);
     } finally {
-      await runner.shutdown();
-      await app.close();
-      store.close();
+      await close();
     }
   });
+});
 
+describe('gradpool serve shutting down', () => {
   it('refuses new jobs with 503 once shutdown has begun', async (t) => {
-    const store = new JobStore(tempDir(t));
-    const runner = new JobRunner(store, { concurrency: 1, checkpointEvery: 10 });
-    const app = buildApp(store, runner, {
-      token: null,
-      threads: 1,
-      maxThreads: 2,
-      maxEpochs: 10,
-      maxParams: 1e6,
-      maxQueued: 10,
-      dataRoot: null,
-    });
+    const { runner, app, close } = inProcess(t);
     try {
       await runner.shutdown();
       const r = await app.inject({ method: 'POST', url: '/jobs', payload: { epochs: 1 } });
@@ -313,8 +318,7 @@ describe('gradpool serve shutting down', () => {
       assert.match(r.json().error, /shutting down/);
       assert.deepEqual((await app.inject({ url: '/healthz' })).json(), { ok: true, accepting: false });
     } finally {
-      await app.close();
-      store.close();
+      await close();
     }
   });
 
