@@ -130,6 +130,12 @@ describe('gradpool serve', () => {
     const b = await post(server.url, { hidden: [64], epochs: 40 }, headers);
     assert.equal(b.status, 200);
     assert.equal((await body(b)).id, a.id);
+    const other = await post(server.url, { hidden: [64], epochs: 41 }, headers);
+    assert.equal(other.status, 422);
+    assert.equal(
+      (await body<{ error: string }>(other)).error,
+      `idempotency-key 'k-1' was used for job ${a.id} with other settings`,
+    );
     assert.equal((await fetch(`${server.url}/jobs/${a.id}/model`, { headers: auth })).status, 409);
     await waitFor(server.url, a.id, ['running']);
     assert.equal(
@@ -175,8 +181,9 @@ describe('gradpool serve under load', () => {
       const ids = await Promise.all(responses.map(async (r) => (await body(r)).id));
       assert.equal(new Set(ids).size, 200, 'distinct ids');
       // a retried submission with a used key is the same job, not a new one
+      const retry = { hidden: [4], epochs: 1, batchSize: 500, seed: 7 };
       assert.equal(
-        (await body(await post(server.url, { hidden: [4] }, { ...json, 'idempotency-key': 'load-7' }))).id,
+        (await body(await post(server.url, retry, { ...json, 'idempotency-key': 'load-7' }))).id,
         ids[7],
       );
       const end = Date.now() + 240_000;

@@ -122,6 +122,12 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
     // left to the worker that takes the job, which trains with its own --threads
     if (!threadsChosen) delete stored.threads;
     const { job, created } = store.create(stored, idempotencyKey);
+    // a retry must be the same request: a key reused for other settings would silently drop them
+    if (!created && JSON.stringify(job.config) !== JSON.stringify(stored)) {
+      return reply.code(422).send({
+        error: `idempotency-key '${idempotencyKey}' was used for job ${job.id} with other settings`,
+      });
+    }
     if (created) await runner.submitted(job.id);
     // the state at acceptance: a new job is queued, a repeated key returns the job as it was then
     return reply.code(created ? 201 : 200).send({ id: job.id, state: job.state });
