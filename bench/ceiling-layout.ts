@@ -1,5 +1,5 @@
 // The memory of the parallel ceiling's forward kernels (bench/parallel-ceiling.ts), shared by
-// the coordinator, which allocates the forward-shared memory, and the threads that use it.
+// the coordinator, which allocates the memory the threads share, and the threads that use it.
 
 import { SHARD_ROWS } from '../src/train/control.js';
 
@@ -7,10 +7,12 @@ import { SHARD_ROWS } from '../src/train/control.js';
 export const B = SHARD_ROWS;
 export const I = 784;
 export const O = 256;
+/** rows of the reference recipe's batch */
+export const BATCH = 128;
 /** floats before W: the wasm module's reserved start */
 export const BASE = 16384;
-/** floats of one thread's A, output and forward-kernel scratch (4 rows of inputs) */
-export const PRIVATE = B * I + B * O + 4 * I + 64;
+/** floats of one thread's own region: its A shard, output, kernel scratch, velocity, and a batch × O output */
+export const PRIVATE = B * I + B * O + 4 * I + 64 + O * I + BATCH * O;
 
-/** Floats of the forward-shared memory: W and its bias, then per thread its private floats and an O×I velocity. */
-export const sharedFloats = (threads: number): number => BASE + O * I + O + threads * (PRIVATE + O * I);
+/** Floats of the shared memory: W, its bias and the batch's inputs, then each thread's region. */
+export const sharedFloats = (threads: number): number => BASE + O * I + O + BATCH * I + threads * PRIVATE;

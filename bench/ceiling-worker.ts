@@ -3,16 +3,18 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { instantiateWasmKernels } from '../src/nn/kernels/wasm.js';
-import { B, BASE, I, O, PRIVATE, sharedFloats } from './ceiling-layout.js';
+import { B, BASE, BATCH, I, O, PRIVATE, sharedFloats } from './ceiling-layout.js';
 
 export interface CeilingTask {
   /**
    * madd: multiply-adds on registers. forward: A·Wᵀ on memory of this thread's own.
    * forward-shared: the same product on one W that all threads share, each round after every
    * thread rewrote its own rows of it, as training's forward reads parameters their owners
-   * just updated.
+   * just updated. forward-columns: the same rounds, but each thread computes its own rows of W
+   * (its band of output neurons) for the whole batch, whose inputs all threads rewrote: the
+   * split that would keep W where it was updated and move the inputs instead.
    */
-  readonly kind: 'madd' | 'forward' | 'forward-shared';
+  readonly kind: 'madd' | 'forward' | 'forward-shared' | 'forward-columns';
   /** the kernels build (forward) or assembly/peak.ts (madd) */
   readonly module: WebAssembly.Module;
   /** Int32 [go, ready, stop, arrived, phase, decision] */
@@ -33,7 +35,7 @@ const { kind, module, sync, threads, shared, index = 0 } = workerData as Ceiling
 const flags = new Int32Array(sync);
 
 let call: () => number;
-/** forward-shared: one round, or false once the threads have agreed to stop */
+/** forward-shared and -columns: one round, or false once the threads have agreed to stop */
 let round: (() => number | false) | null = null;
 if (kind === 'madd') {
   const instance = await WebAssembly.instantiate(module, { env: { abort() {} } });
@@ -48,16 +50,18 @@ if (kind === 'madd') {
   const floats = own ? BASE + B * I + O * I + O + B * O + 4 * I : sharedFloats(threads);
   const pages = Math.ceil((floats * 4) / 65536) + 1;
   const memory = own ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }) : shared;
-  if (!memory) throw new Error('forward-shared needs the shared memory');
+  if (!memory) throw new Error(`${kind} needs the shared memory`);
   const m = new Float32Array(memory.buffer);
   const k = await instantiateWasmKernels(memory, module);
   const w = BASE;
   const bias = w + O * I;
-  const mine = bias + O + (own ? 0 : index * (PRIVATE + O * I));
+  const batch = bias + O; // BATCH × I inputs, shared
+  const mine = own ? bias + O : batch + BATCH * I + index * PRIVATE;
   const a = mine;
   const out = a + B * I;
   const pack = out + B * O;
   const velocity = pack + 4 * I + 64; // O × I: enough for any thread's rows
+  const outBand = velocity + O * I; // BATCH × O: enough for any thread's band
   if (own || index === 0) for (let i = w; i < bias + O; i++) m[i] = Math.sin(i) * 0.05;
   for (let i = a; i < out; i++) m[i] = Math.sin(i) * 0.5;
   call = () => {
@@ -71,6 +75,10 @@ if (kind === 'madd') {
     const rows0 = Math.floor((O * index) / threads);
     const rows1 = Math.floor((O * (index + 1)) / threads);
     const shards = Math.max(1, Math.round(32 / threads));
+    const columns = kind === 'forward-columns';
+    // this thread's rows of the batch, rewritten each round as phase 1's gather does
+    const batch0 = batch + Math.floor((BATCH * index) / threads) * I;
+    const batch1 = batch + Math.floor((BATCH * (index + 1)) / threads) * I;
     round = () => {
       // the thread's A stands in for a gradient: any bounded values do
       for (let r = rows0; r < rows1; r += B) {
@@ -78,10 +86,17 @@ if (kind === 'madd') {
         const v = velocity + (r - rows0) * I;
         k.sgdUpdate(at, v, at, v, a, Math.min(B, rows1 - r) * I, 1e-6, 0.9, 0, 1);
       }
+      if (columns) for (let i = batch0; i < batch1; i++) m[i] = m[a + (i % (B * I))];
       if (barrier()) return false;
       const t0 = performance.now();
       let flop = 0;
-      for (let s = 0; s < shards; s++) flop += call();
+      if (columns) {
+        const n = rows1 - rows0;
+        k.linearForward(outBand, batch, w + rows0 * I, bias + rows0, BATCH, I, n, pack);
+        flop = 2 * BATCH * I * n;
+      } else {
+        for (let s = 0; s < shards; s++) flop += call();
+      }
       elapsed += performance.now() - t0;
       barrier();
       return flop;

@@ -20,6 +20,8 @@ export interface CeilingRow {
   forwardEfficiency: number;
   /** the forward kernel on parameters the other threads rewrote since this thread last read them */
   sharedForwardPerThread: number;
+  /** the same work split by output neurons: own parameters, the whole batch's inputs */
+  columnsForwardPerThread: number;
 }
 
 const WORKER = new URL('./ceiling-worker.js', import.meta.url);
@@ -28,7 +30,7 @@ async function runAtOnce(task: Omit<CeilingTask, 'sync'>, ms: number): Promise<n
   const sync = new SharedArrayBuffer(24);
   const pages = Math.ceil((sharedFloats(task.threads) * 4) / 65536) + 1;
   const shared =
-    task.kind === 'forward-shared'
+    task.kind === 'forward-shared' || task.kind === 'forward-columns'
       ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
       : undefined;
   const flags = new Int32Array(sync);
@@ -73,6 +75,7 @@ export async function parallelCeiling(
   const madd = new Array<number>(threads.length).fill(0);
   const forward = new Array<number>(threads.length).fill(0);
   const sharedForward = new Array<number>(threads.length).fill(0);
+  const columnsForward = new Array<number>(threads.length).fill(0);
   for (let round = 0; round < 2; round++) {
     for (const [i, T] of threads.entries()) {
       madd[i] = Math.max(madd[i], await runAtOnce({ kind: 'madd', module: peak, threads: T }, ms));
@@ -84,6 +87,10 @@ export async function parallelCeiling(
         sharedForward[i],
         await runAtOnce({ kind: 'forward-shared', module: kernels, threads: T }, ms),
       );
+      columnsForward[i] = Math.max(
+        columnsForward[i],
+        await runAtOnce({ kind: 'forward-columns', module: kernels, threads: T }, ms),
+      );
     }
   }
   return threads.map((T, i) => ({
@@ -92,5 +99,6 @@ export async function parallelCeiling(
     forwardPerThread: forward[i],
     forwardEfficiency: forward[i] / forward[0],
     sharedForwardPerThread: sharedForward[i],
+    columnsForwardPerThread: columnsForward[i],
   }));
 }
