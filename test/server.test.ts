@@ -69,6 +69,12 @@ describe('gradpool serve', () => {
     ['too many threads', { threads: 1000 }, 422, /threads 1000 exceeds the server's limit/],
     ['too many epochs', { epochs: 51 }, 422, /epochs 51 exceeds the server's limit of 50/],
     [
+      'an unknown dataset',
+      { data: 'cifar' },
+      400,
+      /data: unknown dataset 'cifar': expected mnist, fashion-mnist/,
+    ],
+    [
       'a batch larger than the data',
       { batchSize: 8001 },
       422,

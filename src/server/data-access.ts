@@ -48,6 +48,8 @@ export interface DataShape {
 export async function dataShape(spec: string): Promise<DataShape> {
   if (spec === 'mnist') return { features: 784, trainRows: MNIST_TRAIN_COUNT };
   const idx = spec.startsWith('idx:');
+  if (!idx && spec !== 'fashion-mnist')
+    throw new UsageError(`data: unknown dataset '${spec}': expected mnist, fashion-mnist or idx:DIR`);
   const dir = idx ? spec.slice(4) : process.env.FASHION_MNIST || FASHION_MNIST_DIR;
   for (const name of [IDX_FILES.trainImages, `${IDX_FILES.trainImages}.gz`]) {
     const path = join(dir, name);
