@@ -92,6 +92,29 @@ describe('checkpoints and resume', () => {
     );
   });
 
+  it('refuses --epochs that end before the checkpoint; ending exactly there writes its model', async (t) => {
+    const dir = tempDir(t);
+    // step 13 of 8-step epochs: 5 steps into epoch 2
+    const mid = await interruptedAt(13, join(dir, 'mid.safetensors'), 2);
+    await assert.rejects(
+      train({ epochs: 1 }, { dataset, resume: mid }),
+      /--resume: the checkpoint has trained 1 epoch and 5 steps of epoch 2; --epochs 1 ends before that: use --epochs 2 or more/,
+    );
+    const endPath = join(dir, 'end.safetensors');
+    await train(
+      { ...config, epochs: 2, threads: 2 },
+      { dataset, checkpoint: { path: endPath, atEpochEnd: true } },
+    );
+    const end = loadCheckpoint(endPath);
+    assert.deepEqual([end.state.epoch, end.state.step], [3, 0], 'written at the end of epoch 2');
+    await assert.rejects(
+      train({ epochs: 1 }, { dataset, resume: end }),
+      /the checkpoint has trained 2 epochs; --epochs 1 ends before that: use --epochs 2 or more/,
+    );
+    const same = await train({ epochs: 2 }, { dataset, resume: end });
+    assert.equal(hash(same.model.params, same.velocity), hash(end.model.params, end.velocity));
+  });
+
   const damage: [string, (b: Buffer) => Buffer, RegExp][] = [
     [
       'a flipped bit in a tensor',

@@ -382,9 +382,14 @@ function checkResumable(resume: Checkpoint, config: TrainConfig): void {
       );
     }
   }
-  if (resume.state.epoch > config.epochs + 1) {
+  // A run that ends before the checkpoint's position would write the checkpoint's model under
+  // the metrics of an earlier epoch. Ending exactly there is allowed: it writes that model.
+  const { epoch, step } = resume.state;
+  const needed = step > 0 ? epoch : epoch - 1;
+  if (config.epochs < needed) {
+    const trained = `${epoch - 1} epoch${epoch === 2 ? '' : 's'}${step > 0 ? ` and ${step} steps of epoch ${epoch}` : ''}`;
     throw new UsageError(
-      `--resume: the checkpoint is already at epoch ${resume.state.epoch}; --epochs ${config.epochs} leaves nothing to do`,
+      `--resume: the checkpoint has trained ${trained}; --epochs ${config.epochs} ends before that: use --epochs ${needed} or more`,
     );
   }
 }
