@@ -136,7 +136,7 @@ if (fastest) {
   ceiling = await parallelCeiling(threads, fastest.module, fastest.peak);
   for (const r of ceiling)
     console.error(
-      `  ${r.threads} threads at once, per thread: madd ${r.maddPerThread.toFixed(1)}, forward ${r.forwardPerThread.toFixed(1)}, on rewritten parameters ${r.sharedForwardPerThread.toFixed(1)}, split by neurons ${r.columnsForwardPerThread.toFixed(1)} GFLOP/s`,
+      `  ${r.threads} thread${r.threads === 1 ? '' : 's'} at once, per thread: madd ${r.maddPerThread.toFixed(1)}, forward ${r.forwardPerThread.toFixed(1)}, on rewritten parameters ${r.sharedForwardPerThread.toFixed(1)}, split by neurons ${r.columnsForwardPerThread.toFixed(1)} GFLOP/s`,
     );
 }
 
@@ -148,7 +148,9 @@ const scaling: ScalingResult = await measureScaling({
   seconds,
   rounds,
   onRow: (r) =>
-    console.error(`  ${r.threads} threads: ${Math.round(r.samplesPerSec).toLocaleString('en-US')} samples/s`),
+    console.error(
+      `  ${r.threads} thread${r.threads === 1 ? '' : 's'}: ${Math.round(r.samplesPerSec).toLocaleString('en-US')} samples/s`,
+    ),
 });
 const peakRssMB = process.resourceUsage().maxRSS / 1024;
 
