@@ -312,7 +312,7 @@ describe('gradpool serve: limits that need the model', () => {
       assert.equal(r.statusCode, 422);
       assert.match(
         r.json().error,
-        /hidden 60000 in batches of 8000 on 1 thread needs 4\.\d GiB of working memory; WebAssembly's limit is 4 GiB; lower batchSize, hidden or threads/,
+        /784-60000-10 in batches of 8000 rows on 1 thread needs 4\.\d GiB of working memory; WebAssembly's limit is 4 GiB: lower batchSize, hidden or threads/,
       );
       assert.equal(store.countQueued(), 0);
     } finally {

@@ -3,11 +3,10 @@ import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { GradpoolError } from '../errors.js';
-import { ArenaTooLarge, arenaPlan } from '../nn/arena.js';
 import { networkLayout, parameterCount } from '../nn/layout.js';
 import { resolveConfig, type TrainConfig } from '../train/config.js';
-import { EVAL_ROWS } from '../train/control.js';
 import { resolveKernels } from '../train/kernels.js';
+import { planArena } from '../train/plan.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { checkDataSpec, dataShape, resolveDataSpec } from './data-access.js';
 import type { JobExecutor } from './job-executor.js';
@@ -106,12 +105,10 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
     const net = networkLayout(sizes, config.activation);
     try {
       // under --queue the worker's thread count may differ; this checks with the server's
-      arenaPlan(net, config.batchSize, config.threads, EVAL_ROWS);
+      planArena(net, config.batchSize, config.threads, 'batchSize, hidden or threads');
     } catch (e) {
-      if (!(e instanceof ArenaTooLarge)) throw e;
-      return reply.code(422).send({
-        error: `hidden ${config.hidden.join(',')} in batches of ${config.batchSize} on ${config.threads} thread${config.threads === 1 ? '' : 's'} ${e.message}; lower batchSize, hidden or threads`,
-      });
+      if (!(e instanceof GradpoolError)) throw e;
+      return reply.code(422).send({ error: e.message });
     }
     const key = request.headers['idempotency-key'];
     const idempotencyKey = typeof key === 'string' && key !== '' ? key.slice(0, 200) : undefined;

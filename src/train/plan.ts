@@ -25,13 +25,19 @@ export function networkFor(
  * or a UsageError naming the settings that make it too large (batch activations and each
  * thread's kernel scratch grow with the batch; parameters with the layer sizes).
  */
-export function planArena(net: NetworkLayout, batchRows: number, threads: number): ArenaPlan {
+export function planArena(
+  net: NetworkLayout,
+  batchRows: number,
+  threads: number,
+  /** what the settings are called where the error is read: CLI flags, or a job's fields */
+  names = '--batch-size, --hidden or --threads',
+): ArenaPlan {
   try {
     return arenaPlan(net, batchRows, threads, EVAL_ROWS);
   } catch (e) {
     if (!(e instanceof ArenaTooLarge)) throw e;
     throw new UsageError(
-      `${net.sizes.join('-')} in batches of ${batchRows} rows on ${threads} thread${threads === 1 ? '' : 's'} ${e.message}: lower --batch-size, --hidden or --threads`,
+      `${net.sizes.join('-')} in batches of ${batchRows} rows on ${threads} thread${threads === 1 ? '' : 's'} ${e.message}: lower ${names}`,
     );
   }
 }
