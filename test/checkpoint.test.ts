@@ -80,11 +80,12 @@ describe('checkpoints and resume', () => {
       train({ hidden: [30, 12] }, { dataset, resume: c }),
       (e: unknown) =>
         e instanceof UsageError &&
-        /--hidden is \[30,12\] but the checkpoint was trained with \[24,12\]/.test(e.message),
+        /^resume: hidden is \[30,12\] but the checkpoint was trained with \[24,12\]$/.test(e.message) &&
+        e.field === 'hidden',
     );
     await assert.rejects(
       train({ lr: 0.1 }, { dataset, resume: c }),
-      /--lr is 0.1 but the checkpoint was trained with 0.05/,
+      /resume: lr is 0.1 but the checkpoint was trained with 0.05$/,
     );
     await assert.rejects(
       train({ kernels: 'js' }, { dataset, resume: c }),
@@ -98,7 +99,7 @@ describe('checkpoints and resume', () => {
     const mid = await interruptedAt(13, join(dir, 'mid.safetensors'), 2);
     await assert.rejects(
       train({ epochs: 1 }, { dataset, resume: mid }),
-      /--resume: the checkpoint has trained 1 epoch and 5 steps of epoch 2; --epochs 1 ends before that: use --epochs 2 or more/,
+      /resume: the checkpoint has trained 1 epoch and 5 steps of epoch 2; epochs 1 ends before that: use epochs 2 or more$/,
     );
     const endPath = join(dir, 'end.safetensors');
     await train(
@@ -109,7 +110,7 @@ describe('checkpoints and resume', () => {
     assert.deepEqual([end.state.epoch, end.state.step], [3, 0], 'written at the end of epoch 2');
     await assert.rejects(
       train({ epochs: 1 }, { dataset, resume: end }),
-      /the checkpoint has trained 2 epochs; --epochs 1 ends before that: use --epochs 2 or more/,
+      /resume: the checkpoint has trained 2 epochs; epochs 1 ends before that: use epochs 2 or more$/,
     );
     const same = await train({ epochs: 2 }, { dataset, resume: end });
     assert.equal(hash(same.model.params, same.velocity), hash(end.model.params, end.velocity));

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FASHION_MNIST_DIR } from '../src/data/dataset.js';
-import { runCli, tempDir } from './helpers.js';
+import { loadModel } from '../src/io/model-file.js';
+import { runCli, tempDir, writeIdxFolder } from './helpers.js';
+import { FASHION_MNIST, needs } from './requirements.js';
 
 function jsonLines(stdout: string): Record<string, unknown>[] {
   return stdout
@@ -21,16 +23,23 @@ describe('gradpool train: bad input', () => {
     [['--hidden', '64,'], /--hidden/],
     [['--lr', '-1'], /--lr must be > 0, got -1/],
     [['--momentum', '1'], /--momentum must be < 1, got 1/],
-    [['--epochs', '1.5'], /--epochs must be a whole number, got 1.5/],
-    [['--activation', 'gelu'], /activation/i],
-    [['--frobnicate'], /Unknown argument: frobnicate/],
+    [['--epochs', '1.5'], /--epochs must be a whole number, got '1.5'/],
+    [['--activation', 'gelu'], /^gradpool: --activation must be one of relu, tanh, sigmoid, got 'gelu'\n$/],
+    [['--frobnicate'], /^gradpool: unknown flag --frobnicate\n$/],
+    // yargs lists a kebab-case flag twice (lr-schedule, lrSchedule); a typo gets the nearest flag
+    [['--lr-schedule', 'cosine'], /^gradpool: unknown flag --lr-schedule\n$/],
+    [['--thread', '2'], /^gradpool: unknown flag --thread \(did you mean --threads\?\)\n$/],
+    [['--data'], /^gradpool: --data needs a value\n$/],
+    [['--threads'], /^gradpool: --threads needs a value\n$/],
+    [['--out'], /^gradpool: --out needs a value\n$/],
+    [
+      ['--data', '/some/dir'],
+      /unknown dataset '\/some\/dir'.*; for the IDX folder \/some\/dir, write idx:\/some\/dir\n$/,
+    ],
     [['--batch-size', '9000'], /--batch-size 9000 is larger than the 8000 training rows/],
     [['--data', 'cifar'], /unknown dataset 'cifar'/],
     [['--log', 'xml'], /--log must be pretty or json/],
-    [
-      ['--checkpoint-every', '0', '--checkpoint', 'c.ckpt'],
-      /--checkpoint-every must be a whole number ≥ 1, got '0'/,
-    ],
+    [['--checkpoint-every', '0', '--checkpoint', 'c.ckpt'], /--checkpoint-every must be ≥ 1, got 0/],
     [['--checkpoint-every', '5'], /--checkpoint-every needs --checkpoint FILE/],
     [
       ['--hidden', '60000', '--batch-size', '8000', '--threads', '1'],
@@ -45,8 +54,7 @@ describe('gradpool train: bad input', () => {
         ...args,
         '--out',
         out,
-        '--epochs',
-        args.includes('--epochs') ? args[args.indexOf('--epochs') + 1] : '1',
+        ...(args.includes('--epochs') ? [] : ['--epochs', '1']),
       ]);
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, message);
@@ -55,6 +63,30 @@ describe('gradpool train: bad input', () => {
       assert.ok(!existsSync(out), 'no model file');
     });
   }
+
+  // each command's flags that take a value: given none, one line and exit 2 (yargs' own error,
+  // an internal error with a stack before; serve --port silently took its default)
+  const noValue: string[][] = [
+    ['train', '--epochs'],
+    ['eval', '--model'],
+    ['bench', '--threads'],
+    ['serve', '--port'],
+    ['serve', '--data-dir'],
+    ['worker', '--threads'],
+  ];
+  for (const args of noValue) {
+    it(`${args.join(' ')} with no value: exit 2, one line`, () => {
+      const r = runCli(args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stderr, `gradpool: ${args[1]} needs a value\n`);
+    });
+  }
+
+  it('an unknown command: exit 2 naming the nearest one', () => {
+    const r = runCli(['trian', '--epochs', '1']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, "gradpool: unknown command 'trian' (did you mean train?)\n");
+  });
 
   it('refuses to write the model over its own checkpoint or the one it resumes', (t) => {
     const dir = tempDir(t);
@@ -110,6 +142,21 @@ describe('gradpool train: bad input', () => {
   });
 });
 
+/**
+ * SHA-256 of the parameters `gradpool train` (mnist, 784-256-128-10 relu, 10 epochs, every
+ * default) writes, by kernel build; the same for any --threads (measured at 1 and 2 before
+ * the restructuring of issue 13, commit 3777cc7).
+ */
+const DEFAULT_RECIPE_WEIGHTS: Record<string, string> = {
+  'wasm-simd': 'd7f492d787671f8b8f595ef02156962d9d2b56554fa349331969516e0581b965',
+  'wasm-relaxed-simd': '74edbdde46d0b6dc4fd91d7451d881820aef6b9d6fcd787a723a9d83b4797ded',
+};
+
+const paramsHash = (p: Float32Array) =>
+  createHash('sha256')
+    .update(new Uint8Array(p.buffer, p.byteOffset, p.byteLength))
+    .digest('hex');
+
 describe('gradpool train and eval', () => {
   it('writes the same model bytes for --threads 1, 2, 3 and 4', (t) => {
     const dir = tempDir(t);
@@ -161,6 +208,10 @@ describe('gradpool train and eval', () => {
     assert.equal(done.event, 'done');
     assert.ok((done.testAccuracy as number) >= 0.95, `test accuracy ${done.testAccuracy}`);
     assert.equal(done.model, out);
+    // the default recipe's weights, pinned per kernel arithmetic: restructuring must not move a bit
+    const kernels = String(lines[0].kernels);
+    assert.ok(kernels in DEFAULT_RECIPE_WEIGHTS, `no pinned hash for ${kernels}`);
+    assert.equal(paramsHash(loadModel(out).params), DEFAULT_RECIPE_WEIGHTS[kernels]);
 
     const ev = runCli(['eval', '--model', out, '--data', 'mnist', '--json', '--threads', '1']);
     assert.equal(ev.status, 0, ev.stderr);
@@ -227,10 +278,7 @@ describe('gradpool train and eval', () => {
   });
 });
 
-const fashion = existsSync(process.env.FASHION_MNIST || FASHION_MNIST_DIR);
-describe('the reference recipe on Fashion-MNIST', {
-  skip: !fashion && 'dataset-fashion-mnist is not installed',
-}, () => {
+describe('the reference recipe on Fashion-MNIST', needs(FASHION_MNIST), () => {
   it('784-256-128-10 relu, lr 0.05, momentum 0.9, batch 128, 10 epochs, 2 threads: ≥ 87 % test accuracy', (t) => {
     const out = join(tempDir(t), 'f.safetensors');
     const r = runCli([
@@ -256,5 +304,117 @@ describe('the reference recipe on Fashion-MNIST', {
     const lines = jsonLines(r.stdout);
     const done = lines[lines.length - 1];
     assert.ok((done.testAccuracy as number) >= 0.87, `test accuracy ${done.testAccuracy}`);
+  });
+});
+
+describe('what train and eval tell the user', () => {
+  it('resuming says where it resumed; a finished checkpoint says there is nothing to train and writes its model', (t) => {
+    const dir = tempDir(t);
+    const ckpt = join(dir, 'run.ckpt');
+    const flags = ['--hidden', '16', '--threads', '2'];
+    const first = runCli([
+      'train',
+      ...flags,
+      '--epochs',
+      '1',
+      '--checkpoint',
+      ckpt,
+      '--out',
+      join(dir, 'a.safetensors'),
+    ]);
+    assert.equal(first.status, 0, first.stderr);
+    const more = runCli([
+      'train',
+      '--resume',
+      ckpt,
+      '--epochs',
+      '2',
+      '--log',
+      'json',
+      '--out',
+      join(dir, 'b.safetensors'),
+    ]);
+    assert.equal(more.status, 0, more.stderr);
+    const start = jsonLines(more.stdout)[0];
+    assert.deepEqual(start.resumed, { epoch: 2, step: 0, finished: false });
+    const pretty = runCli([
+      'train',
+      '--resume',
+      ckpt,
+      '--epochs',
+      '2',
+      '--log',
+      'pretty',
+      '--out',
+      join(dir, 'c.safetensors'),
+    ]);
+    assert.match(pretty.stdout, /\nresumed at epoch 2, step 0 of 63\n/);
+    // the checkpoint of a 1-epoch run has nothing left at --epochs 1 (its own)
+    const done = runCli(['train', '--resume', ckpt, '--log', 'pretty', '--out', join(dir, 'd.safetensors')]);
+    assert.equal(done.status, 0, done.stderr);
+    assert.match(
+      done.stdout,
+      /\nthe checkpoint has finished its 1 epoch: nothing left to train \(more with --epochs 2 or above\)\n/,
+    );
+    assert.doesNotMatch(done.stdout, /train loss/, 'no empty table');
+    assert.deepEqual(
+      loadModel(join(dir, 'd.safetensors')).params,
+      loadModel(join(dir, 'a.safetensors')).params,
+    );
+    const json = jsonLines(
+      runCli(['train', '--resume', ckpt, '--log', 'json', '--out', join(dir, 'e.safetensors')]).stdout,
+    );
+    assert.deepEqual(json[0].resumed, { epoch: 2, step: 0, finished: true });
+  });
+
+  it('eval: a model file with one flipped weight bit is refused naming the file', (t) => {
+    const dir = tempDir(t);
+    const out = join(dir, 'm.safetensors');
+    assert.equal(runCli(['train', '--hidden', '16', '--epochs', '1', '--out', out]).status, 0);
+    const bytes = readFileSync(out);
+    bytes[bytes.length - 100] ^= 0x04;
+    const flipped = join(dir, 'flipped.safetensors');
+    writeFileSync(flipped, bytes);
+    const r = runCli(['eval', '--model', flipped]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(
+      r.stderr,
+      `gradpool: ${flipped}: not a valid gradpool model: checksum mismatch: the file was changed or damaged after it was written\n`,
+    );
+    assert.equal(runCli(['eval', '--model', out]).status, 0, 'the untouched file evaluates');
+  });
+
+  it('eval uses the data the model was trained on, and says so when told other data', (t) => {
+    const dir = tempDir(t);
+    const folder = join(dir, 'digits');
+    writeIdxFolder(folder, 200, 50);
+    const out = join(dir, 'm.safetensors');
+    assert.equal(
+      runCli([
+        'train',
+        '--data',
+        `idx:${folder}`,
+        '--hidden',
+        '16',
+        '--epochs',
+        '1',
+        '--batch-size',
+        '50',
+        '--out',
+        out,
+      ]).status,
+      0,
+    );
+    const own = runCli(['eval', '--model', out, '--json']);
+    assert.equal(own.status, 0, own.stderr);
+    assert.equal(JSON.parse(own.stdout).data, `idx:${folder}`);
+    assert.equal(JSON.parse(own.stdout).count, 50);
+    const other = runCli(['eval', '--model', out, '--data', 'mnist']);
+    assert.equal(other.status, 0, other.stderr);
+    assert.equal(
+      other.stderr,
+      `gradpool: note: the model was trained on idx:${folder}; evaluating on mnist\n`,
+    );
+    assert.match(other.stdout, / on mnist: accuracy /);
   });
 });

@@ -7,9 +7,10 @@ import { gzipSync } from 'node:zlib';
 import { FASHION_MNIST_DIR, IDX_FILES, loadDataset, loadIdxDirectory } from '../src/data/dataset.js';
 import { decodeIdx, parseIdx } from '../src/data/idx.js';
 import { MNIST_TRAIN_COUNT } from '../src/data/mnist-package.js';
+import { dataShape } from '../src/data/shape.js';
 import { DataError } from '../src/errors.js';
-import { dataShape } from '../src/server/data-access.js';
 import { tempDir } from './helpers.js';
+import { FASHION_MNIST, needs } from './requirements.js';
 
 /** An IDX file built byte by byte from the format's definition. */
 function idx(dims: number[], data: number[] | Uint8Array, dtype = 0x08): Uint8Array {
@@ -106,16 +107,16 @@ describe('IDX folders', () => {
     it(`tells a job's inputs and training rows from the ${gz ? 'gzip' : 'raw'} header alone`, async (t) => {
       const dir = tempDir(t);
       writeIdxDir(dir, { gz });
-      assert.deepEqual(await dataShape(`idx:${dir}`), { features: 6, trainRows: 4 });
+      assert.deepEqual(await dataShape(`idx:${dir}`), { features: 6, classes: 10, trainRows: 4 });
     });
   }
 
   it('knows the shapes of the named datasets', async () => {
-    assert.deepEqual(await dataShape('mnist'), { features: 784, trainRows: 8000 });
+    assert.deepEqual(await dataShape('mnist'), { features: 784, classes: 10, trainRows: 8000 });
     // Debian's package, 60,000 training images; a machine without it cannot tell (its queue workers may)
     if (!process.env.FASHION_MNIST) {
       const trainRows = existsSync(FASHION_MNIST_DIR) ? 60000 : null;
-      assert.deepEqual(await dataShape('fashion-mnist'), { features: 784, trainRows });
+      assert.deepEqual(await dataShape('fashion-mnist'), { features: 784, classes: 10, trainRows });
     }
   });
 
@@ -203,9 +204,7 @@ describe('the mnist package', () => {
   });
 });
 
-describe('Fashion-MNIST (Debian dataset-fashion-mnist)', {
-  skip: !existsSync(FASHION_MNIST_DIR) && !process.env.FASHION_MNIST,
-}, () => {
+describe('Fashion-MNIST (Debian dataset-fashion-mnist)', needs(FASHION_MNIST), () => {
   it('loads 60,000 + 10,000 images of 28×28 with the published first labels', async () => {
     const d = await loadDataset('fashion-mnist');
     assert.equal(d.train.count, 60000);

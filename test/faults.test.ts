@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { UsageError } from '../src/errors.js';
+import { SHARD_ROWS } from '../src/train/control.js';
 import { parseFaultSpec, shouldFault } from '../src/train/faults.js';
 import { train } from '../src/train/trainer.js';
 import { runCli, syntheticDataset, tempDir } from './helpers.js';
@@ -34,23 +35,69 @@ describe('fault injection', () => {
     }
   });
 
-  it('draws from a seeded stream at the given rate', () => {
+  it('draws at the given rate, and a retry of the same shard draws afresh', () => {
     const spec = { kind: 'throw' as const, rate: 0.1, seed: 3 };
-    let hits = 0;
-    for (let serial = 0; serial < 2000; serial++)
-      for (let shard = 0; shard < 10; shard++) hits += shouldFault(spec, serial, shard) ? 1 : 0;
-    assert.ok(Math.abs(hits - 2000) < 200, `${hits} of 20,000 at rate 0.1`);
-    assert.equal(shouldFault(spec, 17, 4), shouldFault({ ...spec }, 17, 4));
+    let first = 0;
+    let again = 0;
+    for (let step = 0; step < 2000; step++)
+      for (let shard = 0; shard < 10; shard++) {
+        if (!shouldFault(spec, step, shard, 1)) continue;
+        first++;
+        if (shouldFault(spec, step, shard, 2)) again++;
+      }
+    // 20,000 draws at 0.1: 2,000 ± 3σ (σ = 42)
+    assert.ok(Math.abs(first - 2000) < 130, `${first} of 20,000 at rate 0.1`);
+    // a transient fault: on the next try the shard faults at the base rate, not always
+    assert.ok(again / first < 0.16, `${again} of ${first} faulted shards faulted again`);
+    assert.equal(shouldFault(spec, 17, 4, 1), shouldFault({ ...spec }, 17, 4, 1));
+    const otherSeed = { ...spec, seed: 4 };
+    let same = 0;
+    for (let step = 0; step < 2000; step++)
+      same += shouldFault(spec, step, 0, 1) === shouldFault(otherSeed, step, 0, 1) ? 1 : 0;
+    assert.ok(same < 1900, 'another seed draws other faults');
   });
 });
 
+/**
+ * What a run's faults must do, computed from the draw alone: a try of a step fails when any of
+ * its shards draws a fault, and is tried again until one does not, or until `maxRetries`
+ * retries have failed too (`failedStep`, 1-based within its epoch). Independent of the
+ * threads, of how steps are grouped into commands and of the machine's speed.
+ */
+function drawOutcome(spec: string, trainRows: number, batchSize: number, epochs: number, maxRetries: number) {
+  const f = parseFaultSpec(spec) as NonNullable<ReturnType<typeof parseFaultSpec>>;
+  const stepsPerEpoch = Math.ceil(trainRows / batchSize);
+  let retries = 0;
+  for (let step = 0; step < epochs * stepsPerEpoch; step++) {
+    const s = step % stepsPerEpoch;
+    const shards = Math.ceil(Math.min(batchSize, trainRows - s * batchSize) / SHARD_ROWS);
+    for (let attempt = 1; ; attempt++) {
+      let faulted = false;
+      for (let shard = 0; shard < shards; shard++) faulted ||= shouldFault(f, step, shard, attempt);
+      if (!faulted) break;
+      if (attempt > maxRetries) return { retries, failedStep: s + 1 };
+      retries++;
+    }
+  }
+  return { retries, failedStep: null };
+}
+
+/** The retries a run that must succeed makes. */
+function expectedRetries(spec: string, trainRows: number, batchSize: number, epochs: number, maxRetries = 3) {
+  const { retries, failedStep } = drawOutcome(spec, trainRows, batchSize, epochs, maxRetries);
+  assert.equal(failedStep, null, `${spec} fails a step past ${maxRetries} retries: pick another seed`);
+  return retries;
+}
+
 describe('worker failure', () => {
-  for (const spec of ['throw:0.03:3', 'exit:0.03:5', 'hang:0.02:2']) {
+  for (const spec of ['throw:0.03:3', 'exit:0.03:3', 'hang:0.02:2']) {
     it(`${spec.split(':')[0]}: steps are recomputed on fresh threads and the result equals a run without failures`, async () => {
       const clean = await train(config, { dataset });
       process.env.GRADPOOL_INJECT_FAULTS = spec;
       const faulty = await train(config, { dataset });
-      assert.ok(faulty.retries >= 1, 'faults were injected');
+      const expected = expectedRetries(spec, dataset.train.count, config.batchSize, config.epochs);
+      assert.ok(expected >= 1, 'the spec injects faults into this run');
+      assert.equal(faulty.retries, expected, 'one retry per faulted try of a step');
       assert.equal(hash(faulty), hash(clean));
       assert.deepEqual(
         faulty.metrics.map((m) => [m.trainLoss, m.testAccuracy]),
@@ -71,8 +118,53 @@ describe('worker failure', () => {
     const clean = await train(wide, { dataset });
     process.env.GRADPOOL_INJECT_FAULTS = 'throw:0.05:11';
     const faulty = await train(wide, { dataset });
-    assert.ok(faulty.retries >= 3, `faults were injected (${faulty.retries} retries)`);
+    const expected = expectedRetries('throw:0.05:11', dataset.train.count, wide.batchSize, wide.epochs, 20);
+    assert.ok(expected >= 3, `the spec injects ${expected} faults into this run`);
+    assert.equal(faulty.retries, expected);
     assert.equal(hash(faulty), hash(clean));
+  });
+
+  // The run that used to fail at its first step, whatever the machine: the draw hashed a
+  // command serial that restarts with fresh threads, so a retry met the same fault again.
+  it('exit:0.03:9 on mnist, batch 64: fails where the draw says on any machine, and passes given the retries it needs', (t) => {
+    const dir = tempDir(t);
+    const flags = [
+      'train',
+      '--hidden',
+      '64',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '64',
+      '--seed',
+      '5',
+      '--threads',
+      '2',
+    ];
+    const failing = drawOutcome('exit:0.03:9', 8000, 64, 1, 3);
+    assert.ok(failing.failedStep !== null && failing.failedStep > 1, 'the draw fails a later step');
+    const r = runCli([...flags, '--out', join(dir, 'a.safetensors')], {
+      GRADPOOL_INJECT_FAULTS: 'exit:0.03:9',
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^gradpool: epoch 1, step ${failing.failedStep}: shard \\d+ failed 4 times; last: worker exited with code: 1\n$`,
+      ),
+    );
+    // given enough retries, the same faults (thrown: cheaper than a thread's exit) end in the
+    // model of a run without any
+    const clean = join(dir, 'clean.safetensors');
+    assert.equal(runCli([...flags, '--out', clean]).status, 0);
+    const faulty = join(dir, 'faulty.safetensors');
+    const ok = runCli([...flags, '--max-retries', '6', '--log', 'json', '--out', faulty], {
+      GRADPOOL_INJECT_FAULTS: 'throw:0.03:9',
+    });
+    assert.equal(ok.status, 0, ok.stderr);
+    const done = JSON.parse(ok.stdout.trim().split('\n').pop() as string);
+    assert.equal(done.retries, expectedRetries('throw:0.03:9', 8000, 64, 1, 6));
+    assert.ok(readFileSync(faulty).equals(readFileSync(clean)), 'the same model as without faults');
   });
 
   it('a shard failing past --max-retries ends training: exit 1, one line, the checkpoint untouched', (t) => {

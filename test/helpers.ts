@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dataset } from '../src/data/dataset.js';
@@ -95,6 +95,28 @@ export function syntheticDataset(trainCount: number, testCount: number, features
     train: make(trainCount, seed),
     test: make(testCount, seed + 1),
   };
+}
+
+/** An IDX folder of `trainCount` + `testCount` 28×28 images like syntheticDataset's, raw files. */
+export function writeIdxFolder(dir: string, trainCount: number, testCount: number): void {
+  const d = syntheticDataset(trainCount, testCount, 784);
+  mkdirSync(dir, { recursive: true });
+  const header = (magic: number, dims: number[]) => {
+    const b = Buffer.alloc(4 + 4 * dims.length);
+    b.writeUInt32BE(magic, 0);
+    for (const [i, n] of dims.entries()) b.writeUInt32BE(n, 4 + 4 * i);
+    return b;
+  };
+  const write = (name: string, split: Dataset['train']) => {
+    const [images, labels] =
+      name === 'train'
+        ? ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte']
+        : ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+    writeFileSync(join(dir, images), Buffer.concat([header(0x0803, [split.count, 28, 28]), split.images]));
+    writeFileSync(join(dir, labels), Buffer.concat([header(0x0801, [split.count]), split.labels]));
+  };
+  write('train', d.train);
+  write('test', d.test);
 }
 
 export function tempDir(t: { after: (fn: () => void) => void }): string {

@@ -141,11 +141,11 @@ describe('kernel builds', () => {
     const c = loadCheckpoint(path);
     await assert.rejects(
       train({ kernels: 'wasm-relaxed-simd' }, { dataset, resume: c }),
-      /computed with wasm-simd kernels, this run would use wasm-relaxed-simd \(--kernels\)/,
+      /computed with wasm-simd kernels, this run would use wasm-relaxed-simd \(kernels\)/,
     );
     await assert.rejects(
       train({ kernels: 'js' }, { dataset, resume: c }),
-      /computed with wasm-simd kernels, this run would use js \(--kernels\)/,
+      /computed with wasm-simd kernels, this run would use js \(kernels\)/,
     );
     // auto and wasm mean "the build that reproduces the run": the checkpoint's
     const finished = await train({ kernels: 'auto' }, { dataset, resume: c });

@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -61,43 +69,71 @@ describe('gradpool serve', () => {
     );
   });
 
-  const bad: [string, unknown, number, RegExp][] = [
-    ['malformed JSON', '{"epochs": ', 400, /JSON/i],
-    ['an unknown field', { epochs: 1, learningRate: 0.1 }, 400, /learningRate is not a known field/],
-    ['a wrong type', { epochs: 'ten' }, 400, /epochs must be integer/],
-    ['an impossible value', { lr: -1 }, 400, /--lr must be > 0, got -1/],
-    ['too many threads', { threads: 1000 }, 422, /threads 1000 exceeds the server's limit/],
-    ['too many epochs', { epochs: 51 }, 422, /epochs 51 exceeds the server's limit of 50/],
+  // [what, body, status, message, the field the answer names]
+  const bad: [string, unknown, number, RegExp, string | undefined][] = [
+    ['malformed JSON', '{"epochs": ', 400, /JSON/i, undefined],
+    [
+      'an unknown field',
+      { epochs: 1, learningRate: 0.1 },
+      400,
+      /learningRate is not a known field/,
+      'learningRate',
+    ],
+    ['a wrong type', { epochs: 'ten' }, 400, /epochs must be integer/, 'epochs'],
+    [
+      'a value not in a list',
+      { activation: 'gelu' },
+      400,
+      /^activation must be one of relu, tanh, sigmoid$/,
+      'activation',
+    ],
+    ['an impossible value', { lr: -1 }, 400, /^lr must be > 0, got -1$/, 'lr'],
+    ['a layer of no units', { hidden: [32, 0] }, 400, /^hidden must be ≥ 1, got 0$/, 'hidden'],
+    ['too many threads', { threads: 1000 }, 422, /threads 1000 exceeds the server's limit/, 'threads'],
+    ['too many epochs', { epochs: 51 }, 422, /epochs 51 exceeds the server's limit of 50/, 'epochs'],
     [
       'an unknown dataset',
       { data: 'cifar' },
       400,
-      /data: unknown dataset 'cifar': expected mnist, fashion-mnist/,
+      /^data: unknown dataset 'cifar': expected mnist, fashion-mnist/,
+      'data',
     ],
     [
       'a batch larger than the data',
       { batchSize: 8001 },
       422,
-      /batchSize 8001 is larger than the 8000 training rows of mnist/,
+      /^batchSize 8001 is larger than the 8000 training rows$/,
+      'batchSize',
     ],
-    ['too many parameters', { hidden: [4096, 4096] }, 422, /parameters; the server's limit is 1000000/],
+    [
+      'too many parameters',
+      { hidden: [4096, 4096] },
+      422,
+      /parameters; the server's limit is 1000000/,
+      'hidden',
+    ],
     // 784·60000 + 60000 + 60000² + 60000 + 60000·10 + 10, past even the layout's own limit
     [
       'far too many',
       { hidden: [60000, 60000] },
       422,
       /has 3647760010 parameters; the server's limit is 1000000/,
+      'hidden',
     ],
-    ['a path with ..', { data: 'idx:set/../../etc' }, 400, /'\.\.' is not allowed/],
-    ['an encoded ..', { data: 'idx:set/%2e%2e/x' }, 400, /'\.\.' is not allowed/],
-    ['a symlink out of the data root', { data: 'idx:escape' }, 400, /leads outside the data root/],
-    ['a NUL', { data: 'idx:set\u0000x' }, 400, /NUL/],
+    ['a path with ..', { data: 'idx:set/../../etc' }, 400, /'\.\.' is not allowed/, 'data'],
+    ['an encoded ..', { data: 'idx:set/%2e%2e/x' }, 400, /'\.\.' is not allowed/, 'data'],
+    ['a symlink out of the data root', { data: 'idx:escape' }, 400, /leads outside the data root/, 'data'],
+    ['a NUL', { data: 'idx:set\u0000x' }, 400, /NUL/, 'data'],
   ];
-  for (const [what, payload, status, message] of bad) {
-    it(`POST /jobs with ${what}: ${status}, naming the problem`, async () => {
+  for (const [what, payload, status, message, field] of bad) {
+    it(`POST /jobs with ${what}: ${status}, naming the problem${field ? ` and the field ${field}` : ''}`, async () => {
       const r = await post(server.url, payload);
       assert.equal(r.status, status);
-      assert.match((await body<{ error: string }>(r)).error, message);
+      const answer = await body<{ error: string; field?: string }>(r);
+      assert.match(answer.error, message);
+      assert.equal(answer.field, field);
+      // the API names fields as the request did, never the CLI's flags
+      assert.doesNotMatch(answer.error, /--/);
     });
   }
 
@@ -238,6 +274,13 @@ describe('gradpool serve across a crash', () => {
       assert.notEqual(job.state, 'succeeded', 'killed too late to test anything');
       await new Promise((r) => setTimeout(r, 20));
     }
+    // a second server on the same folder would train the same job at once: refused, naming the holder
+    const second = runCli(['serve', '--port', '0', ...args]);
+    assert.equal(second.status, 2, second.stderr);
+    assert.equal(
+      second.stderr,
+      `gradpool: --data-dir ${join(dir, 'data')} is in use by another gradpool serve (pid ${server.child.pid})\n`,
+    );
     server.child.kill('SIGKILL');
     await server.exited;
     await finishesAfterRestart(args, id, dir, [
@@ -250,6 +293,59 @@ describe('gradpool serve across a crash', () => {
       '--threads',
       '2',
     ]);
+  });
+});
+
+describe('gradpool serve: where it listens, and who may call it', () => {
+  it('a port in use: exit 2 with one line, before anything is created', async (t) => {
+    const dir = tempDir(t);
+    const first = await startServer(['--data-dir', join(dir, 'a'), '--token', TOKEN]);
+    try {
+      const port = new URL(first.url).port;
+      const r = runCli(['serve', '--port', port, '--data-dir', join(dir, 'b'), '--token', TOKEN]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stderr, `gradpool: --port ${port}: 127.0.0.1:${port} is already in use\n`);
+    } finally {
+      await first.stop();
+    }
+  });
+
+  it('no token on an address other machines reach: refused unless --no-auth, which logs the real address', async (t) => {
+    const dir = tempDir(t);
+    const open = runCli(['serve', '--host', '0.0.0.0', '--port', '0', '--data-dir', join(dir, 'a')], {
+      GRADPOOL_TOKEN: '',
+    });
+    assert.equal(open.status, 2, open.stderr);
+    assert.match(
+      open.stderr,
+      /^gradpool: --host 0\.0\.0\.0 can be reached from other machines: give --token \(or GRADPOOL_TOKEN\), or --no-auth to serve an open API\n$/,
+    );
+    assert.ok(!existsSync(join(dir, 'a')), 'nothing created');
+    const both = runCli(['serve', '--no-auth', '--token', 'x', '--port', '0', '--data-dir', join(dir, 'a')]);
+    assert.equal(both.status, 2, both.stderr);
+    assert.equal(both.stderr, 'gradpool: --no-auth and --token contradict each other\n');
+    const asked = await startServer(['--host', '0.0.0.0', '--no-auth', '--data-dir', join(dir, 'b')], {
+      GRADPOOL_TOKEN: '',
+    });
+    try {
+      assert.match(asked.url, /^http:\/\/0\.0\.0\.0:\d+$/, 'the address it is bound to, not 127.0.0.1');
+      const port = new URL(asked.url).port;
+      assert.equal((await fetch(`http://127.0.0.1:${port}/jobs`)).status, 200, 'open, as asked');
+    } finally {
+      await asked.stop();
+    }
+  });
+
+  it('no token on loopback: one warning, once it listens', async (t) => {
+    const server = await startServer(['--data-dir', join(tempDir(t), 'a')], { GRADPOOL_TOKEN: '' });
+    try {
+      await server.stop();
+      assert.deepEqual(server.stderrLines(), [
+        'gradpool: warning: no token: any program on this machine can submit and cancel jobs',
+      ]);
+    } finally {
+      await server.stop();
+    }
   });
 });
 
@@ -370,7 +466,7 @@ describe('gradpool serve on a CPU without FMA (node --no-enable-fma3)', () => {
     assert.equal(refused.status, 400);
     assert.match(
       (await body<{ error: string }>(refused)).error,
-      /^--kernels wasm-relaxed-simd: this CPU has no fused multiply-add/,
+      /^kernels wasm-relaxed-simd: this CPU has no fused multiply-add/,
     );
     const accepted = await post(server.url, { hidden: [8], epochs: 1, kernels: 'wasm-simd' });
     assert.equal(accepted.status, 201);

@@ -20,6 +20,8 @@ export interface Service {
     timeoutMs?: number,
   ): Promise<Record<string, unknown>>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** what it has written to stderr so far, by line */
+  stderrLines(): string[];
 }
 
 export interface Server extends Service {
@@ -52,7 +54,12 @@ export function startService(
       emitter.emit('event', event);
     }
   });
-  child.stderr.on('data', (d) => process.stderr.write(d));
+  let err = '';
+  child.stderr.on('data', (d) => {
+    err += d;
+    process.stderr.write(d);
+  });
+  const stderrLines = () => err.split('\n').filter((l) => l !== '');
   const waitForEvent = (match: (e: Record<string, unknown>) => boolean, timeoutMs = 120_000) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const seen = events.find(match);
@@ -82,7 +89,7 @@ export function startService(
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     return exited;
   };
-  return { child, exited, events, waitForEvent, stop };
+  return { child, exited, events, waitForEvent, stop, stderrLines };
 }
 
 export async function startServer(

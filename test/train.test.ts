@@ -64,7 +64,7 @@ describe('data-parallel training', () => {
   }
 
   it('computes one step equal to a float64 single-threaded step over the whole batch', async () => {
-    // One batch = the whole train split (20 rows → shards of 8, 8, 4), so the permutation
+    // One batch = the whole train split (20 rows → 5 shards of 4), so the permutation
     // cannot change the summed gradient; the reference is one forward/backward of all rows.
     const dataset = syntheticDataset(20, 10, 12);
     const config = {
@@ -122,10 +122,10 @@ describe('data-parallel training', () => {
       out[1],
     );
     // library callers get the checks (and messages) the CLI gives
-    await assert.rejects(evaluate(r.model, dataset, { threads: 0 }), /--threads must be ≥ 1, got 0/);
+    await assert.rejects(evaluate(r.model, dataset, { threads: 0 }), / threads must be ≥ 1, got 0$/);
     await assert.rejects(
       evaluate(r.model, dataset, { kernels: 'fast' as 'js' }),
-      /--kernels must be one of auto, wasm, wasm-simd, wasm-relaxed-simd, js, got 'fast'/,
+      / kernels must be one of auto, wasm, wasm-simd, wasm-relaxed-simd, js, got 'fast'/,
     );
   });
 
@@ -137,11 +137,11 @@ describe('data-parallel training', () => {
     );
     await assert.rejects(
       train({ hidden: [0], batchSize: 10, threads: 1 }, { dataset }),
-      /--hidden must be ≥ 1, got 0/,
+      / hidden must be ≥ 1, got 0$/,
     );
     await assert.rejects(
       train({ hidden: [60000, 60000], batchSize: 10, threads: 1 }, { dataset }),
-      /--hidden 60000,60000: network .* has \d+ parameters; the limit is/,
+      / hidden 60000,60000: network .* has \d+ parameters; the limit is/,
     );
   });
 });

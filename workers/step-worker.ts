@@ -8,18 +8,14 @@ import { networkLayout } from '../src/nn/layout.js';
 import { forwardDeltas, forwardLoss, gatherRows, weightGradients } from '../src/nn/mlp.js';
 import { withScratch } from '../src/nn/scratch.js';
 import {
-  ARRIVED,
-  CLAIM_STRIDE,
+  ATTEMPT,
   CMD,
   CMD_EVAL,
   CMD_STOP,
   CMD_TRAIN_STEPS,
   COUNT,
-  CURRENT,
-  controlViews,
-  DONE,
-  ERROR,
-  ERROR_SHARD,
+  ControlBlock,
+  copyForStep,
   EVAL_ROWS,
   F_INV_BATCH,
   F_LR,
@@ -27,15 +23,12 @@ import {
   F_WEIGHT_DECAY,
   FIRST,
   GEN,
-  MAX_STEPS,
-  NEXT,
   PHASE,
-  READY,
   type SessionInit,
   SHARD_ROWS,
   SPLIT,
   SPLIT_TEST,
-  STEP_DONE,
+  STEP_SERIAL,
   STEPS,
   T_COMPUTE,
   T_GRADIENTS,
@@ -50,7 +43,8 @@ import { injectFault, shouldFault } from '../src/train/faults.js';
 import { waitWhileEqual } from '../src/train/spin-wait.js';
 
 export default async function runSession(init: SessionInit): Promise<number> {
-  const { ints, floats, errorText } = controlViews(init.control);
+  const control = new ControlBlock(init.control, init.threads);
+  const { ints, floats } = control;
   const net = networkLayout(init.sizes, init.activation);
   const m = new Float32Array(init.memory.buffer);
   const k = await loadKernels(init.kernels, init.memory, init.wasmModule);
@@ -63,7 +57,6 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const blocks = gradientBlocks(net);
   const shares = blockShares(net, blocks, init.threads);
   const ownsFirstLayer = shares[init.workerIndex].some((b) => blocks[b].layer === 0);
-  const claims = new Int32Array(init.claims);
   const stats = new Float64Array(init.stats);
   const perm = new Int32Array(init.permutation);
   const predictions = new Uint8Array(init.predictions);
@@ -71,15 +64,12 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const result = new Float64Array(2);
   const T = init.threads;
   const features = net.sizes[0];
+  /** run by the last thread to finish a step, alone, before the others go on */
+  const commitStep = () => control.commitStep();
   /** keeps warmLines' loads from being optimised away */
   const warmSink = new Float64Array(1);
 
-  // Read the generation before announcing readiness: the coordinator may publish the first
-  // command the moment the last worker is ready, and a worker that read GEN after that
-  // would sleep through it.
-  let seen = Atomics.load(ints, GEN);
-  Atomics.add(ints, READY, 1);
-  Atomics.notify(ints, READY);
+  let seen = control.announceReady();
 
   // The worker that completes a command wakes the coordinator; it sleeps at once instead of
   // polling, so the coordinator gets its core to publish the next command while the others poll.
@@ -95,8 +85,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
     } catch (e) {
       reportError(e);
     }
-    completedLast = Atomics.add(ints, DONE, 1) + 1 === T;
-    if (completedLast) Atomics.notify(ints, DONE);
+    completedLast = control.finish();
   }
 
   /**
@@ -107,27 +96,21 @@ export default async function runSession(init: SessionInit): Promise<number> {
     const steps = ints[STEPS];
     const rows = ints[COUNT];
     const shards = ints[TASKS];
-    const start = Atomics.load(ints, CURRENT);
+    const start = control.current;
     for (let i = 0; i < steps; i++) {
       // Read step i's copy of the parameters and write the other: until the step is
       // committed, a failed step has changed nothing it reads.
-      const cur = (start + i) & 1;
-      trainStep(ints[FIRST] + i * rows, rows, shards, cur, i * shards, seen * MAX_STEPS + i);
+      const cur = copyForStep(start, i);
+      // only the command's first step can have been tried before
+      const attempt = i === 0 ? ints[ATTEMPT] : 1;
+      trainStep(ints[FIRST] + i * rows, rows, shards, cur, i * shards, (ints[STEP_SERIAL] + i) | 0, attempt);
       const t0 = performance.now();
       barrier(commitStep, params[1 - cur], net.size);
       timing[T_WAIT_END] += performance.now() - t0;
       // Decided inside the barrier, so every thread reads the same answer: ERROR itself may
       // already be set by a thread that has gone on to the next step.
-      if (Atomics.load(ints, STEP_DONE) !== i + 1) return;
+      if (control.committed !== i + 1) return;
     }
-  }
-
-  /** Run by the last thread to finish a step, alone, before the others go on. */
-  function commitStep(): void {
-    if (Atomics.load(ints, ERROR) !== 0) return;
-    Atomics.store(ints, NEXT, 0);
-    for (let w = 0; w < T; w++) Atomics.store(claims, w * CLAIM_STRIDE, 0);
-    Atomics.add(ints, STEP_DONE, 1);
   }
 
   function trainStep(
@@ -137,14 +120,15 @@ export default async function runSession(init: SessionInit): Promise<number> {
     cur: number,
     statsAt: number,
     serial: number,
+    attempt: number,
   ): void {
     const src = params[cur];
     const t0 = performance.now();
     let s = -1;
     try {
-      for (s = Atomics.add(ints, NEXT, 1); s < shards; s = Atomics.add(ints, NEXT, 1)) {
+      for (s = control.claimShard(); s < shards; s = control.claimShard()) {
         busy[init.workerIndex] = s + 1;
-        if (faults && shouldFault(faults, serial, s)) injectFault(faults.kind, s);
+        if (faults && shouldFault(faults, serial, s, attempt)) injectFault(faults.kind, s);
         const r0 = s * SHARD_ROWS;
         const B = Math.min(SHARD_ROWS, rows - r0);
         gatherRows(m, batch, r0, init.trainImages, init.trainLabels, features, perm, first + r0, B);
@@ -163,15 +147,14 @@ export default async function runSession(init: SessionInit): Promise<number> {
     timing[T_COMPUTE] += t1 - t0;
     timing[T_WAIT_MID] += t2 - t1;
     // A failed shard means no update at all: the step can be recomputed from the same parameters.
-    if (Atomics.load(ints, ERROR) !== 0) return;
+    if (control.failed) return;
     let gradients = 0;
     try {
       // own share first, then the others' in turn: each share's counter hands out its blocks once
       for (let i = 0; i < T; i++) {
         const owner = (init.workerIndex + i) % T;
         const share = shares[owner];
-        const counter = owner * CLAIM_STRIDE;
-        for (let j = Atomics.add(claims, counter, 1); j < share.length; j = Atomics.add(claims, counter, 1)) {
+        for (let j = control.claimBlock(owner); j < share.length; j = control.claimBlock(owner)) {
           const { layer, o0, o1 } = blocks[share[j]];
           const L = net.layers[layer];
           const g0 = performance.now();
@@ -212,11 +195,11 @@ export default async function runSession(init: SessionInit): Promise<number> {
     const count = ints[COUNT];
     const chunks = ints[TASKS];
     const preds = ints[WANT_PREDICTIONS] ? predictions : undefined;
-    for (let c = Atomics.add(ints, NEXT, 1); c < chunks; c = Atomics.add(ints, NEXT, 1)) {
+    for (let c = control.claimShard(); c < chunks; c = control.claimShard()) {
       const B = Math.min(EVAL_ROWS, count - c * EVAL_ROWS);
       const at = first + c * EVAL_ROWS;
       gatherRows(m, own.eval, 0, images, labels, features, null, at, B);
-      forwardLoss(k, m, net, params[Atomics.load(ints, CURRENT)], own.eval, 0, B, result, preds, at);
+      forwardLoss(k, m, net, params[control.current], own.eval, 0, B, result, preds, at);
       stats[2 * c] = result[0];
       stats[2 * c + 1] = result[1];
     }
@@ -230,12 +213,10 @@ export default async function runSession(init: SessionInit): Promise<number> {
    * step's forward, the batch's inputs before the first layer's weight gradients.
    */
   function barrier(last?: () => void, warm = -1, count = 0): void {
-    const phase = Atomics.load(ints, PHASE);
-    if (Atomics.add(ints, ARRIVED, 1) + 1 === T) {
+    const phase = control.arrive();
+    if (phase < 0) {
       last?.();
-      Atomics.store(ints, ARRIVED, 0);
-      Atomics.add(ints, PHASE, 1);
-      Atomics.notify(ints, PHASE);
+      control.release();
     } else {
       if (warm >= 0 && init.spin > 0) warmLines(warm, count, phase);
       waitWhileEqual(ints, PHASE, phase, init.spin);
@@ -255,10 +236,6 @@ export default async function runSession(init: SessionInit): Promise<number> {
   }
 
   function reportError(e: unknown, shard = -1): void {
-    if (Atomics.compareExchange(ints, ERROR, 0, init.workerIndex + 1) !== 0) return;
-    Atomics.store(ints, ERROR_SHARD, shard);
-    const text = new TextEncoder().encode(`worker ${init.workerIndex}: ${(e as Error)?.stack ?? String(e)}`);
-    errorText.fill(0);
-    errorText.set(text.subarray(0, errorText.length));
+    control.writeError(init.workerIndex, shard, e);
   }
 }

@@ -1,11 +1,12 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadDataset } from '../data/dataset.js';
-import { UsageError } from '../errors.js';
+import { shapeOf } from '../data/shape.js';
 import { defaultThreadCounts, measureScaling, scalingTable } from '../train/benchmark.js';
 import { KERNEL_CHOICES, resolveConfig } from '../train/config.js';
 import { kernelSpeedTable, measureKernelSpeed } from '../train/kernel-speed.js';
 import { resolveKernels } from '../train/kernels.js';
-import { networkFor, planArena } from '../train/plan.js';
+import { checkNumber, checkWholeNumber } from '../train/numbers.js';
+import { checkRunnable } from '../train/plan.js';
 
 export const benchCommand: CommandModule = {
   command: 'bench',
@@ -32,11 +33,11 @@ export const benchCommand: CommandModule = {
       })
       .option('batch-size', { type: 'string', describe: 'rows per step', default: '128', requiresArg: true })
       .option('kernels', { type: 'string', describe: KERNEL_CHOICES.join(' | '), requiresArg: true })
-      .option('seconds', { type: 'number', describe: 'measured seconds per thread count', default: 2 })
+      .option('seconds', { type: 'string', describe: 'measured seconds per thread count', default: '2' })
       .option('rounds', {
-        type: 'number',
+        type: 'string',
         describe: 'passes over the thread counts; each keeps its fastest (for busy machines)',
-        default: 1,
+        default: '1',
       })
       .option('json', { type: 'boolean', describe: 'print the result as JSON' }),
   handler: async (argv: ArgumentsCamelCase) => {
@@ -45,28 +46,18 @@ export const benchCommand: CommandModule = {
         ? defaultThreadCounts()
         : String(argv.threads)
             .split(',')
-            .map((t) => resolveConfig({ threads: t.trim() }).threads);
+            .map((t) => resolveConfig({ threads: t }).threads);
     const config = resolveConfig({
       data: argv.data,
       hidden: argv.hidden,
       batchSize: argv.batchSize,
       kernels: argv.kernels,
     });
-    const seconds = Number(argv.seconds);
-    if (!(seconds > 0 && seconds <= 600))
-      throw new UsageError(`--seconds must be in (0, 600], got ${argv.seconds}`);
-    const rounds = Number(argv.rounds);
-    if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20))
-      throw new UsageError(`--rounds must be a whole number from 1 to 20, got ${argv.rounds}`);
+    const seconds = checkNumber('seconds', argv.seconds, { min: 0, above: true, max: 600 }, false);
+    const rounds = checkWholeNumber('rounds', argv.rounds, 1, 20);
     const dataset = await loadDataset(config.data);
-    if (config.batchSize > dataset.train.count) {
-      throw new UsageError(
-        `--batch-size ${config.batchSize} is larger than the ${dataset.train.count} training rows`,
-      );
-    }
     // settings that cannot run are refused before anything is timed
-    const net = networkFor(dataset.features, config.hidden, dataset.classes, config.activation);
-    planArena(net, config.batchSize, Math.max(...threadList));
+    checkRunnable(shapeOf(dataset), { ...config, threads: Math.max(...threadList) });
     // one thread with nothing else running, before the pool starts
     if (!argv.json) process.stderr.write('measuring the kernels on one thread…\n');
     const kernelSpeed = await measureKernelSpeed(await resolveKernels(config.kernels));

@@ -2,8 +2,9 @@ import type { Options } from 'yargs';
 import { CONFIG_FIELDS, defaultConfig, type TrainConfig } from '../train/config.js';
 
 // yargs options generated from the one config definition. Values arrive as strings and are
-// validated by resolveConfig, so `--threads abc` and `--threads 0` fail with our message
-// instead of becoming NaN or passing silently.
+// validated by resolveConfig, so `--threads abc`, `--threads 0` and `--activation gelu` fail
+// with our message (choices are listed in the help, not given to yargs) instead of becoming
+// NaN, passing silently or getting yargs' multi-line "Invalid values".
 
 export function configOptions(): Record<string, Options> {
   const defaults = defaultConfig();
@@ -12,8 +13,7 @@ export function configOptions(): Record<string, Options> {
     const value = defaults[key as keyof TrainConfig];
     options[spec.flag] = {
       type: 'string',
-      describe: spec.describe,
-      choices: spec.choices as string[] | undefined,
+      describe: spec.choices ? `${spec.describe}: ${spec.choices.join(' | ')}` : spec.describe,
       defaultDescription:
         key === 'threads' ? `${value} (all cores)` : Array.isArray(value) ? value.join(',') : String(value),
       requiresArg: true,

@@ -1,53 +1,53 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadModel } from '../io/model-file.js';
 import { KERNEL_CHOICES, resolveConfig } from '../train/config.js';
-import { evaluate } from '../train/evaluate.js';
+import { type Evaluation, evaluate } from '../train/evaluate.js';
+import { withValues } from './flags.js';
 
 export const evalCommand: CommandModule = {
   command: 'eval',
   describe: "loss, accuracy and confusion matrix of a model on a dataset's test split",
   builder: (y: Argv) =>
-    y
-      .option('model', {
-        type: 'string',
-        describe: 'model file (safetensors)',
-        demandOption: true,
-        requiresArg: true,
-      })
-      .option('data', {
-        type: 'string',
-        describe: 'mnist | fashion-mnist | idx:DIR',
-        default: 'mnist',
-        requiresArg: true,
-      })
-      .option('threads', {
-        type: 'string',
-        describe: 'worker threads (default: all cores)',
-        requiresArg: true,
-      })
-      .option('kernels', { type: 'string', describe: KERNEL_CHOICES.join(' | '), requiresArg: true })
-      .option('json', { type: 'boolean', describe: 'print JSON: {accuracy, loss, confusion}' }),
+    y.options(
+      withValues({
+        model: { type: 'string', describe: 'model file (safetensors)', demandOption: true },
+        data: {
+          type: 'string',
+          describe: 'mnist | fashion-mnist | idx:DIR (default: the data the model was trained on)',
+        },
+        threads: { type: 'string', describe: 'worker threads (default: all cores)' },
+        kernels: { type: 'string', describe: KERNEL_CHOICES.join(' | ') },
+        json: { type: 'boolean', describe: 'print JSON: {accuracy, loss, count, confusion, data}' },
+      }),
+    ),
   handler: async (argv: ArgumentsCamelCase) => {
+    const model = loadModel(String(argv.model));
+    const trainedOn = model.metadata?.data;
     const { data, threads, kernels } = resolveConfig({
-      data: argv.data,
+      data: argv.data ?? trainedOn,
       threads: argv.threads,
       kernels: argv.kernels,
     });
-    const model = loadModel(argv.model as string);
-    const r = await evaluate(model, data, { threads, kernels });
+    // evaluating on other data than the model learnt is allowed, but should not pass unnoticed
+    const note = trainedOn && trainedOn !== data ? `the model was trained on ${trainedOn}` : null;
+    const r = await evaluate(model, data, { threads, kernels, note: note ?? undefined });
     if (argv.json) {
-      process.stdout.write(
-        `${JSON.stringify({ accuracy: r.accuracy, loss: r.loss, count: r.count, confusion: r.confusion })}\n`,
-      );
+      const { accuracy, loss, count, confusion } = r;
+      process.stdout.write(`${JSON.stringify({ accuracy, loss, count, confusion, data, trainedOn })}\n`);
       return;
     }
-    const C = r.confusion.length;
-    const w = Math.max(5, String(r.count).length + 1);
-    let text = `${model.layout.sizes.join('-')} ${model.layout.activation} on ${data}: accuracy ${(r.accuracy * 100).toFixed(2)} %, loss ${r.loss.toFixed(4)} (${r.count} rows)\n`;
-    text += `confusion (rows: label, columns: predicted)\n${''.padStart(4)}${Array.from({ length: C }, (_, c) => String(c).padStart(w)).join('')}\n`;
-    r.confusion.forEach((counts, label) => {
-      text += `${String(label).padStart(4)}${counts.map((n) => String(n).padStart(w)).join('')}\n`;
-    });
-    process.stdout.write(text);
+    if (note) process.stderr.write(`gradpool: note: ${note}; evaluating on ${data}\n`);
+    process.stdout.write(report(r, `${model.layout.sizes.join('-')} ${model.layout.activation}`, data));
   },
 };
+
+function report(r: Evaluation, model: string, data: string): string {
+  const C = r.confusion.length;
+  const w = Math.max(5, String(r.count).length + 1);
+  let text = `${model} on ${data}: accuracy ${(r.accuracy * 100).toFixed(2)} %, loss ${r.loss.toFixed(4)} (${r.count} rows)\n`;
+  text += `confusion (rows: label, columns: predicted)\n${''.padStart(4)}${Array.from({ length: C }, (_, c) => String(c).padStart(w)).join('')}\n`;
+  r.confusion.forEach((counts, label) => {
+    text += `${String(label).padStart(4)}${counts.map((n) => String(n).padStart(w)).join('')}\n`;
+  });
+  return text;
+}

@@ -1,31 +1,34 @@
 #!/usr/bin/env node
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { GradpoolError, UsageError } from '../errors.js';
+import { flagNaming, GradpoolError, UsageError } from '../errors.js';
 import { benchCommand } from './bench-command.js';
 import { evalCommand } from './eval-command.js';
 import { serveCommand } from './serve-command.js';
 import { watchStdout } from './stdout-closed.js';
 import { trainCommand } from './train-command.js';
 import { workerCommand } from './worker-command.js';
+import { usageMessage } from './yargs-messages.js';
 
 // The command list. Handlers parse, call the library and render; errors come back here and
-// become a one-line message and the exit code their type carries (DESIGN: 2 bad input).
+// become a one-line message and the exit code their type carries (2: bad usage or input).
+
+const COMMANDS = [trainCommand, evalCommand, benchCommand, serveCommand, workerCommand];
+const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 export async function main(argv: string[]): Promise<number> {
   watchStdout();
   try {
-    await yargs(argv)
-      .scriptName('gradpool')
-      .command(trainCommand)
-      .command(evalCommand)
-      .command(benchCommand)
-      .command(serveCommand)
-      .command(workerCommand)
-      .demandCommand(1, 'name a command: train, eval, bench, serve or worker')
+    let parser = yargs(argv).scriptName('gradpool');
+    for (const command of COMMANDS) parser = parser.command(command);
+    await parser
+      .demandCommand(1, `name a command: ${COMMAND_NAMES.join(', ')}`)
       .strict()
-      .fail((message, error) => {
-        throw error ?? new UsageError(message.replace(/\n+/g, '; '));
+      .fail((message, error, usage) => {
+        // our own errors from handlers pass through; yargs' (YError, or a message alone) are usage
+        if (error && error.name !== 'YError') throw error;
+        const flags = Object.keys((usage as unknown as { getDescriptions(): object }).getDescriptions());
+        throw new UsageError(usageMessage(message ?? error?.message ?? '', flags, COMMAND_NAMES, argv));
       })
       .help()
       .version()
@@ -34,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof GradpoolError) {
-      process.stderr.write(`gradpool: ${e.message.split('\n')[0]}\n`);
+      process.stderr.write(`gradpool: ${e.describe(flagNaming).split('\n')[0]}\n`);
       return e.exitCode;
     }
     process.stderr.write(`gradpool: internal error: ${(e as Error)?.stack ?? String(e)}\n`);

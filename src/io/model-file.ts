@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ModelFileError } from '../errors.js';
 import { ACTIVATIONS, type Activation, networkLayout } from '../nn/layout.js';
@@ -6,10 +7,15 @@ import { writeFileAtomic } from './atomic-write.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type Tensor } from './safetensors.js';
 
 // The model file: safetensors with layers.{i}.weight (O×I) and layers.{i}.bias, and the
-// architecture in __metadata__, so numpy and PyTorch users can load it without us.
+// architecture in __metadata__, so numpy and PyTorch users can load it without us. Since
+// version 2 the metadata also holds a SHA-256 over the tensors and the rest of the metadata,
+// checked on load: a flipped byte is an error naming the file, not a silently wrong model.
+// Other safetensors readers ignore it.
 
 export const MODEL_FORMAT = 'gradpool-mlp';
-export const MODEL_VERSION = '1';
+/** 1: no digest (read as is); 2: `sha256` in __metadata__ */
+export const MODEL_VERSION = '2';
+const VERSIONS = ['1', '2'];
 
 export function modelTensors(model: Model, prefix = 'layers'): Map<string, Tensor> {
   const tensors = new Map<string, Tensor>();
@@ -37,7 +43,58 @@ export function modelMetadata(model: Model, extra: Record<string, string> = {}):
 }
 
 export function saveModel(path: string, model: Model, extra: Record<string, string> = {}): void {
-  writeFileAtomic(path, encodeSafetensors(modelTensors(model), modelMetadata(model, extra)));
+  const tensors = modelTensors(model);
+  const metadata = modelMetadata(model, extra);
+  writeFileAtomic(path, encodeSafetensors(tensors, { ...metadata, sha256: modelDigest(tensors, metadata) }));
+}
+
+/**
+ * SHA-256 over the tensors (by name, in name order) and the metadata other than the digest
+ * itself (by key, in key order): what a model file holds, whatever order its header lists it in.
+ */
+export function modelDigest(tensors: ReadonlyMap<string, Tensor>, metadata: Record<string, string>): string {
+  const h = createHash('sha256');
+  for (const name of [...tensors.keys()].sort()) {
+    const t = tensors.get(name) as Tensor;
+    h.update(`${name}\0${t.shape.join(',')}\0`);
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  const keys = Object.keys(metadata)
+    .filter((k) => k !== 'sha256')
+    .sort();
+  h.update(JSON.stringify(keys.map((k) => [k, metadata[k]])));
+  return h.digest('hex');
+}
+
+/** A checkpoint's SHA-256: its tensors (by name, in name order), its config and its state. */
+export function checkpointDigest(
+  tensors: ReadonlyMap<string, Tensor>,
+  config: string,
+  state: string,
+): string {
+  const h = createHash('sha256');
+  for (const name of [...tensors.keys()].sort()) {
+    const t = tensors.get(name) as Tensor;
+    h.update(name);
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  h.update(config);
+  h.update(state);
+  return h.digest('hex');
+}
+
+/** A model file's digest, when it has one, must match what it holds. */
+function checkDigest(tensors: ReadonlyMap<string, Tensor>, metadata: Record<string, string>): void {
+  if (!VERSIONS.includes(metadata.version))
+    throw new ModelFileError(
+      `__metadata__.version ${JSON.stringify(metadata.version)} is not one this gradpool reads (${VERSIONS.join(', ')})`,
+    );
+  if (metadata.sha256 === undefined) {
+    if (metadata.version === '1') return; // written before models carried a digest
+    throw new ModelFileError('__metadata__.sha256 is missing');
+  }
+  if (modelDigest(tensors, metadata) !== metadata.sha256)
+    throw new ModelFileError('checksum mismatch: the file was changed or damaged after it was written');
 }
 
 /** A model or checkpoint file's bytes; an unreadable file is a ModelFileError naming it. */
@@ -85,6 +142,9 @@ export function modelFromSafetensors(bytes: Uint8Array, options: ReadOptions = {
       `__metadata__.format is ${JSON.stringify(metadata.format)}, expected "${options.format ?? MODEL_FORMAT}"`,
     );
   }
+  if (metadata.format === MODEL_FORMAT) checkDigest(tensors, metadata);
+  else if (checkpointDigest(tensors, metadata.config ?? '', metadata.state ?? '') !== metadata.sha256)
+    throw new ModelFileError('checksum mismatch: the file was changed or damaged after it was written');
   const sizes = (metadata.layers ?? '').split(',').map(Number);
   if (sizes.length < 2 || !sizes.every((n) => Number.isInteger(n) && n > 0)) {
     throw new ModelFileError(`__metadata__.layers ${JSON.stringify(metadata.layers)} is not a list of sizes`);
@@ -128,5 +188,5 @@ export function modelFromSafetensors(bytes: Uint8Array, options: ReadOptions = {
     if (expected.has(name) || others.some((p) => name.startsWith(`${p}.`))) continue;
     throw new ModelFileError(`unexpected tensor ${name} for layers ${sizes.join(',')}`);
   }
-  return { layout, params };
+  return { layout, params, metadata };
 }

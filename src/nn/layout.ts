@@ -26,8 +26,6 @@ export interface NetworkLayout {
   readonly layers: readonly LayerView[];
   /** total number of parameters */
   readonly size: number;
-  /** widest layer, inputs included: sizes scratch buffers */
-  readonly maxWidth: number;
 }
 
 /** Largest parameter count we accept: params, momentum and the batch buffers must fit a 4 GiB wasm memory. */
@@ -58,9 +56,5 @@ export function networkLayout(sizes: readonly number[], activation: Activation):
   if (offset > MAX_PARAMS) {
     throw new RangeError(`network ${sizes.join('-')} has ${offset} parameters; the limit is ${MAX_PARAMS}`);
   }
-  return { sizes: [...sizes], activation, layers, size: offset, maxWidth: Math.max(...sizes) };
-}
-
-export function describeLayers(layout: NetworkLayout): string {
-  return layout.sizes.join(',');
+  return { sizes: [...sizes], activation, layers, size: offset };
 }

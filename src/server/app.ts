@@ -2,15 +2,16 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { dataShape } from '../data/shape.js';
 import { GradpoolError } from '../errors.js';
-import { networkLayout, parameterCount } from '../nn/layout.js';
 import { resolveConfig, type TrainConfig } from '../train/config.js';
 import { resolveKernels } from '../train/kernels.js';
-import { planArena } from '../train/plan.js';
+import { checkRunnable } from '../train/plan.js';
 import { DASHBOARD_HTML } from './dashboard.js';
-import { checkDataSpec, dataShape, resolveDataSpec } from './data-access.js';
+import { checkDataSpec, resolveDataSpec } from './data-access.js';
 import type { JobExecutor } from './job-executor.js';
 import { jobBodySchema } from './job-schema.js';
+import { isFinal } from './job-states.js';
 import type { JobStore } from './job-store.js';
 
 // The HTTP job API. fastify: the ecosystem's most used maintained framework with JSON-schema
@@ -27,8 +28,6 @@ export interface ServerLimits {
   dataRoot: string | null;
 }
 
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
-
 export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLimits): FastifyInstance {
   const app = Fastify({
     bodyLimit: 64 * 1024,
@@ -41,15 +40,18 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     if (error.validation) {
       const v = error.validation[0];
-      const field =
-        (v.params as { additionalProperty?: string }).additionalProperty ??
-        v.instancePath.replace(/^\//, '').replace(/\//g, '.');
-      const what = (v.params as { additionalProperty?: string }).additionalProperty
+      const params = v.params as { additionalProperty?: string; allowedValues?: unknown[] };
+      const field = params.additionalProperty ?? v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+      const what = params.additionalProperty
         ? 'is not a known field'
-        : v.message;
-      return reply.code(400).send({ error: `${field || 'body'} ${what}`, field });
+        : params.allowedValues
+          ? `must be one of ${params.allowedValues.join(', ')}`
+          : v.message;
+      return reply.code(400).send({ error: `${field || 'body'} ${what}`, field: field || undefined });
     }
-    if (error instanceof GradpoolError) return reply.code(400).send({ error: error.message });
+    // messages from the library name the field they are about, as the request did
+    if (error instanceof GradpoolError)
+      return reply.code(400).send({ error: error.message, field: error.field });
     const status = error.statusCode ?? 500;
     return reply.code(status).send({ error: status === 500 ? 'internal error' : error.message });
   });
@@ -74,41 +76,30 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
     const body = (request.body ?? {}) as Partial<Record<keyof TrainConfig, unknown>>;
     const config = resolveConfig(limits.threads === null ? body : { threads: limits.threads, ...body });
     const threadsChosen = body.threads !== undefined || limits.threads !== null;
-    const caps: [boolean, string][] = [
+    const caps: [boolean, keyof TrainConfig, string][] = [
       [
         threadsChosen && config.threads > limits.maxThreads,
+        'threads',
         `threads ${config.threads} exceeds the server's limit of ${limits.maxThreads}`,
       ],
       [
         config.epochs > limits.maxEpochs,
+        'epochs',
         `epochs ${config.epochs} exceeds the server's limit of ${limits.maxEpochs}`,
       ],
     ];
-    for (const [over, message] of caps) if (over) return reply.code(422).send({ error: message });
+    for (const [over, field, error] of caps) if (over) return reply.code(422).send({ error, field });
     // a named kernel build must run here; under --queue, on whichever worker takes the job
     if (limits.threads !== null && config.kernels !== 'auto') await resolveKernels(config.kernels);
     checkDataSpec(config.data, limits.dataRoot);
     const data = resolveDataSpec(config.data, limits.dataRoot);
     const shape = await dataShape(data);
-    if (shape.trainRows !== null && config.batchSize > shape.trainRows) {
-      return reply.code(422).send({
-        error: `batchSize ${config.batchSize} is larger than the ${shape.trainRows} training rows of ${config.data}`,
-      });
-    }
-    const sizes = [shape.features, ...config.hidden, 10];
-    const params = parameterCount(sizes);
-    if (params > limits.maxParams) {
-      return reply
-        .code(422)
-        .send({ error: `the model has ${params} parameters; the server's limit is ${limits.maxParams}` });
-    }
-    const net = networkLayout(sizes, config.activation);
     try {
       // under --queue the worker's thread count may differ; this checks with the server's
-      planArena(net, config.batchSize, config.threads, 'batchSize, hidden or threads');
+      checkRunnable(shape, config, limits.maxParams);
     } catch (e) {
       if (!(e instanceof GradpoolError)) throw e;
-      return reply.code(422).send({ error: e.message });
+      return reply.code(422).send({ error: e.message, field: e.field });
     }
     const key = request.headers['idempotency-key'];
     const idempotencyKey = typeof key === 'string' && key !== '' ? key.slice(0, 200) : undefined;
@@ -155,7 +146,7 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
   app.delete<{ Params: { id: string } }>('/jobs/:id', async (request, reply) => {
     const job = store.get(request.params.id);
     if (!job) return reply.code(404).send({ error: 'no such job' });
-    if (TERMINAL.has(job.state)) return reply.code(409).send({ error: `the job is already ${job.state}` });
+    if (isFinal(job.state)) return reply.code(409).send({ error: `the job is already ${job.state}` });
     await runner.cancel(job.id);
     return reply.code(202).send({ id: job.id, state: store.get(job.id)?.state });
   });
@@ -172,10 +163,10 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
     });
     const send = (payload: unknown) => res.write(`data: ${JSON.stringify(payload)}\n\n`);
     send({ state: job.state, progress: job.progress });
-    if (TERMINAL.has(job.state)) return res.end();
+    if (isFinal(job.state)) return res.end();
     const listener = (payload: { state: string }) => {
       send(payload);
-      if (TERMINAL.has(payload.state)) close();
+      if (isFinal(payload.state)) close();
     };
     const close = () => {
       runner.events.off(`job:${job.id}`, listener);

@@ -3,12 +3,16 @@ import { join } from 'node:path';
 import type { TrainConfig } from '../train/config.js';
 import { saveTrainedModel } from '../train/save-result.js';
 import type { JobExecutor } from './job-executor.js';
+import { ProgressThrottle, stopJob } from './job-states.js';
 import type { JobStore } from './job-store.js';
 import { DatasetCache, jobOutcome, runTrainingJob } from './training-job.js';
 
 // Runs queued jobs in this process, `concurrency` at a time, with the library's train(): the
 // same code and bytes as `gradpool train`. Each job checkpoints as it goes, so a server killed
 // mid-job resumes it on restart and it ends with the model it would have had.
+
+/** The database gets a running job's progress at most this often (the SSE stream every update). */
+const PROGRESS_WRITE_MS = 500;
 
 export interface RunnerOptions {
   concurrency: number;
@@ -54,7 +58,8 @@ export class JobRunner implements JobExecutor {
       this.events.emit(`job:${id}`, { state: 'cancelled' });
       return;
     }
-    this.running.get(id)?.abort(new Error('cancelled'));
+    const running = this.running.get(id);
+    if (running) stopJob(running, 'cancelled');
   }
 
   async shutdown(): Promise<void> {
@@ -62,7 +67,7 @@ export class JobRunner implements JobExecutor {
     const waits = [...this.running.keys()].map(
       (id) => new Promise((resolve) => this.events.once(`end:${id}`, resolve)),
     );
-    for (const c of this.running.values()) c.abort(new Error('shutdown'));
+    for (const c of this.running.values()) stopJob(c, 'shutdown');
     await Promise.all(waits);
   }
 
@@ -73,7 +78,7 @@ export class JobRunner implements JobExecutor {
   private async run(id: string, config: Partial<TrainConfig>, signal: AbortSignal): Promise<void> {
     const dir = this.store.jobDir(id);
     const emit = (payload: Record<string, unknown>) => this.events.emit(`job:${id}`, payload);
-    let lastSaved = 0;
+    const throttle = new ProgressThrottle(PROGRESS_WRITE_MS);
     try {
       const result = await runTrainingJob({
         config,
@@ -82,12 +87,7 @@ export class JobRunner implements JobExecutor {
         checkpointEvery: this.options.checkpointEvery,
         signal,
         onUpdate: ({ progress, epoch, metrics }) => {
-          // progress is advisory: write it to the database at most twice a second, epochs always
-          if (epoch) this.store.setProgress(id, progress, metrics);
-          else if (Date.now() - lastSaved > 500) {
-            this.store.setProgress(id, progress);
-            lastSaved = Date.now();
-          }
+          if (throttle.due(Boolean(epoch))) this.store.setProgress(id, progress, epoch ? metrics : undefined);
           emit(epoch ? { state: 'running', progress, metrics: epoch } : { state: 'running', progress });
         },
       });

@@ -2,11 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { FinalState, JobState } from './job-states.js';
 
 // Jobs in SQLite (WAL, synchronous=FULL): a job accepted with 201 is on disk, and a server
-// killed at any moment finds every job again on restart.
+// killed at any moment finds every job again on restart. The database is held with an
+// exclusive lock from open to close (locking_mode EXCLUSIVE), so no second process can run
+// the same jobs; the OS releases it when the holder dies.
 
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+/** Another process holds the job database. */
+export class StoreLocked extends Error {}
+
+export type { JobState } from './job-states.js';
 
 export interface Job {
   id: string;
@@ -35,8 +41,19 @@ export class JobStore {
 
   constructor(readonly dataDir: string) {
     mkdirSync(join(dataDir, 'jobs'), { recursive: true });
-    this.db = new Database(join(dataDir, 'gradpool.db'));
-    this.db.pragma('journal_mode = WAL');
+    // no busy timeout: a held lock is another server's, and waiting would not free it
+    this.db = new Database(join(dataDir, 'gradpool.db'), { timeout: 0 });
+    try {
+      // set before WAL is first used, so no shared-memory index exists for others to join
+      this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.pragma('journal_mode = WAL');
+      this.db.exec('BEGIN EXCLUSIVE; COMMIT');
+    } catch (e) {
+      this.db.close();
+      if ((e as { code?: string }).code === 'SQLITE_BUSY')
+        throw new StoreLocked('the job database is locked');
+      throw e;
+    }
     this.db.pragma('synchronous = FULL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS jobs (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -140,12 +157,7 @@ export class JobStore {
   }
 
   /** Records how a job ended, once: false if it had already ended. */
-  finish(
-    id: string,
-    state: 'succeeded' | 'failed' | 'cancelled',
-    error?: string,
-    metrics?: unknown[],
-  ): boolean {
+  finish(id: string, state: FinalState, error?: string, metrics?: unknown[]): boolean {
     return (
       this.db
         .prepare(

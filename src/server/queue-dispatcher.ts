@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { modelFromSafetensors } from '../io/model-file.js';
 import type { JobExecutor } from './job-executor.js';
+import { isFinal, ProgressThrottle } from './job-states.js';
 import type { JobStore } from './job-store.js';
 import {
   CANCELLED_REASON,
@@ -20,7 +21,8 @@ import {
 // the truth for the API: on start, every unfinished job is reconciled with the queue, so
 // events missed while this server was down (a job that finished meanwhile) are not lost.
 
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+/** The store gets a job's progress at most this often (the SSE stream every update). */
+const PROGRESS_WRITE_MS = 500;
 
 /** How long POST /jobs waits for Redis to take a new job before answering anyway. */
 const ENQUEUE_WAIT_MS = 5000;
@@ -31,7 +33,8 @@ export class QueueDispatcher implements JobExecutor {
   private readonly files: SharedJobFiles;
   /** jobs whose outcome is being recorded, so a replayed event does not record it twice */
   private readonly settling = new Set<string>();
-  private readonly lastProgressWrite = new Map<string, number>();
+  /** per job: the store gets its progress at most twice a second, epoch ends always */
+  private readonly progressWrites = new Map<string, ProgressThrottle>();
 
   private constructor(
     private readonly store: JobStore,
@@ -108,7 +111,7 @@ export class QueueDispatcher implements JobExecutor {
 
   private async enqueue(id: string): Promise<void> {
     const job = this.store.get(id);
-    if (!job || TERMINAL.has(job.state)) return;
+    if (!job || isFinal(job.state)) return;
     try {
       // the job id is the store's, so adding a job twice (after a restart) adds it once;
       // finished BullMQ jobs are kept until this server has recorded their outcome
@@ -147,15 +150,15 @@ export class QueueDispatcher implements JobExecutor {
 
   private onProgress(id: string, data: QueueProgress): void {
     const job = this.store.get(id);
-    if (!job || TERMINAL.has(job.state) || !data?.progress) return;
+    if (!job || isFinal(job.state) || !data?.progress) return;
     if (job.state === 'queued') this.onActive(id);
-    // progress is advisory: write it at most twice a second, epoch ends always
-    const now = Date.now();
-    if (data.epoch) this.store.setProgress(id, data.progress, data.metrics);
-    else if (now - (this.lastProgressWrite.get(id) ?? 0) > 500) {
-      this.store.setProgress(id, data.progress);
-      this.lastProgressWrite.set(id, now);
+    let throttle = this.progressWrites.get(id);
+    if (!throttle) {
+      throttle = new ProgressThrottle(PROGRESS_WRITE_MS);
+      this.progressWrites.set(id, throttle);
     }
+    if (throttle.due(Boolean(data.epoch)))
+      this.store.setProgress(id, data.progress, data.epoch ? data.metrics : undefined);
     this.events.emit(
       `job:${id}`,
       data.epoch
@@ -167,7 +170,7 @@ export class QueueDispatcher implements JobExecutor {
   /** Runs `record` for a job of this server's that has not ended yet, once at a time. */
   private async settle(id: string, record: () => Promise<void>): Promise<void> {
     const job = this.store.get(id);
-    if (!job || TERMINAL.has(job.state) || this.settling.has(id)) return;
+    if (!job || isFinal(job.state) || this.settling.has(id)) return;
     this.settling.add(id);
     try {
       await record();
@@ -178,7 +181,7 @@ export class QueueDispatcher implements JobExecutor {
       this.log({ event: 'error', id, error: `recording the job's outcome: ${(e as Error).message}` });
     } finally {
       this.settling.delete(id);
-      this.lastProgressWrite.delete(id);
+      this.progressWrites.delete(id);
     }
   }
 

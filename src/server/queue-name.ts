@@ -6,7 +6,10 @@ export const DEFAULT_QUEUE_NAME = 'gradpool';
 
 export function checkQueueName(name: string): string {
   if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name)) {
-    throw new UsageError(`--queue-name must be 1–100 letters, digits, '.', '_' or '-', got '${name}'`);
+    throw new UsageError(
+      (n) => `${n('queueName')} must be 1–100 letters, digits, '.', '_' or '-', got '${name}'`,
+      'queueName',
+    );
   }
   return name;
 }

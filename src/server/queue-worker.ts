@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import type { TrainConfig } from '../train/config.js';
 import { saveTrainedModel } from '../train/save-result.js';
+import { ProgressThrottle, stopJob, stopReason } from './job-states.js';
 import {
   CANCELLED_REASON,
   type QueueJobData,
@@ -69,9 +70,10 @@ export class QueueWorker {
   static async start(redis: Redis, options: QueueWorkerOptions): Promise<QueueWorker> {
     const subscriber = redis.duplicate();
     const w = new QueueWorker(redis, subscriber, options);
-    subscriber.on('message', (_channel: string, id: string) =>
-      w.running.get(id)?.abort(new Error('cancelled')),
-    );
+    subscriber.on('message', (_channel: string, id: string) => {
+      const running = w.running.get(id);
+      if (running) stopJob(running, 'cancelled');
+    });
     await subscriber.subscribe(w.files.cancelChannel);
     mkdirSync(options.workDir, { recursive: true });
     void w.worker.run();
@@ -81,7 +83,7 @@ export class QueueWorker {
 
   /** Stops taking jobs; running ones checkpoint, go back to the queue for any worker, and we return. */
   async close(): Promise<void> {
-    for (const c of this.running.values()) c.abort(new Error('shutdown'));
+    for (const c of this.running.values()) stopJob(c, 'shutdown');
     await this.worker.close();
     await this.subscriber.quit();
   }
@@ -96,10 +98,10 @@ export class QueueWorker {
     const checkpointPath = join(dir, 'checkpoint.safetensors');
     // uploads run one after another, so Redis always ends with the newest checkpoint
     let uploads = Promise.resolve();
-    let lastProgress = 0;
+    const throttle = new ProgressThrottle(PROGRESS_INTERVAL_MS);
     try {
-      if (await this.files.isCancelled(id)) stop.abort(new Error('cancelled'));
-      if (stop.signal.reason?.message === 'cancelled') {
+      if (await this.files.isCancelled(id)) stopJob(stop, 'cancelled');
+      if (stopReason(stop.signal) === 'cancelled') {
         log({ event: 'finished', id, state: 'cancelled' });
         throw new UnrecoverableError(CANCELLED_REASON);
       }
@@ -126,8 +128,7 @@ export class QueueWorker {
             .catch((e: Error) => log({ event: 'error', id, error: `checkpoint upload: ${e.message}` }));
         },
         onUpdate: ({ progress, epoch, metrics }) => {
-          if (!epoch && Date.now() - lastProgress < PROGRESS_INTERVAL_MS) return;
-          lastProgress = Date.now();
+          if (!throttle.due(Boolean(epoch))) return;
           // which machine runs the job, with how many threads, is part of what the API shows
           const where = { worker: this.name, threads };
           const update: QueueProgress = { progress: { ...progress, ...where }, epoch, metrics };

@@ -32,10 +32,13 @@ export async function connectRedis(url: string): Promise<Redis> {
   try {
     parsed = new URL(url);
   } catch {
-    throw new UsageError(`--queue must be a redis:// URL, got '${url}'`);
+    throw new UsageError((name) => `${name('queue')} must be a redis:// URL, got '${url}'`, 'queue');
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new UsageError(`--queue must be a redis:// or rediss:// URL, got '${redact(parsed)}'`);
+    throw new UsageError(
+      (name) => `${name('queue')} must be a redis:// or rediss:// URL, got '${redact(parsed)}'`,
+      'queue',
+    );
   }
   // BullMQ's blocking connections need maxRetriesPerRequest null: commands wait out a
   // reconnect instead of failing.

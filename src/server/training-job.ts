@@ -4,6 +4,7 @@ import { GradpoolError } from '../errors.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import type { TrainConfig } from '../train/config.js';
 import { type EpochMetrics, TrainingInterrupted, type TrainResult, train } from '../train/trainer.js';
+import { type StopReason, stopReason } from './job-states.js';
 
 // One job's training, the same wherever it runs (the server's own runner, a queue worker):
 // resume from the job's checkpoint if there is one, checkpoint as it goes, report progress.
@@ -85,11 +86,10 @@ export async function runTrainingJob(job: TrainingJob): Promise<TrainResult> {
   });
 }
 
-/** How a job that threw ended: stopped on request (with the reason given to abort), or failed. */
-export function jobOutcome(e: unknown, signal: AbortSignal): { stopped: string } | { failed: string } {
-  if (e instanceof TrainingInterrupted) {
-    return { stopped: signal.reason instanceof Error ? signal.reason.message : String(signal.reason) };
-  }
+/** How a job that threw ended: stopped on request (cancelled, or for a shutdown), or failed. */
+export function jobOutcome(e: unknown, signal: AbortSignal): { stopped: StopReason } | { failed: string } {
+  const reason = stopReason(signal);
+  if (e instanceof TrainingInterrupted && reason) return { stopped: reason };
   return {
     failed: e instanceof GradpoolError ? e.message : `internal error: ${(e as Error)?.message ?? e}`,
   };

@@ -1,4 +1,5 @@
 import type { Dataset } from '../data/dataset.js';
+import { shapeOf } from '../data/shape.js';
 import { coreCount, type MachineInfo, machineInfo } from '../machine.js';
 import { initParams } from '../nn/init.js';
 import type { Activation } from '../nn/layout.js';
@@ -14,7 +15,7 @@ import {
   TIMING_FIELDS,
 } from './control.js';
 import { resolveKernels } from './kernels.js';
-import { networkFor, planArena } from './plan.js';
+import { checkRunnable } from './plan.js';
 import { StepPool, type StepStats } from './pool.js';
 
 // Thread scaling of whole training steps on real data: the figure users care about. Used by
@@ -91,13 +92,13 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
   const { dataset } = options;
   const batchSize = options.batchSize ?? 128;
   const counts = [...new Set(options.threads)].sort((a, b) => a - b);
-  const net = networkFor(
-    dataset.features,
-    options.hidden ?? [256, 128],
-    dataset.classes,
-    options.activation ?? 'relu',
-  );
-  planArena(net, batchSize, counts[counts.length - 1]); // too large: say so before measuring anything
+  // impossible settings are refused before anything is measured
+  const { net } = checkRunnable(shapeOf(dataset), {
+    hidden: options.hidden ?? [256, 128],
+    activation: options.activation ?? 'relu',
+    batchSize,
+    threads: counts[counts.length - 1],
+  });
   const kernels = await resolveKernels(options.kernels ?? 'auto');
   const seconds = options.seconds ?? 2;
   const best: (ScalingRow | undefined)[] = [];
@@ -118,7 +119,7 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
         const step = async () => {
           const at = s % stepsPerEpoch;
           const count = Math.min(MAX_STEPS, stepsPerEpoch - at);
-          await pool.trainSteps(at * batchSize, batchSize, count, stats);
+          await pool.trainSteps(at * batchSize, batchSize, count, stats, s);
           s += count;
         };
         const warmEnd = performance.now() + Math.min(500, seconds * 250);

@@ -1,9 +1,11 @@
 import { UsageError } from '../errors.js';
 import { coreCount } from '../machine.js';
 import { ACTIVATIONS, type Activation } from '../nn/layout.js';
+import { checkNumber, type Range } from './numbers.js';
 
 // One definition of a training job's settings, used by the CLI flags (kebab-case) and the
-// job server (camelCase JSON). Validation happens once, here, with messages that name the field.
+// job server (camelCase JSON). Validation happens once, here, with messages that name the
+// setting as the reader gave it (see errors.ts: a field here and over HTTP, a flag in the CLI).
 
 /** auto and wasm pick the fastest build here; the others name one build (see src/train/kernels.ts) */
 export type KernelChoice = 'auto' | 'wasm' | 'wasm-simd' | 'wasm-relaxed-simd' | 'js';
@@ -33,17 +35,12 @@ export interface TrainConfig {
   stepTimeout: number;
 }
 
-interface FieldSpec {
+export interface FieldSpec extends Range {
+  /** the CLI flag: the field in kebab-case */
   readonly flag: string;
   readonly describe: string;
   readonly kind: 'string' | 'int' | 'number' | 'intList' | 'choice';
   readonly choices?: readonly string[];
-  /** inclusive lower bound, or exclusive when `above` */
-  readonly min?: number;
-  readonly above?: boolean;
-  readonly max?: number;
-  /** make max exclusive */
-  readonly below?: boolean;
 }
 
 export const CONFIG_FIELDS: { readonly [K in keyof TrainConfig]: FieldSpec } = {
@@ -119,54 +116,41 @@ export function defaultConfig(): TrainConfig {
   };
 }
 
-/** Fills defaults and checks every field; throws UsageError naming the first bad one. */
+/** Fills defaults and checks every field; throws a UsageError naming the first bad one. */
 export function resolveConfig(input: Partial<Record<keyof TrainConfig, unknown>>): TrainConfig {
   const config = defaultConfig() as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(input)) {
     if (value === undefined) continue;
     const spec = (CONFIG_FIELDS as Record<string, FieldSpec>)[key];
-    if (!spec) throw new UsageError(`unknown setting '${key}'`);
-    config[key] = checkField(spec, value);
+    if (!spec) throw new UsageError(`unknown setting '${key}'`, key);
+    config[key] = checkField(key, spec, value);
   }
   return config as unknown as TrainConfig;
 }
 
-function checkField(spec: FieldSpec, value: unknown): unknown {
-  const name = `--${spec.flag}`;
+function checkField(field: string, spec: FieldSpec, value: unknown): unknown {
   switch (spec.kind) {
     case 'string':
       if (typeof value !== 'string' || value === '')
-        throw new UsageError(`${name} must be a non-empty string`);
+        throw new UsageError((name) => `${name(field)} must be a non-empty string`, field);
       return value;
     case 'choice':
       if (typeof value !== 'string' || !spec.choices?.includes(value)) {
-        throw new UsageError(`${name} must be one of ${spec.choices?.join(', ')}, got '${String(value)}'`);
+        throw new UsageError(
+          (name) => `${name(field)} must be one of ${spec.choices?.join(', ')}, got '${String(value)}'`,
+          field,
+        );
       }
       return value;
     case 'intList': {
       const items = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
       if (!Array.isArray(items) || items.length === 0)
-        throw new UsageError(`${name} must be a list like 256,128`);
-      return items.map((item) => checkNumber(name, spec, item, true));
+        throw new UsageError((name) => `${name(field)} must be a list like 256,128`, field);
+      return items.map((item) => checkNumber(field, item, spec, true));
     }
     case 'int':
-      return checkNumber(name, spec, value, true);
+      return checkNumber(field, value, spec, true);
     case 'number':
-      return checkNumber(name, spec, value, false);
+      return checkNumber(field, value, spec, false);
   }
-}
-
-function checkNumber(name: string, spec: FieldSpec, value: unknown, integer: boolean): number {
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isFinite(n)) {
-    throw new UsageError(`${name} must be a ${integer ? 'whole number' : 'number'}, got '${String(value)}'`);
-  }
-  if (integer && !Number.isInteger(n)) throw new UsageError(`${name} must be a whole number, got ${n}`);
-  if (spec.min !== undefined && (spec.above ? n <= spec.min : n < spec.min)) {
-    throw new UsageError(`${name} must be ${spec.above ? '>' : '≥'} ${spec.min}, got ${n}`);
-  }
-  if (spec.max !== undefined && (spec.below ? n >= spec.max : n > spec.max)) {
-    throw new UsageError(`${name} must be ${spec.below ? '<' : '≤'} ${spec.max}, got ${n}`);
-  }
-  return n;
 }

@@ -1,25 +1,27 @@
-// The control block: one SharedArrayBuffer through which the coordinator publishes a command
-// and the workers report. Shared by src/train/pool.ts (coordinator) and workers/ (threads).
+// The control block: one SharedArrayBuffer through which the coordinator (src/train/pool.ts)
+// publishes commands and the workers (workers/step-worker.ts) report. Both sides go through
+// the operations of ControlBlock, so each rule of the protocol is written once, here.
 //
 // Protocol for one command:
-//   coordinator: writes the arguments, zeroes NEXT, DONE and the claim counters, bumps GEN,
-//                notifies GEN.
+//   coordinator: writes the arguments, then publish(): clears the claims, the barrier, the
+//                error, STEP_DONE and DONE, bumps GEN and notifies it.
 //   workers:     wake on GEN. A training command runs STEPS steps; each has two phases:
-//     1. row-parallel: claim shards of SHARD_ROWS rows with Atomics.add(NEXT); for each,
-//        gather the rows, forward, loss, and backpropagate dZ of every layer into the
-//        batch buffers (no parameter is written).
+//     1. row-parallel: claim shards of SHARD_ROWS rows (claimShard); for each, gather the
+//        rows, forward, loss, and backpropagate dZ of every layer into the batch buffers
+//        (no parameter is written).
 //     2. after a barrier (ARRIVED/PHASE): parameter-parallel: claim blocks of output neurons,
-//        first from the thread's own share (src/nn/arena.ts blockShares), then from the others',
-//        with Atomics.add on each share's claim counter; for each, sum its weight gradient over
-//        all the batch's rows (in row order, in registers) and apply SGD to those weights at once.
+//        first from the thread's own share (src/nn/arena.ts blockShares), then from the others'
+//        (claimBlock); for each, sum its weight gradient over all the batch's rows (in row
+//        order, in registers) and apply the update to those weights at once.
 //     Every shard and every block is fixed by the batch size and the layer sizes, and every
 //     sum runs in a fixed order, so the result is the same bytes for any number of threads.
 //     Nothing is reduced across threads: each parameter has exactly one owner per step.
-//     3. a second barrier; the last thread to arrive commits the step (STEP_DONE + 1) and
-//        resets the claim counters, and all go on to the next step without the coordinator.
+//     3. a second barrier; the last thread to arrive commits the step (commitStep: STEP_DONE
+//        + 1, claims cleared), and all go on to the next step without the coordinator.
 //        A failure in a step leaves it uncommitted and ends the command: the coordinator
-//        reruns the steps from STEP_DONE on, from parameters the failed step never wrote.
-//   workers:     Atomics.add(DONE); the last one notifies DONE.
+//        advances CURRENT past the committed steps (advance) and reruns the rest from
+//        parameters the failed step never wrote (step i reads copyForStep(i), writes the other).
+//   workers:     finish(): Atomics.add(DONE); the last one notifies DONE.
 //   coordinator: waits on DONE until it equals the number of threads.
 // Seq-cst Atomics on GEN/DONE order all plain writes around them, so the workers see the
 // new permutation and the coordinator sees the new parameters without further fences.
@@ -32,6 +34,7 @@ export const ARRIVED = 3;
 export const PHASE = 4;
 export const DONE = 5;
 export const READY = 6;
+/** 0, or 1 + the worker that reported the command's first error */
 export const ERROR = 7;
 /** first position in the permutation of the minibatch (train) or first row (eval) */
 export const FIRST = 8;
@@ -43,10 +46,7 @@ export const TASKS = 10;
 export const SPLIT = 11;
 /** 1 when eval should write each row's predicted class */
 export const WANT_PREDICTIONS = 12;
-/**
- * which copy of params/velocity (0 or 1) is current when a command starts; step i of a
- * training command reads copy (CURRENT + i) & 1 and writes the other
- */
+/** which copy of params/velocity (0 or 1) is current when a command starts (see copyForStep) */
 export const CURRENT = 13;
 /** the shard that failed, when ERROR is set by a throw */
 export const ERROR_SHARD = 14;
@@ -54,7 +54,11 @@ export const ERROR_SHARD = 14;
 export const STEPS = 15;
 /** steps of the current training command committed so far (the commit is this increment) */
 export const STEP_DONE = 16;
-export const INT_FIELDS = 17;
+/** the run's global index of the command's first step, modulo 2³² (fault injection's draw) */
+export const STEP_SERIAL = 17;
+/** how many times the command's first step has been tried, this try included (the others: 1) */
+export const ATTEMPT = 18;
+export const INT_FIELDS = 19;
 
 /**
  * The most steps one training command runs. Between commands the coordinator reports progress,
@@ -77,10 +81,6 @@ export const FLOAT_FIELDS = 4;
 
 /** bytes for a worker's error message (UTF-8, NUL-padded) */
 export const ERROR_TEXT_BYTES = 512;
-/** the Float64 fields start at the first multiple of 8 bytes after the Int32 ones */
-export const FLOAT_OFFSET = Math.ceil(INT_FIELDS / 2) * 8;
-export const ERROR_TEXT_OFFSET = FLOAT_OFFSET + FLOAT_FIELDS * 8;
-export const CONTROL_BYTES = ERROR_TEXT_OFFSET + ERROR_TEXT_BYTES;
 
 export const CMD_TRAIN_STEPS = 1;
 export const CMD_EVAL = 2;
@@ -91,7 +91,7 @@ export const CMD_STOP = 3;
 export const T_COMPUTE = 0;
 /** waiting at the barrier between the phases */
 export const T_WAIT_MID = 1;
-/** phase 2's SGD updates (and claiming blocks) */
+/** phase 2's updates (and claiming blocks) */
 export const T_UPDATE = 2;
 /** phase 2's weight-gradient products dZᵀ·A */
 export const T_GRADIENTS = 3;
@@ -113,18 +113,159 @@ export const SHARD_ROWS = 4;
 /** Rows per evaluation chunk. */
 export const EVAL_ROWS = 64;
 
-export interface ControlViews {
-  readonly ints: Int32Array;
-  readonly floats: Float64Array;
-  readonly errorText: Uint8Array;
+/** The layout of the buffer: Int32 fields, the claim counters, Float64 fields, error text. */
+const CLAIMS_OFFSET = Math.ceil((INT_FIELDS * 4) / 64) * 64;
+const floatOffset = (threads: number) => CLAIMS_OFFSET + threads * CLAIM_STRIDE * 4;
+const errorOffset = (threads: number) => floatOffset(threads) + FLOAT_FIELDS * 8;
+export const controlBytes = (threads: number) => errorOffset(threads) + ERROR_TEXT_BYTES;
+
+/** The parameter copy (0 or 1) that step i of a command reads, when `current` is CURRENT. */
+export const copyForStep = (current: number, i: number): number => (current + i) & 1;
+
+export interface ReportedError {
+  readonly shard: number;
+  /** the first line of the worker's message */
+  readonly text: string;
 }
 
-export function controlViews(buffer: SharedArrayBuffer): ControlViews {
-  return {
-    ints: new Int32Array(buffer, 0, INT_FIELDS),
-    floats: new Float64Array(buffer, FLOAT_OFFSET, FLOAT_FIELDS),
-    errorText: new Uint8Array(buffer, ERROR_TEXT_OFFSET, ERROR_TEXT_BYTES),
-  };
+/** The control block's fields and the operations both sides perform on them. */
+export class ControlBlock {
+  readonly ints: Int32Array;
+  readonly floats: Float64Array;
+  /** Int32, CLAIM_STRIDE per worker: the next unclaimed block of each worker's share */
+  readonly claims: Int32Array;
+  private readonly errorText: Uint8Array;
+
+  constructor(
+    readonly buffer: SharedArrayBuffer,
+    readonly threads: number,
+  ) {
+    this.ints = new Int32Array(buffer, 0, INT_FIELDS);
+    this.claims = new Int32Array(buffer, CLAIMS_OFFSET, threads * CLAIM_STRIDE);
+    this.floats = new Float64Array(buffer, floatOffset(threads), FLOAT_FIELDS);
+    this.errorText = new Uint8Array(buffer, errorOffset(threads), ERROR_TEXT_BYTES);
+  }
+
+  static create(threads: number): ControlBlock {
+    return new ControlBlock(new SharedArrayBuffer(controlBytes(threads)), threads);
+  }
+
+  /** Worker: counts itself ready; returns the generation after which its first command comes. */
+  announceReady(): number {
+    // GEN is read before READY is raised: the coordinator may publish the first command the
+    // moment the last worker is ready, and a worker that read GEN after that would sleep
+    // through it.
+    const gen = Atomics.load(this.ints, GEN);
+    Atomics.add(this.ints, READY, 1);
+    Atomics.notify(this.ints, READY);
+    return gen;
+  }
+
+  /** Coordinator: starts `cmd` on the arguments already written. */
+  publish(cmd: number): void {
+    const { ints } = this;
+    // after a failure a barrier may have been left half-full by threads that are gone
+    Atomics.store(ints, ARRIVED, 0);
+    Atomics.store(ints, ERROR, 0);
+    Atomics.store(ints, ERROR_SHARD, -1);
+    this.resetClaims();
+    Atomics.store(ints, STEP_DONE, 0);
+    Atomics.store(ints, DONE, 0);
+    Atomics.store(ints, CMD, cmd);
+    Atomics.add(ints, GEN, 1);
+    Atomics.notify(ints, GEN);
+  }
+
+  /** Coordinator: asks the threads to return from their session. */
+  publishStop(): void {
+    Atomics.store(this.ints, CMD, CMD_STOP);
+    Atomics.add(this.ints, GEN, 1);
+    Atomics.notify(this.ints, GEN);
+  }
+
+  /** Shards and blocks are handed out from zero again: before a command and between steps. */
+  resetClaims(): void {
+    Atomics.store(this.ints, NEXT, 0);
+    for (let w = 0; w < this.threads; w++) Atomics.store(this.claims, w * CLAIM_STRIDE, 0);
+  }
+
+  /** Worker: the next shard (or eval chunk) of the command; ≥ TASKS when none is left. */
+  claimShard(): number {
+    return Atomics.add(this.ints, NEXT, 1);
+  }
+
+  /** Worker: the next unclaimed index in `owner`'s share of blocks. */
+  claimBlock(owner: number): number {
+    return Atomics.add(this.claims, owner * CLAIM_STRIDE, 1);
+  }
+
+  /**
+   * Worker: arrives at the barrier. The last of the threads gets -1 and must release() the
+   * others; the rest get the phase to wait on (PHASE changes when they are released).
+   */
+  arrive(): number {
+    const phase = Atomics.load(this.ints, PHASE);
+    return Atomics.add(this.ints, ARRIVED, 1) + 1 === this.threads ? -1 : phase;
+  }
+
+  /** Worker, the last to arrive: opens the barrier for the next round and wakes the others. */
+  release(): void {
+    Atomics.store(this.ints, ARRIVED, 0);
+    Atomics.add(this.ints, PHASE, 1);
+    Atomics.notify(this.ints, PHASE);
+  }
+
+  /**
+   * Worker, the last at a step's closing barrier, alone: commits the step unless a thread
+   * reported an error in it, and readies the claims for the next.
+   */
+  commitStep(): void {
+    if (Atomics.load(this.ints, ERROR) !== 0) return;
+    this.resetClaims();
+    Atomics.add(this.ints, STEP_DONE, 1);
+  }
+
+  /** Steps of the current command committed so far. */
+  get committed(): number {
+    return Atomics.load(this.ints, STEP_DONE);
+  }
+
+  /** The parameter copy that is current between commands. */
+  get current(): number {
+    return Atomics.load(this.ints, CURRENT);
+  }
+
+  /** Coordinator, after a command: the copy written by its last committed step becomes current. */
+  advance(committed: number): void {
+    Atomics.store(this.ints, CURRENT, copyForStep(this.current, committed));
+  }
+
+  /** Worker: its part of the command is done; true for the last, which woke the coordinator. */
+  finish(): boolean {
+    const last = Atomics.add(this.ints, DONE, 1) + 1 === this.threads;
+    if (last) Atomics.notify(this.ints, DONE);
+    return last;
+  }
+
+  /** Worker: records the command's first error (later ones are dropped). */
+  writeError(worker: number, shard: number, e: unknown): void {
+    if (Atomics.compareExchange(this.ints, ERROR, 0, worker + 1) !== 0) return;
+    Atomics.store(this.ints, ERROR_SHARD, shard);
+    const text = new TextEncoder().encode(`worker ${worker}: ${(e as Error)?.stack ?? String(e)}`);
+    this.errorText.fill(0);
+    this.errorText.set(text.subarray(0, this.errorText.length));
+  }
+
+  get failed(): boolean {
+    return Atomics.load(this.ints, ERROR) !== 0;
+  }
+
+  /** Coordinator, after DONE: the error a worker reported, or null. */
+  readError(): ReportedError | null {
+    if (!this.failed) return null;
+    const text = new TextDecoder().decode(this.errorText.slice()).replace(/\0+$/, '');
+    return { shard: Atomics.load(this.ints, ERROR_SHARD), text: text.split('\n')[0] };
+  }
 }
 
 /** Everything a worker receives, once per training session (shared buffers, not copies). */
@@ -132,6 +273,7 @@ export interface SessionInit {
   readonly workerIndex: number;
   readonly threads: number;
   readonly memory: WebAssembly.Memory;
+  /** the ControlBlock's buffer */
   readonly control: SharedArrayBuffer;
   /** Float64: [loss, correct] per shard or eval chunk */
   readonly stats: SharedArrayBuffer;
@@ -151,8 +293,6 @@ export interface SessionInit {
   readonly kernels: import('../nn/kernels/types.js').KernelName;
   /** Int32 per worker: 1 + the shard it is computing, 0 when between shards */
   readonly busy: SharedArrayBuffer;
-  /** Int32, CLAIM_STRIDE per worker: the next unclaimed block of each worker's share */
-  readonly claims: SharedArrayBuffer;
   /** GRADPOOL_INJECT_FAULTS, parsed (testing aid) */
   readonly faults: import('./faults.js').FaultSpec | null;
   /** iterations to poll a control field before sleeping on it (see spin-wait.ts) */

@@ -18,6 +18,8 @@ export interface EvaluateOptions {
   threads?: number;
   kernels?: KernelChoice;
   dataset?: Dataset;
+  /** added to the error when the model does not fit the data (e.g. which data it was trained on) */
+  note?: string;
 }
 
 /** Loss, accuracy and confusion matrix of a model on a dataset's test split, across the pool. */
@@ -31,8 +33,9 @@ export async function evaluate(
   const dataset = typeof data === 'string' ? await loadDataset(data) : data;
   const sizes = model.layout.sizes;
   if (sizes[0] !== dataset.features || sizes[sizes.length - 1] !== dataset.classes) {
+    const note = options.note ? `; ${options.note}` : '';
     throw new UsageError(
-      `the model expects ${sizes[0]} inputs and ${sizes[sizes.length - 1]} classes; ${dataset.spec} has ${dataset.features} and ${dataset.classes}`,
+      `the model expects ${sizes[0]} inputs and ${sizes[sizes.length - 1]} classes; ${dataset.spec} has ${dataset.features} and ${dataset.classes}${note}`,
     );
   }
   const kernels = await resolveKernels(choice);

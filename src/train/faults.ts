@@ -1,8 +1,10 @@
 import { UsageError } from '../errors.js';
 
 // A testing aid: GRADPOOL_INJECT_FAULTS=kind:rate[:seed] makes a worker throw, exit or hang
-// on a shard computation with probability `rate`. The draw hashes (seed, command serial,
-// shard), so the same faults happen whichever thread computes the shard. Inert unless set.
+// on a shard computation with probability `rate`. The draw hashes (seed, the run's step, the
+// shard, the try of that step) and nothing else, so faults model transient failures: the
+// same ones happen on any machine, whichever thread computes the shard and however steps are
+// grouped into commands, and a retry draws afresh. Inert unless set.
 
 export type FaultKind = 'throw' | 'exit' | 'hang';
 
@@ -30,16 +32,23 @@ export function parseFaultSpec(value: string | undefined): FaultSpec | null {
   return { kind: kind as FaultKind, rate: r, seed: s >>> 0 };
 }
 
-/** Whether to inject a fault into this shard computation. */
-export function shouldFault(spec: FaultSpec, serial: number, shard: number): boolean {
-  let h =
-    Math.imul(spec.seed ^ 0x9e3779b9, 0x85ebca6b) ^
-    Math.imul(serial, 0xc2b2ae35) ^
-    Math.imul(shard + 1, 0x27d4eb2f);
-  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
-  h = Math.imul(h ^ (h >>> 12), 0x297a2d39);
-  h ^= h >>> 15;
+/**
+ * Whether to inject a fault into shard `shard` of the run's step `step` (0-based, counted
+ * from the first epoch) on its `attempt`-th try (1 for the first).
+ */
+export function shouldFault(spec: FaultSpec, step: number, shard: number, attempt: number): boolean {
+  let h = mix(spec.seed ^ 0x9e3779b9);
+  h = mix(h ^ step);
+  h = mix(h ^ shard);
+  h = mix(h ^ attempt);
   return (h >>> 0) / 4294967296 < spec.rate;
+}
+
+/** A 32-bit finaliser (murmur3's): every input bit affects every output bit. */
+function mix(x: number): number {
+  let h = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
 }
 
 /** Does what the spec says, inside a worker thread. */

@@ -19,7 +19,7 @@ export async function resolveKernels(choice: KernelChoice): Promise<ResolvedKern
   if (choice === 'js') return { name: 'js', label: 'js' };
   if (choice === 'wasm-simd' || choice === 'wasm-relaxed-simd') {
     const r = await compileWasmVariant(choice === 'wasm-simd' ? 'simd' : 'relaxed');
-    if (!r.module) throw new UsageError(`--kernels ${choice}: ${r.reason}`);
+    if (!r.module) throw new UsageError((name) => `${name('kernels')} ${choice}: ${r.reason}`, 'kernels');
     return { name: 'wasm', label: choice, module: r.module };
   }
   const compiled = await compileWasmKernels();
@@ -28,6 +28,9 @@ export async function resolveKernels(choice: KernelChoice): Promise<ResolvedKern
     return { name: 'wasm', label, module: compiled.module };
   }
   if (choice === 'wasm')
-    throw new UsageError('--kernels wasm: the WebAssembly SIMD kernels are not available here');
+    throw new UsageError(
+      (name) => `${name('kernels')} wasm: the WebAssembly SIMD kernels are not available here`,
+      'kernels',
+    );
   return { name: 'js', label: 'js' };
 }

@@ -6,36 +6,26 @@ import { type ArenaPlan, allocateArena } from '../nn/arena.js';
 import type { KernelName } from '../nn/kernels/types.js';
 import type { NetworkLayout } from '../nn/layout.js';
 import {
-  ARRIVED,
-  CLAIM_STRIDE,
-  CMD,
+  ATTEMPT,
   CMD_EVAL,
-  CMD_STOP,
   CMD_TRAIN_STEPS,
-  CONTROL_BYTES,
   COUNT,
-  type ControlViews,
-  CURRENT,
-  controlViews,
+  ControlBlock,
   DONE,
-  ERROR,
-  ERROR_SHARD,
   EVAL_ROWS,
   F_INV_BATCH,
   F_LR,
   F_MOMENTUM,
   F_WEIGHT_DECAY,
   FIRST,
-  GEN,
   MAX_STEPS,
-  NEXT,
   READY,
   type SessionInit,
   SHARD_ROWS,
   SPLIT,
   SPLIT_TEST,
   SPLIT_TRAIN,
-  STEP_DONE,
+  STEP_SERIAL,
   STEPS,
   TASKS,
   TIMING_FIELDS,
@@ -86,6 +76,8 @@ export class CommandFailed extends TrainingError {
     readonly shard: number,
     readonly attempts: number,
     readonly reason: string,
+    /** steps of the command committed before the one that failed */
+    readonly committed = 0,
   ) {
     super(`shard ${shard < 0 ? '?' : shard} failed ${attempts} times; last: ${reason}`);
   }
@@ -100,11 +92,10 @@ export class StepPool {
   readonly timings: Float64Array;
   /** commands rerun after a failure, since the pool opened */
   retries = 0;
-  private readonly control: ControlViews;
+  private readonly control: ControlBlock;
   private readonly stats: Float64Array;
   private readonly permutation: Int32Array;
   private readonly busy: Int32Array;
-  private readonly claims: Int32Array;
   private readonly faults: FaultSpec | null;
   private piscina: Piscina | null = null;
   private tasks: Promise<unknown>[] = [];
@@ -119,7 +110,7 @@ export class StepPool {
     const { plan, dataset } = options;
     this.memory = allocateArena(plan);
     this.arena = new Float32Array(this.memory.buffer);
-    this.control = controlViews(new SharedArrayBuffer(CONTROL_BYTES));
+    this.control = ControlBlock.create(options.threads);
     const statsSlots = Math.max(
       Math.ceil(plan.batch.rows / SHARD_ROWS) * MAX_STEPS,
       Math.ceil(Math.max(dataset.test.count, dataset.train.count) / EVAL_ROWS),
@@ -128,7 +119,6 @@ export class StepPool {
     this.permutation = new Int32Array(new SharedArrayBuffer(dataset.train.count * 4));
     this.predictions = new Uint8Array(new SharedArrayBuffer(dataset.test.count));
     this.busy = new Int32Array(new SharedArrayBuffer(options.threads * 4));
-    this.claims = new Int32Array(new SharedArrayBuffer(options.threads * CLAIM_STRIDE * 4));
     this.spin = spinBudget(options.threads, coreCount());
     this.coordinatorSpin = spinBudget(options.threads + 1, coreCount());
     this.timings = new Float64Array(new SharedArrayBuffer(options.threads * TIMING_FIELDS * 8));
@@ -170,11 +160,16 @@ export class StepPool {
 
   /** The current parameters (a view into shared memory; valid until the next step). */
   get params(): Float32Array {
-    return this.view(this.options.plan.params[Atomics.load(this.control.ints, CURRENT)]);
+    return this.view(this.options.plan.params[this.control.current]);
   }
 
   get velocity(): Float32Array {
-    return this.view(this.options.plan.velocity[Atomics.load(this.control.ints, CURRENT)]);
+    return this.view(this.options.plan.velocity[this.control.current]);
+  }
+
+  /** Rows of the training split. */
+  get trainRows(): number {
+    return this.options.dataset.train.count;
   }
 
   /** Permutation of the train rows that steps index into (write it between steps only). */
@@ -194,9 +189,16 @@ export class StepPool {
    * order[first + i·rows …): forward and deltas per shard, then weight gradients and the update
    * per block of neurons, all in the workers, with no round trip to this thread between steps.
    * out[i] gets step i's loss and correct count. A failed step is recomputed on fresh threads
-   * from the parameters before it; the steps before it stay done.
+   * from the parameters before it; the steps before it stay done. `serial` is the run's index
+   * of the first step (what an injected fault's draw depends on, with the shard and the try).
    */
-  async trainSteps(first: number, rows: number, steps: number, out: readonly StepStats[]): Promise<void> {
+  async trainSteps(
+    first: number,
+    rows: number,
+    steps: number,
+    out: readonly StepStats[],
+    serial: number,
+  ): Promise<void> {
     if (!(Number.isInteger(steps) && steps >= 1 && steps <= Math.min(MAX_STEPS, out.length)))
       throw new RangeError(`1 to ${MAX_STEPS} steps per command with a result for each, not ${steps}`);
     if (rows > this.options.plan.batch.rows) throw new RangeError(`${rows} rows exceed the planned batch`);
@@ -208,20 +210,22 @@ export class StepPool {
     ints[TASKS] = shards;
     const maxRetries = this.options.maxRetries ?? 3;
     let done = 0;
+    // tries of the command's first uncommitted step
     for (let attempt = 1; ; attempt++) {
       ints[FIRST] = first + done * rows;
       ints[STEPS] = steps - done;
-      Atomics.store(ints, STEP_DONE, 0);
+      ints[STEP_SERIAL] = (serial + done) | 0;
+      ints[ATTEMPT] = attempt;
       const failure = await this.attempt(CMD_TRAIN_STEPS);
       // no thread can commit a step once the threads are gone
       if (failure) await this.stopThreads(false);
-      const committed = Atomics.load(ints, STEP_DONE);
+      const committed = this.control.committed;
       for (let i = 0; i < committed; i++) this.sumStats(i * shards, shards, out[done + i]);
-      Atomics.store(ints, CURRENT, (Atomics.load(ints, CURRENT) + committed) & 1);
+      this.control.advance(committed);
       done += committed;
       if (!failure) return;
       if (committed > 0) attempt = 1; // the retry budget is per step
-      if (attempt > maxRetries) throw new CommandFailed(failure.shard, attempt, failure.cause);
+      if (attempt > maxRetries) throw new CommandFailed(failure.shard, attempt, failure.cause, done);
       this.retries++;
       await this.start();
     }
@@ -270,16 +274,7 @@ export class StepPool {
   private async attempt(cmd: number): Promise<{ shard: number; cause: string } | null> {
     const { ints } = this.control;
     const T = this.options.threads;
-    // After a failure a barrier may have been left half-full by threads that are gone.
-    Atomics.store(ints, ARRIVED, 0);
-    Atomics.store(ints, ERROR, 0);
-    Atomics.store(ints, ERROR_SHARD, -1);
-    Atomics.store(ints, NEXT, 0);
-    for (let w = 0; w < T; w++) Atomics.store(this.claims, w * CLAIM_STRIDE, 0);
-    Atomics.store(ints, DONE, 0);
-    Atomics.store(ints, CMD, cmd);
-    Atomics.add(ints, GEN, 1);
-    Atomics.notify(ints, GEN);
+    this.control.publish(cmd);
     const timeout = this.options.stepTimeoutMs ?? 60_000;
     const start = performance.now();
     // Fast path: a blocking wait, polled first when a core is free for it.
@@ -292,14 +287,14 @@ export class StepPool {
     }
     // Slow path: let the event loop run, so a thread's exit (its task rejecting) is seen.
     // The timeout counts from the last committed step: a command of many steps may take long.
-    let progress = Atomics.load(ints, STEP_DONE);
+    let progress = this.control.committed;
     let since = start;
     while (Atomics.load(ints, DONE) < T) {
       if (this.failure)
         return { shard: this.busyShard(this.failure.worker), cause: describe(this.failure.error) };
       const now = performance.now();
-      if (Atomics.load(ints, STEP_DONE) !== progress) {
-        progress = Atomics.load(ints, STEP_DONE);
+      if (this.control.committed !== progress) {
+        progress = this.control.committed;
         since = now;
       }
       if (now - since > timeout) {
@@ -313,11 +308,8 @@ export class StepPool {
       const wait = Atomics.waitAsync(ints, DONE, done, 20);
       if (wait.async) await wait.value;
     }
-    if (Atomics.load(ints, ERROR) !== 0) {
-      const text = new TextDecoder().decode(this.control.errorText.slice()).replace(/\0+$/, '');
-      return { shard: Atomics.load(ints, ERROR_SHARD), cause: text.split('\n')[0] };
-    }
-    return null;
+    const error = this.control.readError();
+    return error && { shard: error.shard, cause: error.text };
   }
 
   private busyShard(worker: number): number {
@@ -347,13 +339,12 @@ export class StepPool {
         workerIndex: w,
         threads: T,
         memory: this.memory,
-        control: ints.buffer as SharedArrayBuffer,
+        control: this.control.buffer,
         stats: this.stats.buffer as SharedArrayBuffer,
         permutation: this.permutation.buffer as SharedArrayBuffer,
         predictions: this.predictions.buffer as SharedArrayBuffer,
         timings: this.timings.buffer as SharedArrayBuffer,
         busy: this.busy.buffer as SharedArrayBuffer,
-        claims: this.claims.buffer as SharedArrayBuffer,
         faults: this.faults,
         trainImages: dataset.train.images,
         trainLabels: dataset.train.labels,
@@ -394,10 +385,7 @@ export class StepPool {
     if (!piscina) return;
     this.piscina = null;
     if (graceful) {
-      const { ints } = this.control;
-      Atomics.store(ints, CMD, CMD_STOP);
-      Atomics.add(ints, GEN, 1);
-      Atomics.notify(ints, GEN);
+      this.control.publishStop();
       await Promise.allSettled(this.tasks);
     }
     // destroy() resolves after every thread's 'exit' event; a task whose thread it terminated

@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { checkWholeNumber } from './numbers.js';
 
 // Waiting on a shared Int32 field: poll it for a bounded number of iterations, then sleep in
 // Atomics.wait. A futex wake of many sleeping threads costs tens of microseconds per step,
@@ -16,14 +16,8 @@ export const DEFAULT_SPIN = 20_000;
 
 /** The spin budget for `threads` workers on `cores` cores; GRADPOOL_SPIN overrides it. */
 export function spinBudget(threads: number, cores: number, env = process.env.GRADPOOL_SPIN): number {
-  if (env !== undefined && env !== '') {
-    const n = Number(env);
-    if (!(/^\d+$/.test(env.trim()) && Number.isSafeInteger(n)))
-      throw new UsageError(
-        `GRADPOOL_SPIN must be a whole number of polls (0 turns polling off), got '${env}'`,
-      );
-    return n;
-  }
+  if (env !== undefined && env !== '')
+    return checkWholeNumber('GRADPOOL_SPIN', env, 0, Number.MAX_SAFE_INTEGER);
   return threads <= cores ? DEFAULT_SPIN : 0;
 }
 

@@ -1,0 +1,143 @@
+import { type Dataset, loadDataset } from '../data/dataset.js';
+import { shapeOf } from '../data/shape.js';
+import { UsageError } from '../errors.js';
+import type { Checkpoint } from '../io/checkpoint.js';
+import type { NetworkLayout } from '../nn/layout.js';
+import { KERNEL_CHOICES, type KernelChoice, resolveConfig, type TrainConfig } from './config.js';
+import { type ResolvedKernels, resolveKernels } from './kernels.js';
+import { checkRunnable } from './plan.js';
+import type { EpochMetrics } from './trainer.js';
+
+// Preparing a run: the settings (a checkpoint's, where resuming, with what may change on
+// top), the dataset, the network and the kernel build, each checked before a thread starts.
+
+/** Running sums of an epoch so far, so its reported metrics match an uninterrupted run. */
+export interface EpochSums {
+  loss: number;
+  correct: number;
+  seen: number;
+}
+
+/** Where a run starts: its first epoch and step, and what came before them. */
+export interface StartPoint {
+  /** 1-based */
+  readonly epoch: number;
+  /** steps of that epoch already applied */
+  readonly step: number;
+  readonly sums: EpochSums;
+  readonly metrics: readonly EpochMetrics[];
+}
+
+export interface PreparedRun {
+  readonly config: TrainConfig;
+  readonly dataset: Dataset;
+  readonly net: NetworkLayout;
+  readonly kernels: ResolvedKernels;
+  readonly stepsPerEpoch: number;
+  readonly start: StartPoint;
+  readonly resume?: Checkpoint;
+}
+
+/** Settings that decide the bytes of the result: a resumed run must not change them. */
+const LOCKED: readonly (keyof TrainConfig)[] = [
+  'data',
+  'hidden',
+  'activation',
+  'batchSize',
+  'lr',
+  'momentum',
+  'weightDecay',
+  'seed',
+];
+
+export async function prepareRun(
+  input: Partial<TrainConfig>,
+  options: { dataset?: Dataset; resume?: Checkpoint } = {},
+): Promise<PreparedRun> {
+  const { resume } = options;
+  const fromCheckpoint = resume ? checkpointKernels(resume, input.kernels) : {};
+  const config = resolveConfig(
+    resume ? { ...(resume.config as Partial<TrainConfig>), ...definedOnly(input), ...fromCheckpoint } : input,
+  );
+  if (resume) checkResumable(resume, config);
+  const dataset = options.dataset ?? (await loadDataset(config.data));
+  const { net } = checkRunnable(shapeOf(dataset), config);
+  if (resume && resume.model.layout.sizes.join(',') !== net.sizes.join(',')) {
+    throw new UsageError(
+      (name) =>
+        `${name('resume')}: the checkpoint has layers ${resume.model.layout.sizes.join(',')}, this run ${net.sizes.join(',')}`,
+      'resume',
+    );
+  }
+  const kernels = await resolveKernels(config.kernels).catch((e: unknown) => {
+    if (!resume || !fromCheckpoint.kernels || !(e instanceof UsageError)) throw e;
+    throw new UsageError(
+      (name) =>
+        `${name('resume')}: the checkpoint was computed with ${resume.state.kernels} kernels, which cannot run here: ${e.message.replace(/^kernels \S+: /, '')}`,
+      'resume',
+    );
+  });
+  if (resume && resume.state.kernels !== kernels.label) {
+    throw new UsageError(
+      (name) =>
+        `${name('resume')}: the checkpoint was computed with ${resume.state.kernels} kernels, this run would use ${kernels.label} (${name('kernels')})`,
+      'kernels',
+    );
+  }
+  const stepsPerEpoch = Math.ceil(dataset.train.count / config.batchSize);
+  return { config, dataset, net, kernels, stepsPerEpoch, start: startPoint(resume), resume };
+}
+
+function startPoint(resume: Checkpoint | undefined): StartPoint {
+  if (!resume) return { epoch: 1, step: 0, sums: { loss: 0, correct: 0, seen: 0 }, metrics: [] };
+  const s = resume.state;
+  return {
+    epoch: s.epoch,
+    step: s.step,
+    sums: { loss: s.epochLoss, correct: s.epochCorrect, seen: s.epochSeen },
+    metrics: s.metrics as EpochMetrics[],
+  };
+}
+
+/**
+ * A resumed run computes with the checkpoint's kernel build unless asked for a named one:
+ * auto (or nothing) and wasm mean the fastest build that reproduces the run, which is the
+ * checkpoint's, made on whatever machine. Its label (js, wasm-simd, wasm-relaxed-simd) is also
+ * the kernels value that asks for it.
+ */
+function checkpointKernels(resume: Checkpoint, asked: KernelChoice | undefined): Partial<TrainConfig> {
+  const label = resume.state.kernels as KernelChoice;
+  if (!KERNEL_CHOICES.includes(label)) return {};
+  if (asked === undefined || asked === 'auto' || (asked === 'wasm' && label !== 'js'))
+    return { kernels: label };
+  return {};
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function checkResumable(resume: Checkpoint, config: TrainConfig): void {
+  const saved = resolveConfig(resume.config as Partial<TrainConfig>);
+  for (const key of LOCKED) {
+    if (JSON.stringify(saved[key]) !== JSON.stringify(config[key])) {
+      throw new UsageError(
+        (name) =>
+          `${name('resume')}: ${name(key)} is ${JSON.stringify(config[key])} but the checkpoint was trained with ${JSON.stringify(saved[key])}`,
+        key,
+      );
+    }
+  }
+  // A run that ends before the checkpoint's position would write the checkpoint's model under
+  // the metrics of an earlier epoch. Ending exactly there is allowed: it writes that model.
+  const { epoch, step } = resume.state;
+  const needed = step > 0 ? epoch : epoch - 1;
+  if (config.epochs < needed) {
+    const trained = `${epoch - 1} epoch${epoch === 2 ? '' : 's'}${step > 0 ? ` and ${step} steps of epoch ${epoch}` : ''}`;
+    throw new UsageError(
+      (name) =>
+        `${name('resume')}: the checkpoint has trained ${trained}; ${name('epochs')} ${config.epochs} ends before that: use ${name('epochs')} ${needed} or more`,
+      'epochs',
+    );
+  }
+}
