@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadModel } from '../src/io/model-file.js';
+import { TrainingInterrupted, train } from '../src/train/trainer.js';
 import { runCli, tempDir, writeIdxFolder } from './helpers.js';
 import { FASHION_MNIST, needs } from './requirements.js';
 
@@ -29,6 +30,8 @@ describe('gradpool train: bad input', () => {
     // yargs lists a kebab-case flag twice (lr-schedule, lrSchedule); a typo gets the nearest flag
     [['--lr-schedule', 'cosine'], /^gradpool: unknown flag --lr-schedule\n$/],
     [['--thread', '2'], /^gradpool: unknown flag --thread \(did you mean --threads\?\)\n$/],
+    [['--lrSchedule', 'cosine'], /^gradpool: unknown flag --lrSchedule\n$/],
+    [['mnist'], /^gradpool: unexpected argument 'mnist'\n$/],
     [['--data'], /^gradpool: --data needs a value\n$/],
     [['--threads'], /^gradpool: --threads needs a value\n$/],
     [['--out'], /^gradpool: --out needs a value\n$/],
@@ -70,6 +73,8 @@ describe('gradpool train: bad input', () => {
     ['train', '--epochs'],
     ['eval', '--model'],
     ['bench', '--threads'],
+    ['bench', '--seconds'],
+    ['bench', '--rounds'],
     ['serve', '--port'],
     ['serve', '--data-dir'],
     ['worker', '--threads'],
@@ -308,49 +313,37 @@ describe('the reference recipe on Fashion-MNIST', needs(FASHION_MNIST), () => {
 });
 
 describe('what train and eval tell the user', () => {
-  it('resuming says where it resumed; a finished checkpoint says there is nothing to train and writes its model', (t) => {
+  it('resuming says where it resumed; a finished checkpoint says there is nothing to train and writes its model', async (t) => {
     const dir = tempDir(t);
     const ckpt = join(dir, 'run.ckpt');
-    const flags = ['--hidden', '16', '--threads', '2'];
-    const first = runCli([
-      'train',
-      ...flags,
-      '--epochs',
-      '1',
-      '--checkpoint',
-      ckpt,
-      '--out',
-      join(dir, 'a.safetensors'),
-    ]);
-    assert.equal(first.status, 0, first.stderr);
-    const more = runCli([
-      'train',
-      '--resume',
-      ckpt,
-      '--epochs',
-      '2',
-      '--log',
-      'json',
-      '--out',
-      join(dir, 'b.safetensors'),
-    ]);
-    assert.equal(more.status, 0, more.stderr);
-    const start = jsonLines(more.stdout)[0];
-    assert.deepEqual(start.resumed, { epoch: 2, step: 0, finished: false });
-    const pretty = runCli([
-      'train',
-      '--resume',
-      ckpt,
-      '--epochs',
-      '2',
-      '--log',
-      'pretty',
-      '--out',
-      join(dir, 'c.safetensors'),
-    ]);
-    assert.match(pretty.stdout, /\nresumed at epoch 2, step 0 of 63\n/);
-    // the checkpoint of a 1-epoch run has nothing left at --epochs 1 (its own)
-    const done = runCli(['train', '--resume', ckpt, '--log', 'pretty', '--out', join(dir, 'd.safetensors')]);
+    const resume = (log: string, out: string, more: string[] = []) =>
+      runCli(['train', '--resume', ckpt, ...more, '--log', log, '--out', join(dir, out)]);
+    // a run stopped 7 steps into its second epoch (63 steps each), as Ctrl-C would stop it
+    await assert.rejects(
+      train({ hidden: [16], epochs: 2, threads: 2 }, { stopAfterStep: 70, checkpoint: { path: ckpt } }),
+      TrainingInterrupted,
+    );
+    const pretty = resume('pretty', 'a.safetensors', ['--epochs', '2']);
+    assert.equal(pretty.status, 0, pretty.stderr);
+    assert.match(pretty.stdout, /\nresumed at epoch 2, step 7 of 63\n/);
+    const json = resume('json', 'b.safetensors', ['--epochs', '2']);
+    assert.deepEqual(jsonLines(json.stdout)[0].resumed, { epoch: 2, step: 7, finished: false });
+    // the checkpoint of a finished 1-epoch run has nothing left at its own --epochs 1
+    assert.equal(
+      runCli([
+        'train',
+        '--hidden',
+        '16',
+        '--epochs',
+        '1',
+        '--checkpoint',
+        ckpt,
+        '--out',
+        join(dir, 'c.safetensors'),
+      ]).status,
+      0,
+    );
+    const done = resume('pretty', 'd.safetensors');
     assert.equal(done.status, 0, done.stderr);
     assert.match(
       done.stdout,
@@ -359,12 +352,13 @@ describe('what train and eval tell the user', () => {
     assert.doesNotMatch(done.stdout, /train loss/, 'no empty table');
     assert.deepEqual(
       loadModel(join(dir, 'd.safetensors')).params,
-      loadModel(join(dir, 'a.safetensors')).params,
+      loadModel(join(dir, 'c.safetensors')).params,
     );
-    const json = jsonLines(
-      runCli(['train', '--resume', ckpt, '--log', 'json', '--out', join(dir, 'e.safetensors')]).stdout,
-    );
-    assert.deepEqual(json[0].resumed, { epoch: 2, step: 0, finished: true });
+    assert.deepEqual(jsonLines(resume('json', 'e.safetensors').stdout)[0].resumed, {
+      epoch: 2,
+      step: 0,
+      finished: true,
+    });
   });
 
   it('eval: a model file with one flipped weight bit is refused naming the file', (t) => {

@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import { flagNaming, UsageError } from '../src/errors.js';
 import {
   ARRIVED,
-  ATTEMPT,
   CMD,
   CMD_STOP,
   CMD_TRAIN_STEPS,
@@ -12,6 +11,7 @@ import {
   DONE,
   GEN,
   NEXT,
+  PHASE,
   READY,
   STEP_DONE,
 } from '../src/train/control.js';
@@ -65,11 +65,16 @@ describe('the control block', () => {
     const c = ControlBlock.create(3);
     const first = c.arrive();
     const second = c.arrive();
-    assert.ok(first >= 0 && second === first, 'the first two wait on the same phase');
-    assert.equal(c.arrive(), -1, 'the third is the last');
+    assert.ok(first !== null && second === first, 'the first two wait on the same phase');
+    assert.equal(c.arrive(), null, 'the third is the last');
     c.release();
     assert.equal(c.ints[ARRIVED], 0);
     assert.notEqual(c.arrive(), first, 'the next round waits on a new phase');
+    // after 2³¹ barriers PHASE is negative: a waiting thread must not take itself for the last
+    const wrapped = ControlBlock.create(2);
+    wrapped.ints[PHASE] = -1;
+    assert.equal(wrapped.arrive(), -1);
+    assert.equal(wrapped.arrive(), null);
   });
 
   it('step i of a command reads copy (CURRENT + i) mod 2; advance() makes the last written current', () => {
@@ -110,7 +115,6 @@ describe('the control block', () => {
     c.publishStop();
     assert.equal(c.ints[GEN], gen + 1);
     assert.equal(c.ints[CMD], CMD_STOP);
-    assert.equal(c.ints[ATTEMPT], 0);
   });
 
   it('a worker on the same buffer sees what the coordinator wrote (one layout for both sides)', () => {
@@ -238,7 +242,7 @@ describe('the parts of a run', () => {
     const { RunCheckpoints } = await import('../src/train/run-checkpoints.js');
     const none = new RunCheckpoints(undefined, () => assert.fail('nothing to write'), 0.1);
     assert.equal(none.stepsUntilDue(7), Number.POSITIVE_INFINITY);
-    assert.equal(none.save(), null);
+    assert.equal(none.save(3), null);
     const every = new RunCheckpoints({ path: 'x', everySteps: 5 }, () => assert.fail('not due'), 0.1);
     assert.deepEqual(
       [0, 3, 5, 9].map((s) => every.stepsUntilDue(s)),
@@ -246,5 +250,15 @@ describe('the parts of a run', () => {
     );
     every.afterSteps(7);
     assert.ok(every.periodic);
+  });
+});
+
+describe('the library entry', () => {
+  it('exports what resuming from a checkpoint needs', async () => {
+    const lib = await import('../src/index.js');
+    assert.equal(typeof lib.loadCheckpoint, 'function');
+    assert.equal(typeof lib.saveCheckpoint, 'function');
+    assert.ok(new lib.TrainingInterrupted('stopped', null) instanceof lib.GradpoolError);
+    assert.equal(lib.flagNaming('batchSize'), '--batch-size');
   });
 });

@@ -305,6 +305,7 @@ describe('gradpool serve: where it listens, and who may call it', () => {
       const r = runCli(['serve', '--port', port, '--data-dir', join(dir, 'b'), '--token', TOKEN]);
       assert.equal(r.status, 2, r.stderr);
       assert.equal(r.stderr, `gradpool: --port ${port}: 127.0.0.1:${port} is already in use\n`);
+      assert.ok(!existsSync(join(dir, 'b')), 'no data folder created');
     } finally {
       await first.stop();
     }
@@ -323,7 +324,10 @@ describe('gradpool serve: where it listens, and who may call it', () => {
     assert.ok(!existsSync(join(dir, 'a')), 'nothing created');
     const both = runCli(['serve', '--no-auth', '--token', 'x', '--port', '0', '--data-dir', join(dir, 'a')]);
     assert.equal(both.status, 2, both.stderr);
-    assert.equal(both.stderr, 'gradpool: --no-auth and --token contradict each other\n');
+    assert.equal(
+      both.stderr,
+      'gradpool: --no-auth and a token (--token or GRADPOOL_TOKEN) contradict each other\n',
+    );
     const asked = await startServer(['--host', '0.0.0.0', '--no-auth', '--data-dir', join(dir, 'b')], {
       GRADPOOL_TOKEN: '',
     });
@@ -431,15 +435,20 @@ describe('gradpool serve shutting down', () => {
     }
   });
 
-  it('SIGTERM mid-job: exit 0 with the job checkpointed; the next start finishes it with the same bytes', async (t) => {
+  it('SIGTERM mid-job, a client following its events: exit 0 with the job checkpointed; the next start finishes it with the same bytes', async (t) => {
     const dir = tempDir(t);
     const args = crashArgs(dir, 5);
     const server = await startServer(args);
     const { id } = await body(await post(server.url, { hidden: [48], epochs: 5, seed: 2 }));
     await waitFor(server.url, id, ['running']);
+    // an open event stream of a job that stays running must not hold the server's exit
+    const events = await fetch(`${server.url}/jobs/${id}/events`, { headers: auth });
+    const streamEnded = events.text();
     await new Promise((r) => setTimeout(r, 300));
     server.child.kill('SIGTERM');
-    assert.equal(await server.exited, 0);
+    const timeout = new Promise((r) => setTimeout(() => r('still running 20 s after SIGTERM'), 20_000));
+    assert.equal(await Promise.race([server.exited, timeout]), 0);
+    assert.match(await streamEnded, /"state":"running"/);
     await finishesAfterRestart(args, id, dir, [
       '--hidden',
       '48',

@@ -8,36 +8,30 @@ import { networkLayout } from '../src/nn/layout.js';
 import { forwardDeltas, forwardLoss, gatherRows, weightGradients } from '../src/nn/mlp.js';
 import { withScratch } from '../src/nn/scratch.js';
 import {
-  ATTEMPT,
-  CMD,
   CMD_EVAL,
   CMD_STOP,
   CMD_TRAIN_STEPS,
-  COUNT,
   ControlBlock,
   copyForStep,
   EVAL_ROWS,
+  type EvalCommand,
   F_INV_BATCH,
   F_LR,
   F_MOMENTUM,
   F_WEIGHT_DECAY,
-  FIRST,
   GEN,
   PHASE,
   type SessionInit,
   SHARD_ROWS,
-  SPLIT,
-  SPLIT_TEST,
-  STEP_SERIAL,
-  STEPS,
+  stepAttempt,
+  stepSerial,
   T_COMPUTE,
   T_GRADIENTS,
   T_UPDATE,
   T_WAIT_END,
   T_WAIT_MID,
-  TASKS,
   TIMING_FIELDS,
-  WANT_PREDICTIONS,
+  type TrainCommand,
 } from '../src/train/control.js';
 import { injectFault, shouldFault } from '../src/train/faults.js';
 import { waitWhileEqual } from '../src/train/spin-wait.js';
@@ -64,7 +58,10 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const result = new Float64Array(2);
   const T = init.threads;
   const features = net.sizes[0];
-  /** run by the last thread to finish a step, alone, before the others go on */
+  /** the current command's arguments, read into these once per command */
+  const train: TrainCommand = { first: 0, rows: 0, shards: 0, steps: 0, serial: 0, attempt: 0 };
+  const evalArgs: EvalCommand = { split: 'test', first: 0, count: 0, chunks: 0, predictions: false };
+  /** the closing barrier's callback, made once so that a step allocates no closure */
   const commitStep = () => control.commitStep();
   /** keeps warmLines' loads from being optimised away */
   const warmSink = new Float64Array(1);
@@ -77,7 +74,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
   for (;;) {
     waitWhileEqual(ints, GEN, seen, completedLast ? 0 : init.spin);
     seen = Atomics.load(ints, GEN);
-    const cmd = Atomics.load(ints, CMD);
+    const cmd = control.command;
     if (cmd === CMD_STOP) return init.workerIndex;
     try {
       if (cmd === CMD_TRAIN_STEPS) trainSteps();
@@ -93,17 +90,13 @@ export default async function runSession(init: SessionInit): Promise<number> {
    * thread to reach the end of a step commits it (STEP_DONE) and readies the next.
    */
   function trainSteps(): void {
-    const steps = ints[STEPS];
-    const rows = ints[COUNT];
-    const shards = ints[TASKS];
+    const { first, rows, shards, steps } = control.readTrain(train);
     const start = control.current;
     for (let i = 0; i < steps; i++) {
       // Read step i's copy of the parameters and write the other: until the step is
       // committed, a failed step has changed nothing it reads.
       const cur = copyForStep(start, i);
-      // only the command's first step can have been tried before
-      const attempt = i === 0 ? ints[ATTEMPT] : 1;
-      trainStep(ints[FIRST] + i * rows, rows, shards, cur, i * shards, (ints[STEP_SERIAL] + i) | 0, attempt);
+      trainStep(first + i * rows, rows, shards, cur, i * shards, stepSerial(train, i), stepAttempt(train, i));
       const t0 = performance.now();
       barrier(commitStep, params[1 - cur], net.size);
       timing[T_WAIT_END] += performance.now() - t0;
@@ -188,13 +181,10 @@ export default async function runSession(init: SessionInit): Promise<number> {
   }
 
   function evaluate(): void {
-    const test = ints[SPLIT] === SPLIT_TEST;
-    const images = test ? init.testImages : init.trainImages;
-    const labels = test ? init.testLabels : init.trainLabels;
-    const first = ints[FIRST];
-    const count = ints[COUNT];
-    const chunks = ints[TASKS];
-    const preds = ints[WANT_PREDICTIONS] ? predictions : undefined;
+    const { split, first, count, chunks } = control.readEval(evalArgs);
+    const images = split === 'test' ? init.testImages : init.trainImages;
+    const labels = split === 'test' ? init.testLabels : init.trainLabels;
+    const preds = evalArgs.predictions ? predictions : undefined;
     for (let c = control.claimShard(); c < chunks; c = control.claimShard()) {
       const B = Math.min(EVAL_ROWS, count - c * EVAL_ROWS);
       const at = first + c * EVAL_ROWS;
@@ -214,7 +204,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
    */
   function barrier(last?: () => void, warm = -1, count = 0): void {
     const phase = control.arrive();
-    if (phase < 0) {
+    if (phase === null) {
       last?.();
       control.release();
     } else {

@@ -7,39 +7,29 @@ import { kernelSpeedTable, measureKernelSpeed } from '../train/kernel-speed.js';
 import { resolveKernels } from '../train/kernels.js';
 import { checkNumber, checkWholeNumber } from '../train/numbers.js';
 import { checkRunnable } from '../train/plan.js';
+import { withValues } from './flags.js';
 
 export const benchCommand: CommandModule = {
   command: 'bench',
   describe:
     'kernel GFLOP/s on one thread, then thread scaling of training steps on this machine: samples/s, speed-up, efficiency',
   builder: (y: Argv) =>
-    y
-      .option('threads', {
-        type: 'string',
-        describe: 'thread counts, e.g. 1,2,4,8 (default: 1, 2, 4 … all cores)',
-        requiresArg: true,
-      })
-      .option('data', {
-        type: 'string',
-        describe: 'mnist | fashion-mnist | idx:DIR',
-        default: 'mnist',
-        requiresArg: true,
-      })
-      .option('hidden', {
-        type: 'string',
-        describe: 'hidden layer sizes',
-        default: '256,128',
-        requiresArg: true,
-      })
-      .option('batch-size', { type: 'string', describe: 'rows per step', default: '128', requiresArg: true })
-      .option('kernels', { type: 'string', describe: KERNEL_CHOICES.join(' | '), requiresArg: true })
-      .option('seconds', { type: 'string', describe: 'measured seconds per thread count', default: '2' })
-      .option('rounds', {
-        type: 'string',
-        describe: 'passes over the thread counts; each keeps its fastest (for busy machines)',
-        default: '1',
-      })
-      .option('json', { type: 'boolean', describe: 'print the result as JSON' }),
+    y.options(
+      withValues({
+        threads: { type: 'string', describe: 'thread counts, e.g. 1,2,4,8 (default: 1, 2, 4 … all cores)' },
+        data: { type: 'string', describe: 'mnist | fashion-mnist | idx:DIR', default: 'mnist' },
+        hidden: { type: 'string', describe: 'hidden layer sizes', default: '256,128' },
+        'batch-size': { type: 'string', describe: 'rows per step', default: '128' },
+        kernels: { type: 'string', describe: KERNEL_CHOICES.join(' | ') },
+        seconds: { type: 'string', describe: 'measured seconds per thread count', default: '2' },
+        rounds: {
+          type: 'string',
+          describe: 'passes over the thread counts; each keeps its fastest (for busy machines)',
+          default: '1',
+        },
+        json: { type: 'boolean', describe: 'print the result as JSON' },
+      }),
+    ),
   handler: async (argv: ArgumentsCamelCase) => {
     const threadList =
       argv.threads === undefined

@@ -16,7 +16,6 @@ export function configOptions(): Record<string, Options> {
       describe: spec.choices ? `${spec.describe}: ${spec.choices.join(' | ')}` : spec.describe,
       defaultDescription:
         key === 'threads' ? `${value} (all cores)` : Array.isArray(value) ? value.join(',') : String(value),
-      requiresArg: true,
     };
   }
   return options;

@@ -17,7 +17,10 @@ export const evalCommand: CommandModule = {
         },
         threads: { type: 'string', describe: 'worker threads (default: all cores)' },
         kernels: { type: 'string', describe: KERNEL_CHOICES.join(' | ') },
-        json: { type: 'boolean', describe: 'print JSON: {accuracy, loss, count, confusion, data}' },
+        json: {
+          type: 'boolean',
+          describe: 'print JSON: {accuracy, loss, count, confusion, data, trainedOn}',
+        },
       }),
     ),
   handler: async (argv: ArgumentsCamelCase) => {
@@ -33,7 +36,8 @@ export const evalCommand: CommandModule = {
     const r = await evaluate(model, data, { threads, kernels, note: note ?? undefined });
     if (argv.json) {
       const { accuracy, loss, count, confusion } = r;
-      process.stdout.write(`${JSON.stringify({ accuracy, loss, count, confusion, data, trainedOn })}\n`);
+      const json = { accuracy, loss, count, confusion, data, trainedOn: trainedOn ?? null };
+      process.stdout.write(`${JSON.stringify(json)}\n`);
       return;
     }
     if (note) process.stderr.write(`gradpool: note: ${note}; evaluating on ${data}\n`);

@@ -26,7 +26,8 @@ export const serveCommand: CommandModule = {
         },
         token: {
           type: 'string',
-          describe: 'bearer token required on every request but /healthz (or GRADPOOL_TOKEN)',
+          describe:
+            'bearer token required on every request but /healthz and the dashboard page / (or GRADPOOL_TOKEN)',
         },
         auth: {
           type: 'boolean',

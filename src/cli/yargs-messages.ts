@@ -27,29 +27,31 @@ function unknownMessage(
   commands: readonly string[],
   argv: readonly string[],
 ): string {
-  // outside any command (only --help and --version known), a word that is not a flag is a
-  // mistyped command, and that is the one thing to say
-  const topLevel = flags.every((f) => f === 'help' || f === 'version');
-  const typedAsFlag = (n: string) => argv.some((a) => a === flag(n) || a.startsWith(`${flag(n)}=`));
-  const command = topLevel ? names.find((n) => !typedAsFlag(n)) : undefined;
-  if (command !== undefined) {
-    const near = nearest(command, commands);
-    return `unknown command '${command}'${near ? ` (did you mean ${near}?)` : ''}`;
+  const typedAsFlag = (n: string) => argv.some((a) => a === dashed(n) || a.startsWith(`${dashed(n)}=`));
+  // yargs names a flag twice (lr-schedule, lrSchedule): keep the form that was typed
+  const asFlags = names.filter(typedAsFlag);
+  const words = names.filter((n) => !typedAsFlag(n) && !asFlags.some((f) => kebab(f) === kebab(n)));
+  // outside any command (only --help and --version known), a word is a mistyped command, and
+  // that is the one thing to say
+  if (flags.every((f) => f === 'help' || f === 'version') && words.length > 0) {
+    const near = nearest(words[0], commands);
+    return `unknown command '${words[0]}'${near ? ` (did you mean ${near}?)` : ''}`;
   }
-  // yargs reports a kebab-case flag once more in camelCase: keep the form the user typed
-  const typed = names.filter((n) => !names.includes(kebab(n)) || kebab(n) === n);
   const known = flags.filter((f) => f === kebab(f));
-  return typed
-    .map((name) => {
-      const near = nearest(name, known);
-      return `unknown flag ${flag(name)}${near ? ` (did you mean ${flag(near)}?)` : ''}`;
-    })
-    .join('; ');
+  return [
+    ...words.map((w) => `unexpected argument '${w}'`),
+    ...asFlags.map((name) => {
+      const near = nearest(kebab(name), known);
+      return `unknown flag ${dashed(name)}${near ? ` (did you mean ${flag(near)}?)` : ''}`;
+    }),
+  ].join('; ');
 }
 
 const list = (text: string) => text.split(/,\s*/).filter(Boolean);
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const flag = (name: string) => (name.length === 1 ? `-${name}` : `--${kebab(name)}`);
+/** as it was typed: `--lrSchedule` stays camelCase */
+const dashed = (name: string) => (name.length === 1 ? `-${name}` : `--${name}`);
 
 /** The known name closest to `name`, if it is close enough to be a typo of it. */
 export function nearest(name: string, known: readonly string[]): string | null {
@@ -63,7 +65,9 @@ export function nearest(name: string, known: readonly string[]): string | null {
       bestDistance = d;
     }
   }
-  return best !== null && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : null;
+  // a short name is close to too much: one edit at most
+  const allowed = name.length <= 3 ? 1 : Math.max(2, Math.floor(name.length / 3));
+  return best !== null && bestDistance <= allowed ? best : null;
 }
 
 /** Levenshtein distance. */

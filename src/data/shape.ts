@@ -1,5 +1,6 @@
 import { closeSync, createReadStream, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { DataError } from '../errors.js';
 import type { Dataset } from './dataset.js';
@@ -31,8 +32,10 @@ export async function dataShape(spec: string): Promise<DataShape> {
   for (const name of [IDX_FILES.trainImages, `${IDX_FILES.trainImages}.gz`]) {
     const path = join(source.dir, name);
     if (!existsSync(path)) continue;
-    const head = name.endsWith('.gz') ? await gunzipHead(path, 16) : readHead(path, 16);
-    if (head.length < 16) throw new DataError(`${path} is too short for an IDX header`);
+    const head = await readHeader(path, name.endsWith('.gz'));
+    if (head.length < 16) throw new DataError(`${path} is too short for an IDX header`, 'data');
+    if (head.readUInt32BE(0) !== IDX_IMAGES_MAGIC)
+      throw new DataError(`${path} is not an IDX file of uint8 images (magic 0x00000803)`, 'data');
     return {
       features: head.readUInt32BE(8) * head.readUInt32BE(12),
       classes: CLASSES,
@@ -41,7 +44,23 @@ export async function dataShape(spec: string): Promise<DataShape> {
   }
   // Fashion-MNIST's shape is known; whether it is installed is the runner's business
   if (source.kind === 'fashion-mnist') return { features: 784, classes: CLASSES, trainRows: null };
-  throw new DataError(`${source.dir} has no ${IDX_FILES.trainImages}`);
+  throw new DataError(`${source.dir} has no ${IDX_FILES.trainImages}`, 'data');
+}
+
+/** uint8 (0x08), 3 dimensions */
+const IDX_IMAGES_MAGIC = 0x00000803;
+const HEADER_BYTES = 16;
+
+/** The first 16 bytes of an IDX file, raw or gzip; one that cannot be read is a DataError naming it. */
+async function readHeader(path: string, gzipped: boolean): Promise<Buffer> {
+  try {
+    return gzipped ? await gunzipHead(path, HEADER_BYTES) : readHead(path, HEADER_BYTES);
+  } catch (e) {
+    throw new DataError(
+      `${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      'data',
+    );
+  }
 }
 
 function readHead(path: string, n: number): Buffer {
@@ -55,24 +74,22 @@ function readHead(path: string, n: number): Buffer {
   }
 }
 
-function gunzipHead(path: string, n: number): Promise<Buffer> {
-  return new Promise((done) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const input = createReadStream(path);
-    const gunzip = createGunzip();
-    const finish = () => {
-      input.destroy();
-      gunzip.destroy();
-      done(Buffer.concat(chunks).subarray(0, n));
-    };
-    gunzip.on('data', (c: Buffer) => {
-      chunks.push(c);
-      total += c.length;
-      if (total >= n) finish();
-    });
-    gunzip.on('error', finish);
-    gunzip.on('end', finish);
-    input.pipe(gunzip);
+/** The first `n` bytes gunzipped, without inflating the rest; an unreadable file rejects. */
+async function gunzipHead(path: string, n: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const gunzip = createGunzip();
+  gunzip.on('data', (c: Buffer) => {
+    chunks.push(c);
+    total += c.length;
+    if (total >= n) gunzip.destroy(); // enough: stop reading and inflating
   });
+  try {
+    await pipeline(createReadStream(path), gunzip);
+  } catch (e) {
+    // a file that cannot be read (EACCES, EISDIR) is an error; our early stop and a corrupt
+    // stream are not (they carry no syscall), and leave what was decoded before them
+    if ((e as NodeJS.ErrnoException).syscall) throw e;
+  }
+  return Buffer.concat(chunks).subarray(0, n);
 }

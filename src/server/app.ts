@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { dataShape } from '../data/shape.js';
@@ -65,6 +66,13 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
     if (!timingSafeEqual(createHash('sha256').update(given).digest(), tokenDigest)) {
       return reply.code(401).send({ error: 'missing or wrong token' });
     }
+  });
+
+  // event streams of jobs still running when the server stops would hold app.close() open
+  // until every client went away: they end, and a client reconnects to the next server
+  const streams = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const res of streams) res.end();
   });
 
   app.get('/healthz', async () => ({ ok: true, accepting: runner.isAccepting }));
@@ -156,6 +164,8 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
     if (!job) return reply.code(404).send({ error: 'no such job' });
     reply.hijack();
     const res = reply.raw;
+    streams.add(res);
+    res.on('close', () => streams.delete(res));
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',

@@ -10,7 +10,7 @@ export function checkDataSpec(spec: string, dataRoot: string | null): void {
   if (spec.includes('\0')) throw new UsageError('data: NUL in the dataset path', 'data');
   if (!spec.startsWith('idx:')) return;
   if (!dataRoot)
-    throw new UsageError('data: idx: datasets are disabled; start the server with --data-root DIR', 'data');
+    throw new UsageError('data: idx: datasets are disabled on this server (it has no data root)', 'data');
   const raw = spec.slice(4);
   let decoded = raw;
   try {
@@ -18,7 +18,7 @@ export function checkDataSpec(spec: string, dataRoot: string | null): void {
   } catch {}
   if ([raw, decoded].some((p) => p.split(/[\\/]/).includes('..')))
     throw new UsageError(`data: '..' is not allowed in ${spec}`, 'data');
-  if (!existsSync(dataRoot)) throw new UsageError("data: the server's --data-root no longer exists", 'data');
+  if (!existsSync(dataRoot)) throw new UsageError("data: the server's data root no longer exists", 'data');
   const root = realpathSync(dataRoot);
   const target = resolve(root, raw);
   if (!existsSync(target)) throw new UsageError(`data: ${spec} does not exist under the data root`, 'data');

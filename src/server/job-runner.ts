@@ -3,16 +3,13 @@ import { join } from 'node:path';
 import type { TrainConfig } from '../train/config.js';
 import { saveTrainedModel } from '../train/save-result.js';
 import type { JobExecutor } from './job-executor.js';
-import { ProgressThrottle, stopJob } from './job-states.js';
+import { ProgressThrottle, STORE_PROGRESS_MS, stopJob } from './job-states.js';
 import type { JobStore } from './job-store.js';
 import { DatasetCache, jobOutcome, runTrainingJob } from './training-job.js';
 
 // Runs queued jobs in this process, `concurrency` at a time, with the library's train(): the
 // same code and bytes as `gradpool train`. Each job checkpoints as it goes, so a server killed
 // mid-job resumes it on restart and it ends with the model it would have had.
-
-/** The database gets a running job's progress at most this often (the SSE stream every update). */
-const PROGRESS_WRITE_MS = 500;
 
 export interface RunnerOptions {
   concurrency: number;
@@ -78,7 +75,7 @@ export class JobRunner implements JobExecutor {
   private async run(id: string, config: Partial<TrainConfig>, signal: AbortSignal): Promise<void> {
     const dir = this.store.jobDir(id);
     const emit = (payload: Record<string, unknown>) => this.events.emit(`job:${id}`, payload);
-    const throttle = new ProgressThrottle(PROGRESS_WRITE_MS);
+    const throttle = new ProgressThrottle(STORE_PROGRESS_MS);
     try {
       const result = await runTrainingJob({
         config,

@@ -33,6 +33,11 @@ export function stopReason(signal: AbortSignal): StopReason | null {
   return signal.aborted && signal.reason instanceof JobStop ? signal.reason.reason : null;
 }
 
+/** The job store gets a running job's progress at most this often (the SSE stream every update). */
+export const STORE_PROGRESS_MS = 500;
+/** A queue worker sends a job's progress to Redis at most this often. */
+export const QUEUE_PROGRESS_MS = 250;
+
 /**
  * Progress is advisory: a running job reports it at most once per `intervalMs`, and every
  * epoch's end always.

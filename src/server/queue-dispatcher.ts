@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { modelFromSafetensors } from '../io/model-file.js';
 import type { JobExecutor } from './job-executor.js';
-import { isFinal, ProgressThrottle } from './job-states.js';
+import { isFinal, ProgressThrottle, STORE_PROGRESS_MS } from './job-states.js';
 import type { JobStore } from './job-store.js';
 import {
   CANCELLED_REASON,
@@ -20,9 +20,6 @@ import {
 // back through QueueEvents, so the API answers the same wherever a job ran. The store stays
 // the truth for the API: on start, every unfinished job is reconciled with the queue, so
 // events missed while this server was down (a job that finished meanwhile) are not lost.
-
-/** The store gets a job's progress at most this often (the SSE stream every update). */
-const PROGRESS_WRITE_MS = 500;
 
 /** How long POST /jobs waits for Redis to take a new job before answering anyway. */
 const ENQUEUE_WAIT_MS = 5000;
@@ -66,9 +63,15 @@ export class QueueDispatcher implements JobExecutor {
       d.settle(jobId, async () => d.recordFailure(jobId, failedReason)),
     );
     queueEvents.on('error', (e) => log({ event: 'error', error: `queue events: ${e.message}` }));
-    // listen first, then reconcile: an event that lands in between is seen by one or the other
-    await queueEvents.waitUntilReady();
-    await d.reconcile();
+    try {
+      // listen first, then reconcile: an event that lands in between is seen by one or the other
+      await queueEvents.waitUntilReady();
+      await d.reconcile();
+    } catch (e) {
+      // their own connections reconnect forever: left open, they would keep the process alive
+      await d.shutdown().catch(() => {});
+      throw e;
+    }
     return d;
   }
 
@@ -154,7 +157,7 @@ export class QueueDispatcher implements JobExecutor {
     if (job.state === 'queued') this.onActive(id);
     let throttle = this.progressWrites.get(id);
     if (!throttle) {
-      throttle = new ProgressThrottle(PROGRESS_WRITE_MS);
+      throttle = new ProgressThrottle(STORE_PROGRESS_MS);
       this.progressWrites.set(id, throttle);
     }
     if (throttle.due(Boolean(data.epoch)))

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import type { TrainConfig } from '../train/config.js';
 import { saveTrainedModel } from '../train/save-result.js';
-import { ProgressThrottle, stopJob, stopReason } from './job-states.js';
+import { ProgressThrottle, QUEUE_PROGRESS_MS, stopJob, stopReason } from './job-states.js';
 import {
   CANCELLED_REASON,
   type QueueJobData,
@@ -33,9 +33,6 @@ export interface QueueWorkerOptions {
   workDir: string;
   log: (event: Record<string, unknown>) => void;
 }
-
-/** Progress goes to Redis at most this often; epoch ends always. */
-const PROGRESS_INTERVAL_MS = 250;
 
 export class QueueWorker {
   private readonly worker: Worker<QueueJobData, QueueJobResult>;
@@ -74,10 +71,16 @@ export class QueueWorker {
       const running = w.running.get(id);
       if (running) stopJob(running, 'cancelled');
     });
-    await subscriber.subscribe(w.files.cancelChannel);
-    mkdirSync(options.workDir, { recursive: true });
-    void w.worker.run();
-    await w.worker.waitUntilReady();
+    try {
+      await subscriber.subscribe(w.files.cancelChannel);
+      mkdirSync(options.workDir, { recursive: true });
+      void w.worker.run();
+      await w.worker.waitUntilReady();
+    } catch (e) {
+      // the subscriber and the Worker's blocking connection reconnect forever: close them
+      await w.close().catch(() => {});
+      throw e;
+    }
     return w;
   }
 
@@ -98,7 +101,7 @@ export class QueueWorker {
     const checkpointPath = join(dir, 'checkpoint.safetensors');
     // uploads run one after another, so Redis always ends with the newest checkpoint
     let uploads = Promise.resolve();
-    const throttle = new ProgressThrottle(PROGRESS_INTERVAL_MS);
+    const throttle = new ProgressThrottle(QUEUE_PROGRESS_MS);
     try {
       if (await this.files.isCancelled(id)) stopJob(stop, 'cancelled');
       if (stopReason(stop.signal) === 'cancelled') {

@@ -1,10 +1,10 @@
-import { isIP } from 'node:net';
+import { createServer, isIP } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { UsageError } from '../errors.js';
 import { ensureFolder } from '../io/paths.js';
 import { buildApp, type ServerLimits } from './app.js';
-import { describeHolder, recordHolder } from './data-dir-lock.js';
+import { describeHolder, HOLDER_FILE, recordHolder } from './data-dir-lock.js';
 import type { JobExecutor } from './job-executor.js';
 import { JobRunner } from './job-runner.js';
 import { JobStore, StoreLocked } from './job-store.js';
@@ -14,7 +14,8 @@ import { connectRedis } from './redis-queue.js';
 
 // Starting and stopping a job server: what `gradpool serve` does between parsing its flags
 // and waiting for a signal, and what tests and embedders call. Nothing is created on disk
-// before the settings and Redis (with a queue) have been checked.
+// before the settings, the port and Redis (with a queue) have been checked, and no job runs
+// before the API listens.
 
 export interface ServerOptions {
   host: string;
@@ -63,7 +64,10 @@ export function isLoopback(host: string): boolean {
  */
 export function checkAuth(o: Pick<ServerOptions, 'host' | 'token' | 'noAuth'>): string | null {
   if (o.noAuth && o.token)
-    throw new UsageError((name) => `${name('noAuth')} and ${name('token')} contradict each other`, 'noAuth');
+    throw new UsageError(
+      (name) => `${name('noAuth')} and a token (${name('token')} or GRADPOOL_TOKEN) contradict each other`,
+      'noAuth',
+    );
   if (o.token || o.noAuth) return null;
   if (!isLoopback(o.host)) {
     throw new UsageError(
@@ -77,81 +81,89 @@ export function checkAuth(o: Pick<ServerOptions, 'host' | 'token' | 'noAuth'>): 
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const warning = checkAuth(o);
-  // reach Redis before anything is created on disk, so a wrong --queue leaves nothing behind
+  // the port, then Redis, then the disk: a port in use or a wrong --queue leaves nothing
+  // behind (the listen below still catches a port taken in between)
+  if (o.port !== 0) await checkPortFree(o.host, o.port);
   const redis = o.queue ? await connectRedis(o.queue.url) : null;
-  let store: JobStore;
+  // what is open, to close in reverse order when start-up fails or the server stops
+  const opened: (() => Promise<void> | void)[] = [];
+  const closeAll = async () => {
+    for (const close of opened.splice(0).reverse()) await close();
+  };
+  if (redis) opened.push(() => redis.quit().then(() => {}));
   try {
-    store = openStore(ensureFolder(o.dataDir, 'dataDir'), o.dataDir);
-  } catch (e) {
-    redis?.disconnect();
-    throw e;
-  }
-  let executor: JobExecutor;
-  let stopQueue = async () => {};
-  let resumed = 0;
-  try {
+    const store = openStore(ensureFolder(o.dataDir, 'dataDir'), o.dataDir);
+    opened.push(() => store.close());
+    let executor: JobExecutor;
+    let startJobs: () => Promise<number>;
     if (!redis || !o.queue) {
       const runner = new JobRunner(store, { concurrency: o.concurrency, checkpointEvery: o.checkpointEvery });
-      resumed = store.requeueRunning();
-      runner.kick();
       executor = runner;
+      startJobs = async () => {
+        const resumed = store.requeueRunning();
+        runner.kick();
+        return resumed;
+      };
     } else {
       // jobs go to BullMQ; this server (with concurrency > 0) is one of the workers taking them
-      const queueName = o.queue.name;
-      const dispatcher = await QueueDispatcher.open(store, redis, queueName, o.log);
-      const worker =
-        o.concurrency > 0
-          ? await QueueWorker.start(redis, {
-              queueName,
-              threads: o.threads,
-              concurrency: o.concurrency,
-              checkpointEvery: o.checkpointEvery,
-              lockDurationMs: 30_000,
-              workDir: join(store.dataDir, 'worker'),
-              log: o.log,
-            })
-          : null;
-      executor = dispatcher;
-      stopQueue = async () => {
-        await worker?.close();
-        await redis.quit();
+      const queue = o.queue;
+      executor = await QueueDispatcher.open(store, redis, queue.name, o.log);
+      startJobs = async () => {
+        if (o.concurrency === 0) return 0;
+        const worker = await QueueWorker.start(redis, {
+          queueName: queue.name,
+          threads: o.threads,
+          concurrency: o.concurrency,
+          checkpointEvery: o.checkpointEvery,
+          lockDurationMs: 30_000,
+          workDir: join(store.dataDir, 'worker'),
+          log: o.log,
+        });
+        opened.push(() => worker.close());
+        return 0;
       };
     }
+    // first when stopping: new jobs get 503 while running ones checkpoint and stay resumable
+    let shutdown: Promise<void> | undefined;
+    const stopJobs = () => {
+      shutdown ??= executor.shutdown();
+      return shutdown;
+    };
+    opened.push(stopJobs);
+    const app = buildApp(store, executor, { ...o.limits, token: o.token });
+    try {
+      await app.listen({ host: o.host, port: o.port });
+    } catch (e) {
+      throw listenError(e, o.host, o.port);
+    }
+    opened.push(() => app.close());
+    // jobs start once the API listens: a server that cannot serve runs nothing
+    const resumed = await startJobs();
+    if (warning) o.warn(warning);
+    const close = async () => {
+      await stopJobs();
+      await closeAll();
+    };
+    return { url: boundUrl(app), dataDir: store.dataDir, resumed, app, close };
   } catch (e) {
-    redis?.disconnect();
-    store.close();
+    await closeAll();
     throw e;
   }
-  const app = buildApp(store, executor, { ...o.limits, token: o.token });
-  try {
-    await app.listen({ host: o.host, port: o.port });
-  } catch (e) {
-    await executor.shutdown();
-    await stopQueue();
-    store.close();
-    throw listenError(e, o.host, o.port);
-  }
-  if (warning) o.warn(warning);
-  return {
-    url: boundUrl(app),
-    dataDir: store.dataDir,
-    resumed,
-    app,
-    async close() {
-      // new jobs get 503 meanwhile; running ones checkpoint and stay resumable
-      await executor.shutdown();
-      await stopQueue();
-      await app.close();
-      store.close();
-    },
-  };
+}
+
+/** A UsageError when `host:port` cannot be bound, found by binding it for a moment. */
+function checkPortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (e) => reject(listenError(e, host, port)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 function openStore(folder: string, dataDir: string): JobStore {
+  let store: JobStore;
   try {
-    const store = new JobStore(folder);
-    recordHolder(store.dataDir);
-    return store;
+    store = new JobStore(folder);
   } catch (e) {
     if (e instanceof StoreLocked) {
       throw new UsageError(
@@ -165,6 +177,16 @@ function openStore(folder: string, dataDir: string): JobStore {
       'dataDir',
     );
   }
+  try {
+    recordHolder(store.dataDir);
+  } catch (e) {
+    store.close();
+    throw new UsageError(
+      (name) => `${name('dataDir')} ${dataDir}: cannot write ${HOLDER_FILE}: ${(e as Error).message}`,
+      'dataDir',
+    );
+  }
+  return store;
 }
 
 /** The address as bound: fastify's own answer names 127.0.0.1 for 0.0.0.0. */

@@ -122,6 +122,36 @@ export const controlBytes = (threads: number) => errorOffset(threads) + ERROR_TE
 /** The parameter copy (0 or 1) that step i of a command reads, when `current` is CURRENT. */
 export const copyForStep = (current: number, i: number): number => (current + i) & 1;
 
+/** A training command's arguments: `steps` steps of `rows` rows, the first at `first`. */
+export interface TrainCommand {
+  /** position in the permutation of the first step's first row */
+  first: number;
+  rows: number;
+  /** shards of each step: ceil(rows / SHARD_ROWS) */
+  shards: number;
+  steps: number;
+  /** the run's index of the first step (what a fault's draw depends on) */
+  serial: number;
+  /** tries of the first step, this one included */
+  attempt: number;
+}
+
+/** An evaluation command's arguments: rows [first, first + count) of a split, in `chunks`. */
+export interface EvalCommand {
+  split: 'train' | 'test';
+  first: number;
+  count: number;
+  chunks: number;
+  /** write each row's predicted class */
+  predictions: boolean;
+}
+
+/** The run's index of step i of a command, as a fault's draw takes it (modulo 2³²). */
+export const stepSerial = (c: TrainCommand, i: number): number => (c.serial + i) | 0;
+
+/** Tries of step i of a command: only the first step can have been tried before. */
+export const stepAttempt = (c: TrainCommand, i: number): number => (i === 0 ? c.attempt : 1);
+
 export interface ReportedError {
   readonly shard: number;
   /** the first line of the worker's message */
@@ -159,6 +189,63 @@ export class ControlBlock {
     Atomics.add(this.ints, READY, 1);
     Atomics.notify(this.ints, READY);
     return gen;
+  }
+
+  /** Coordinator: the update's hyper-parameters, read by every step until changed. */
+  setHyperparameters(lr: number, momentum: number, weightDecay: number): void {
+    this.floats[F_LR] = lr;
+    this.floats[F_MOMENTUM] = momentum;
+    this.floats[F_WEIGHT_DECAY] = weightDecay;
+  }
+
+  /** Coordinator: writes a training command's arguments (publish(CMD_TRAIN_STEPS) starts it). */
+  writeTrain(c: TrainCommand): void {
+    const { ints } = this;
+    ints[FIRST] = c.first;
+    ints[COUNT] = c.rows;
+    ints[TASKS] = c.shards;
+    ints[STEPS] = c.steps;
+    ints[STEP_SERIAL] = c.serial | 0;
+    ints[ATTEMPT] = c.attempt;
+    this.floats[F_INV_BATCH] = 1 / c.rows;
+  }
+
+  /** Worker: the training command's arguments, into `out` (no allocation per command). */
+  readTrain(out: TrainCommand): TrainCommand {
+    const { ints } = this;
+    out.first = ints[FIRST];
+    out.rows = ints[COUNT];
+    out.shards = ints[TASKS];
+    out.steps = ints[STEPS];
+    out.serial = ints[STEP_SERIAL];
+    out.attempt = ints[ATTEMPT];
+    return out;
+  }
+
+  /** Coordinator: writes an evaluation command's arguments (publish(CMD_EVAL) starts it). */
+  writeEval(c: EvalCommand): void {
+    const { ints } = this;
+    ints[SPLIT] = c.split === 'test' ? SPLIT_TEST : SPLIT_TRAIN;
+    ints[WANT_PREDICTIONS] = c.predictions ? 1 : 0;
+    ints[FIRST] = c.first;
+    ints[COUNT] = c.count;
+    ints[TASKS] = c.chunks;
+  }
+
+  /** Worker: the evaluation command's arguments, into `out`. */
+  readEval(out: EvalCommand): EvalCommand {
+    const { ints } = this;
+    out.split = ints[SPLIT] === SPLIT_TEST ? 'test' : 'train';
+    out.predictions = ints[WANT_PREDICTIONS] !== 0;
+    out.first = ints[FIRST];
+    out.count = ints[COUNT];
+    out.chunks = ints[TASKS];
+    return out;
+  }
+
+  /** Worker: the command just published (CMD_TRAIN_STEPS, CMD_EVAL or CMD_STOP). */
+  get command(): number {
+    return Atomics.load(this.ints, CMD);
   }
 
   /** Coordinator: starts `cmd` on the arguments already written. */
@@ -200,12 +287,13 @@ export class ControlBlock {
   }
 
   /**
-   * Worker: arrives at the barrier. The last of the threads gets -1 and must release() the
-   * others; the rest get the phase to wait on (PHASE changes when they are released).
+   * Worker: arrives at the barrier. The last of the threads gets null and must release() the
+   * others; the rest get the phase to wait on (PHASE changes when they are released; it is
+   * any Int32, negative once it wraps).
    */
-  arrive(): number {
+  arrive(): number | null {
     const phase = Atomics.load(this.ints, PHASE);
-    return Atomics.add(this.ints, ARRIVED, 1) + 1 === this.threads ? -1 : phase;
+    return Atomics.add(this.ints, ARRIVED, 1) + 1 === this.threads ? null : phase;
   }
 
   /** Worker, the last to arrive: opens the barrier for the next round and wakes the others. */

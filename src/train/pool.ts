@@ -6,30 +6,16 @@ import { type ArenaPlan, allocateArena } from '../nn/arena.js';
 import type { KernelName } from '../nn/kernels/types.js';
 import type { NetworkLayout } from '../nn/layout.js';
 import {
-  ATTEMPT,
   CMD_EVAL,
   CMD_TRAIN_STEPS,
-  COUNT,
   ControlBlock,
   DONE,
   EVAL_ROWS,
-  F_INV_BATCH,
-  F_LR,
-  F_MOMENTUM,
-  F_WEIGHT_DECAY,
-  FIRST,
   MAX_STEPS,
   READY,
   type SessionInit,
   SHARD_ROWS,
-  SPLIT,
-  SPLIT_TEST,
-  SPLIT_TRAIN,
-  STEP_SERIAL,
-  STEPS,
-  TASKS,
   TIMING_FIELDS,
-  WANT_PREDICTIONS,
 } from './control.js';
 import { type FaultSpec, parseFaultSpec } from './faults.js';
 import type { ResolvedKernels } from './kernels.js';
@@ -178,10 +164,7 @@ export class StepPool {
   }
 
   setHyperparameters(lr: number, momentum: number, weightDecay: number): void {
-    const f = this.control.floats;
-    f[F_LR] = lr;
-    f[F_MOMENTUM] = momentum;
-    f[F_WEIGHT_DECAY] = weightDecay;
+    this.control.setHyperparameters(lr, momentum, weightDecay);
   }
 
   /**
@@ -204,18 +187,18 @@ export class StepPool {
     if (rows > this.options.plan.batch.rows) throw new RangeError(`${rows} rows exceed the planned batch`);
     if (this.closed) throw new Error('the pool is closed');
     const shards = Math.ceil(rows / SHARD_ROWS);
-    const { ints, floats } = this.control;
-    floats[F_INV_BATCH] = 1 / rows;
-    ints[COUNT] = rows;
-    ints[TASKS] = shards;
     const maxRetries = this.options.maxRetries ?? 3;
     let done = 0;
     // tries of the command's first uncommitted step
     for (let attempt = 1; ; attempt++) {
-      ints[FIRST] = first + done * rows;
-      ints[STEPS] = steps - done;
-      ints[STEP_SERIAL] = (serial + done) | 0;
-      ints[ATTEMPT] = attempt;
+      this.control.writeTrain({
+        first: first + done * rows,
+        rows,
+        shards,
+        steps: steps - done,
+        serial: serial + done,
+        attempt,
+      });
       const failure = await this.attempt(CMD_TRAIN_STEPS);
       // no thread can commit a step once the threads are gone
       if (failure) await this.stopThreads(false);
@@ -236,12 +219,7 @@ export class StepPool {
     const data = split === 'test' ? this.options.dataset.test : this.options.dataset.train;
     const n = count ?? data.count;
     const chunks = Math.ceil(n / EVAL_ROWS);
-    const { ints } = this.control;
-    ints[SPLIT] = split === 'test' ? SPLIT_TEST : SPLIT_TRAIN;
-    ints[WANT_PREDICTIONS] = split === 'test' ? 1 : 0;
-    ints[FIRST] = 0;
-    ints[COUNT] = n;
-    ints[TASKS] = chunks;
+    this.control.writeEval({ split, first: 0, count: n, chunks, predictions: split === 'test' });
     await this.run(CMD_EVAL);
     this.sumStats(0, chunks, out);
   }
@@ -263,9 +241,10 @@ export class StepPool {
     for (let attempt = 1; ; attempt++) {
       const failure = await this.attempt(cmd);
       if (!failure) return;
+      // gone before any rethrow: a hung thread would otherwise hold close() forever
+      await this.stopThreads(false);
       if (attempt > maxRetries) throw new CommandFailed(failure.shard, attempt, failure.cause);
       this.retries++;
-      await this.stopThreads(false);
       await this.start();
     }
   }

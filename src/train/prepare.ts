@@ -2,6 +2,7 @@ import { type Dataset, loadDataset } from '../data/dataset.js';
 import { shapeOf } from '../data/shape.js';
 import { UsageError } from '../errors.js';
 import type { Checkpoint } from '../io/checkpoint.js';
+import type { ArenaPlan } from '../nn/arena.js';
 import type { NetworkLayout } from '../nn/layout.js';
 import { KERNEL_CHOICES, type KernelChoice, resolveConfig, type TrainConfig } from './config.js';
 import { type ResolvedKernels, resolveKernels } from './kernels.js';
@@ -32,6 +33,8 @@ export interface PreparedRun {
   readonly config: TrainConfig;
   readonly dataset: Dataset;
   readonly net: NetworkLayout;
+  /** the shared memory the run trains in, as the check planned it */
+  readonly plan: ArenaPlan;
   readonly kernels: ResolvedKernels;
   readonly stepsPerEpoch: number;
   readonly start: StartPoint;
@@ -61,7 +64,7 @@ export async function prepareRun(
   );
   if (resume) checkResumable(resume, config);
   const dataset = options.dataset ?? (await loadDataset(config.data));
-  const { net } = checkRunnable(shapeOf(dataset), config);
+  const { net, plan } = checkRunnable(shapeOf(dataset), config);
   if (resume && resume.model.layout.sizes.join(',') !== net.sizes.join(',')) {
     throw new UsageError(
       (name) =>
@@ -85,7 +88,7 @@ export async function prepareRun(
     );
   }
   const stepsPerEpoch = Math.ceil(dataset.train.count / config.batchSize);
-  return { config, dataset, net, kernels, stepsPerEpoch, start: startPoint(resume), resume };
+  return { config, dataset, net, plan, kernels, stepsPerEpoch, start: startPoint(resume), resume };
 }
 
 function startPoint(resume: Checkpoint | undefined): StartPoint {

@@ -19,8 +19,8 @@ export interface CheckpointOptions {
 export class RunCheckpoints {
   constructor(
     private readonly options: CheckpointOptions | undefined,
-    /** the run's state as it is now, to be written */
-    private readonly snapshot: () => Checkpoint,
+    /** the run's state after `globalStep` steps (counted from the first epoch), to be written */
+    private readonly snapshot: (globalStep: number) => Checkpoint,
     private readonly lr: number,
   ) {}
 
@@ -42,19 +42,19 @@ export class RunCheckpoints {
   /** After `globalStep` steps: writes the every-N-steps checkpoint if it is due. */
   afterSteps(globalStep: number): void {
     const every = this.options?.everySteps;
-    if (every && globalStep % every === 0) this.save();
+    if (every && globalStep % every === 0) this.save(globalStep);
   }
 
-  /** At an epoch's end, if asked for. */
-  atEpochEnd(): void {
-    if (this.options?.atEpochEnd) this.save();
+  /** At an epoch's end (after `globalStep` steps), if asked for. */
+  atEpochEnd(globalStep: number): void {
+    if (this.options?.atEpochEnd) this.save(globalStep);
   }
 
-  /** Writes the run's state now; returns where, or null when no checkpoint was asked for. */
-  save(): string | null {
+  /** Writes the run's state after `globalStep` steps; returns where, or null when none was asked for. */
+  save(globalStep: number): string | null {
     const o = this.options;
     if (!o) return null;
-    const c = this.snapshot();
+    const c = this.snapshot(globalStep);
     assertFinite(c, this.lr);
     saveCheckpoint(o.path, c);
     o.onSaved?.(o.path);

@@ -1,5 +1,5 @@
 import type { Dataset } from '../data/dataset.js';
-import { GradpoolError } from '../errors.js';
+import { GradpoolError, type Message } from '../errors.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import { coreCount } from '../machine.js';
 import { initParams } from '../nn/init.js';
@@ -86,7 +86,7 @@ const INTERRUPT_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGPIPE: 141
 /** Raised when training stops on request after saving a checkpoint. */
 export class TrainingInterrupted extends GradpoolError {
   constructor(
-    message: string,
+    message: Message,
     readonly checkpoint: string | null,
     exitCode = 130,
   ) {
@@ -102,12 +102,13 @@ export class TrainingInterrupted extends GradpoolError {
 export async function train(input: Partial<TrainConfig>, options: TrainOptions = {}): Promise<TrainResult> {
   const run = await prepareRun(input, options);
   const { config, dataset, net, kernels, stepsPerEpoch, start } = run;
-  const pool = await StepPool.forNetwork({
+  const pool = await StepPool.open({
     net,
+    plan: run.plan,
     dataset,
     threads: config.threads,
-    kernels,
-    batchRows: config.batchSize,
+    kernels: kernels.name,
+    wasmModule: kernels.module,
     maxRetries: config.maxRetries,
     stepTimeoutMs: config.stepTimeout * 1000,
   });
@@ -122,8 +123,8 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
     const epochRng = new Uint32Array(rng.state);
     const checkpoints = new RunCheckpoints(
       options.checkpoint,
-      () => {
-        const step = runner.globalStep - (at.epoch - 1) * stepsPerEpoch;
+      (globalStep) => {
+        const step = globalStep - (at.epoch - 1) * stepsPerEpoch;
         return snapshot(run, pool, { ...at, step, epochRng, metrics });
       },
       config.lr,
@@ -133,12 +134,12 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
     const interrupt = (epoch: number, step: number, sums: EpochSums): never => {
       Object.assign(at, { epoch, sums });
       throw interruption(
-        checkpoints.save(),
+        checkpoints.save((epoch - 1) * stepsPerEpoch + step),
         `epoch ${epoch}, step ${step} of ${stepsPerEpoch}`,
         options.signal,
       );
     };
-    const runner: EpochRunner = new EpochRunner(
+    const runner = new EpochRunner(
       {
         pool,
         config,
@@ -167,7 +168,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       // The next epoch's state: its permutation comes from the generator as it is now.
       epochRng.set(rng.state);
       Object.assign(at, { epoch: epoch + 1, sums: { loss: 0, correct: 0, seen: 0 } });
-      checkpoints.atEpochEnd();
+      checkpoints.atEpochEnd(runner.globalStep);
       if (options.signal?.aborted && epoch < config.epochs) interrupt(epoch + 1, 0, at.sums);
     }
     return {
@@ -265,9 +266,10 @@ function snapshot(
 function interruption(path: string | null, where: string, signal?: AbortSignal): TrainingInterrupted {
   const signalName = signal?.reason instanceof Error ? signal.reason.message : String(signal?.reason ?? '');
   return new TrainingInterrupted(
-    path
-      ? `interrupted at ${where}; checkpoint written to ${path}; continue with --resume ${path}`
-      : `interrupted at ${where}; no checkpoint was requested`,
+    (name) =>
+      path
+        ? `interrupted at ${where}; checkpoint written to ${path}; continue with ${name('resume')} ${path}`
+        : `interrupted at ${where}; no checkpoint was requested`,
     path,
     INTERRUPT_EXIT_CODES[signalName] ?? 130,
   );
