@@ -271,15 +271,18 @@ describe('gradpool train and eval', () => {
     assert.match(r.stderr, /x.safetensors: not a valid gradpool model: header length/);
   });
 
-  it('eval refuses a model whose shape does not fit the data: exit 2', (t) => {
+  it('eval refuses a model whose shape does not fit the data: exit 2, naming the data it was trained on', (t) => {
     const dir = tempDir(t);
     const out = join(dir, 'm.safetensors');
     assert.equal(runCli(['train', '--hidden', '8', '--epochs', '1', '--out', out]).status, 0);
     const data = join(dir, 'idx');
-    // a 2×2-pixel IDX dataset
+    writeIdxFolder(data, 20, 10, 14);
     const r = runCli(['eval', '--model', out, '--data', `idx:${data}`]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /no such directory/);
+    assert.equal(
+      r.stderr,
+      `gradpool: the model expects 784 inputs and 10 classes; idx:${data} has 196 and 10; the model was trained on mnist\n`,
+    );
   });
 });
 

@@ -97,9 +97,9 @@ export function syntheticDataset(trainCount: number, testCount: number, features
   };
 }
 
-/** An IDX folder of `trainCount` + `testCount` 28×28 images like syntheticDataset's, raw files. */
-export function writeIdxFolder(dir: string, trainCount: number, testCount: number): void {
-  const d = syntheticDataset(trainCount, testCount, 784);
+/** An IDX folder of `trainCount` + `testCount` side×side images like syntheticDataset's, raw files. */
+export function writeIdxFolder(dir: string, trainCount: number, testCount: number, side = 28): void {
+  const d = syntheticDataset(trainCount, testCount, side * side);
   mkdirSync(dir, { recursive: true });
   const header = (magic: number, dims: number[]) => {
     const b = Buffer.alloc(4 + 4 * dims.length);
@@ -112,7 +112,10 @@ export function writeIdxFolder(dir: string, trainCount: number, testCount: numbe
       name === 'train'
         ? ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte']
         : ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
-    writeFileSync(join(dir, images), Buffer.concat([header(0x0803, [split.count, 28, 28]), split.images]));
+    writeFileSync(
+      join(dir, images),
+      Buffer.concat([header(0x0803, [split.count, side, side]), split.images]),
+    );
     writeFileSync(join(dir, labels), Buffer.concat([header(0x0801, [split.count]), split.labels]));
   };
   write('train', d.train);

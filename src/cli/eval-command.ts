@@ -33,7 +33,7 @@ export const evalCommand: CommandModule = {
     });
     // evaluating on other data than the model learnt is allowed, but should not pass unnoticed
     const note = trainedOn && trainedOn !== data ? `the model was trained on ${trainedOn}` : null;
-    const r = await evaluate(model, data, { threads, kernels, note: note ?? undefined });
+    const r = await evaluate(model, data, { threads, kernels });
     if (argv.json) {
       const { accuracy, loss, count, confusion } = r;
       const json = { accuracy, loss, count, confusion, data, trainedOn: trainedOn ?? null };

@@ -5,7 +5,7 @@ import { writeFileAtomic } from './atomic-write.js';
 import {
   CHECKPOINT_FORMAT,
   checkpointDigest,
-  modelFromSafetensors,
+  modelFromDecoded,
   modelMetadata,
   modelTensors,
   readModelBytes,
@@ -63,18 +63,20 @@ export function saveCheckpoint(path: string, c: Checkpoint): void {
 export function loadCheckpoint(path: string): Checkpoint {
   const bytes = readModelBytes(path);
   try {
-    const { metadata } = decodeSafetensors(bytes);
+    const decoded = decodeSafetensors(bytes);
+    const { metadata } = decoded;
     if (metadata.format !== CHECKPOINT_FORMAT) {
       throw new ModelFileError(
         `__metadata__.format is ${JSON.stringify(metadata.format)}, expected "${CHECKPOINT_FORMAT}"`,
       );
     }
     // The parameters are checked as a model (digest, architecture, shapes, finite values).
-    const model = modelFromSafetensors(bytes, { format: CHECKPOINT_FORMAT, extraPrefixes: ['momentum'] });
-    const momentum = modelFromSafetensors(bytes, {
+    const model = modelFromDecoded(decoded, { format: CHECKPOINT_FORMAT, extraPrefixes: ['momentum'] });
+    const momentum = modelFromDecoded(decoded, {
       format: CHECKPOINT_FORMAT,
       prefix: 'momentum',
       extraPrefixes: ['layers'],
+      verified: true,
     });
     const config = parseObject(metadata.config, 'config');
     const state = parseObject(metadata.state, 'state') as unknown as TrainState;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ModelFileError } from '../errors.js';
 import { ACTIVATIONS, type Activation, networkLayout } from '../nn/layout.js';
@@ -16,6 +16,7 @@ export const MODEL_FORMAT = 'gradpool-mlp';
 /** 1: no digest (read as is); 2: `sha256` in __metadata__ */
 export const MODEL_VERSION = '2';
 const VERSIONS = ['1', '2'];
+const DAMAGED = 'checksum mismatch: the file was changed or damaged after it was written';
 
 export function modelTensors(model: Model, prefix = 'layers'): Map<string, Tensor> {
   const tensors = new Map<string, Tensor>();
@@ -54,11 +55,7 @@ export function saveModel(path: string, model: Model, extra: Record<string, stri
  */
 export function modelDigest(tensors: ReadonlyMap<string, Tensor>, metadata: Record<string, string>): string {
   const h = createHash('sha256');
-  for (const name of [...tensors.keys()].sort()) {
-    const t = tensors.get(name) as Tensor;
-    h.update(`${name}\0${t.shape.join(',')}\0`);
-    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  }
+  hashTensors(h, tensors, (name, t) => `${name}\0${t.shape.join(',')}\0`);
   const keys = Object.keys(metadata)
     .filter((k) => k !== 'sha256')
     .sort();
@@ -73,18 +70,33 @@ export function checkpointDigest(
   state: string,
 ): string {
   const h = createHash('sha256');
-  for (const name of [...tensors.keys()].sort()) {
-    const t = tensors.get(name) as Tensor;
-    h.update(name);
-    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  }
+  // the name alone before each tensor's bytes: the format checkpoints have had from the start
+  hashTensors(h, tensors, (name) => name);
   h.update(config);
   h.update(state);
   return h.digest('hex');
 }
 
-/** A model file's digest, when it has one, must match what it holds. */
+/** Each tensor in name order: `label(name, tensor)`, then its bytes. */
+function hashTensors(
+  h: Hash,
+  tensors: ReadonlyMap<string, Tensor>,
+  label: (name: string, t: Tensor) => string,
+): void {
+  for (const name of [...tensors.keys()].sort()) {
+    const t = tensors.get(name) as Tensor;
+    h.update(label(name, t));
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+}
+
+/** A file's digest must match what it holds: a checkpoint's always, a model's since version 2. */
 function checkDigest(tensors: ReadonlyMap<string, Tensor>, metadata: Record<string, string>): void {
+  if (metadata.format === CHECKPOINT_FORMAT) {
+    if (checkpointDigest(tensors, metadata.config ?? '', metadata.state ?? '') !== metadata.sha256)
+      throw new ModelFileError(DAMAGED);
+    return;
+  }
   if (!VERSIONS.includes(metadata.version))
     throw new ModelFileError(
       `__metadata__.version ${JSON.stringify(metadata.version)} is not one this gradpool reads (${VERSIONS.join(', ')})`,
@@ -93,8 +105,7 @@ function checkDigest(tensors: ReadonlyMap<string, Tensor>, metadata: Record<stri
     if (metadata.version === '1') return; // written before models carried a digest
     throw new ModelFileError('__metadata__.sha256 is missing');
   }
-  if (modelDigest(tensors, metadata) !== metadata.sha256)
-    throw new ModelFileError('checksum mismatch: the file was changed or damaged after it was written');
+  if (modelDigest(tensors, metadata) !== metadata.sha256) throw new ModelFileError(DAMAGED);
 }
 
 /** A model or checkpoint file's bytes; an unreadable file is a ModelFileError naming it. */
@@ -128,23 +139,31 @@ export interface ReadOptions {
   prefix?: string;
   /** other prefixes that may be present */
   extraPrefixes?: string[];
+  /** the digest was checked already (a second view of the same decoded file) */
+  verified?: boolean;
 }
 
 export const CHECKPOINT_FORMAT = 'gradpool-checkpoint';
 
-/** Builds a model from safetensors bytes, checking architecture, shapes and that values are finite. */
+/** Builds a model from safetensors bytes, checking digest, architecture, shapes and that values are finite. */
 export function modelFromSafetensors(bytes: Uint8Array, options: ReadOptions = {}): Model {
+  return modelFromDecoded(decodeSafetensors(bytes), options);
+}
+
+/** modelFromSafetensors on a file already decoded (a checkpoint reads two models from one). */
+export function modelFromDecoded(
+  decoded: ReturnType<typeof decodeSafetensors>,
+  options: ReadOptions = {},
+): Model {
   const prefix = options.prefix ?? 'layers';
-  const { tensors, metadata } = decodeSafetensors(bytes);
+  const { tensors, metadata } = decoded;
   const accepted = options.format ? [options.format] : [MODEL_FORMAT, CHECKPOINT_FORMAT];
   if (!accepted.includes(metadata.format)) {
     throw new ModelFileError(
       `__metadata__.format is ${JSON.stringify(metadata.format)}, expected "${options.format ?? MODEL_FORMAT}"`,
     );
   }
-  if (metadata.format === MODEL_FORMAT) checkDigest(tensors, metadata);
-  else if (checkpointDigest(tensors, metadata.config ?? '', metadata.state ?? '') !== metadata.sha256)
-    throw new ModelFileError('checksum mismatch: the file was changed or damaged after it was written');
+  if (!options.verified) checkDigest(tensors, metadata);
   const sizes = (metadata.layers ?? '').split(',').map(Number);
   if (sizes.length < 2 || !sizes.every((n) => Number.isInteger(n) && n > 0)) {
     throw new ModelFileError(`__metadata__.layers ${JSON.stringify(metadata.layers)} is not a list of sizes`);

@@ -163,7 +163,7 @@ export class ControlBlock {
   readonly ints: Int32Array;
   readonly floats: Float64Array;
   /** Int32, CLAIM_STRIDE per worker: the next unclaimed block of each worker's share */
-  readonly claims: Int32Array;
+  private readonly claims: Int32Array;
   private readonly errorText: Uint8Array;
 
   constructor(

@@ -18,8 +18,6 @@ export interface EvaluateOptions {
   threads?: number;
   kernels?: KernelChoice;
   dataset?: Dataset;
-  /** added to the error when the model does not fit the data (e.g. which data it was trained on) */
-  note?: string;
 }
 
 /** Loss, accuracy and confusion matrix of a model on a dataset's test split, across the pool. */
@@ -33,7 +31,9 @@ export async function evaluate(
   const dataset = typeof data === 'string' ? await loadDataset(data) : data;
   const sizes = model.layout.sizes;
   if (sizes[0] !== dataset.features || sizes[sizes.length - 1] !== dataset.classes) {
-    const note = options.note ? `; ${options.note}` : '';
+    // the usual cause: data other than the model's own, which its file's metadata names
+    const trainedOn = model.metadata?.data;
+    const note = trainedOn && trainedOn !== dataset.spec ? `; the model was trained on ${trainedOn}` : '';
     throw new UsageError(
       `the model expects ${sizes[0]} inputs and ${sizes[sizes.length - 1]} classes; ${dataset.spec} has ${dataset.features} and ${dataset.classes}${note}`,
     );
