@@ -607,7 +607,8 @@ export function softmaxCrossEntropy(logits: usize, labels: usize, B: i32, C: i32
 
 /**
  * SGD over n floats from (params, velocity) into (paramsOut, velocityOut), which may alias:
- * g = grad·invBatch + wd·w, v' = μ·v + g, w' = w − lr·v' (float32 throughout)
+ * g = grad·invBatch + wd·w, v' = μ·v + g, w' = w − lr·v' (nesterov: w' = w − lr·(g + μ·v')),
+ * float32 throughout, unfused in every build (the update's bits are the same in both)
  */
 export function sgdUpdate(
   params: usize,
@@ -620,11 +621,13 @@ export function sgdUpdate(
   momentum: f64,
   weightDecay: f64,
   invBatch: f64,
+  nesterov: f64,
 ): void {
   const vlr = f32x4.splat(<f32>lr);
   const vmu = f32x4.splat(<f32>momentum);
   const vwd = f32x4.splat(<f32>weightDecay);
   const vinv = f32x4.splat(<f32>invBatch);
+  const nag = nesterov != 0;
   let j = 0;
   for (; j + 4 <= n; j += 4) {
     const off = <usize>j << 2;
@@ -632,7 +635,8 @@ export function sgdUpdate(
     const g = f32x4.add(f32x4.mul(v128.load(grad + off), vinv), f32x4.mul(vwd, w));
     const v = f32x4.add(f32x4.mul(vmu, v128.load(velocity + off)), g);
     v128.store(velocityOut + off, v);
-    v128.store(paramsOut + off, f32x4.sub(w, f32x4.mul(vlr, v)));
+    const d = nag ? f32x4.add(g, f32x4.mul(vmu, v)) : v;
+    v128.store(paramsOut + off, f32x4.sub(w, f32x4.mul(vlr, d)));
   }
   for (; j < n; j++) {
     const off = <usize>j << 2;
@@ -640,6 +644,70 @@ export function sgdUpdate(
     const g = load<f32>(grad + off) * <f32>invBatch + <f32>weightDecay * w;
     const v = <f32>momentum * load<f32>(velocity + off) + g;
     store<f32>(velocityOut + off, v);
-    store<f32>(paramsOut + off, w - <f32>lr * v);
+    const d = nag ? g + <f32>momentum * v : v;
+    store<f32>(paramsOut + off, w - <f32>lr * d);
+  }
+}
+
+/**
+ * Adam / AdamW over n floats, PyTorch's order of operations in float32, unfused in every
+ * build: g = grad·invBatch + wd·w; w₀ = w·decay; m' = β₁m + (1−β₁)g; v' = β₂v + (1−β₂)g·g;
+ * w' = w₀ − stepSize·m' / (√v' / bc2Sqrt + eps). Outputs may alias inputs.
+ */
+export function adamUpdate(
+  params: usize,
+  m: usize,
+  v: usize,
+  paramsOut: usize,
+  mOut: usize,
+  vOut: usize,
+  grad: usize,
+  n: i32,
+  stepSize: f64,
+  beta1: f64,
+  beta2: f64,
+  eps: f64,
+  weightDecay: f64,
+  decay: f64,
+  bc2Sqrt: f64,
+  invBatch: f64,
+): void {
+  const b1 = <f32>beta1;
+  const b2 = <f32>beta2;
+  const c1 = <f32>(1 - beta1);
+  const c2 = <f32>(1 - beta2);
+  const vb1 = f32x4.splat(b1);
+  const vb2 = f32x4.splat(b2);
+  const vc1 = f32x4.splat(c1);
+  const vc2 = f32x4.splat(c2);
+  const veps = f32x4.splat(<f32>eps);
+  const vwd = f32x4.splat(<f32>weightDecay);
+  const vdecay = f32x4.splat(<f32>decay);
+  const vbc2 = f32x4.splat(<f32>bc2Sqrt);
+  const vstep = f32x4.splat(<f32>stepSize);
+  const vinv = f32x4.splat(<f32>invBatch);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const off = <usize>j << 2;
+    const w = v128.load(params + off);
+    const g = f32x4.add(f32x4.mul(v128.load(grad + off), vinv), f32x4.mul(vwd, w));
+    const m1 = f32x4.add(f32x4.mul(vb1, v128.load(m + off)), f32x4.mul(vc1, g));
+    const v1 = f32x4.add(f32x4.mul(vb2, v128.load(v + off)), f32x4.mul(vc2, f32x4.mul(g, g)));
+    v128.store(mOut + off, m1);
+    v128.store(vOut + off, v1);
+    const denom = f32x4.add(f32x4.div(f32x4.sqrt(v1), vbc2), veps);
+    const w0 = f32x4.mul(w, vdecay);
+    v128.store(paramsOut + off, f32x4.sub(w0, f32x4.mul(vstep, f32x4.div(m1, denom))));
+  }
+  for (; j < n; j++) {
+    const off = <usize>j << 2;
+    const w = load<f32>(params + off);
+    const g = load<f32>(grad + off) * <f32>invBatch + <f32>weightDecay * w;
+    const m1 = b1 * load<f32>(m + off) + c1 * g;
+    const v1 = b2 * load<f32>(v + off) + c2 * (g * g);
+    store<f32>(mOut + off, m1);
+    store<f32>(vOut + off, v1);
+    const denom = Mathf.sqrt(v1) / <f32>bc2Sqrt + <f32>eps;
+    store<f32>(paramsOut + off, w * <f32>decay - <f32>stepSize * (m1 / denom));
   }
 }

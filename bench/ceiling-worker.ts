@@ -84,7 +84,7 @@ if (kind === 'madd') {
       for (let r = rows0; r < rows1; r += B) {
         const at = w + r * I;
         const v = velocity + (r - rows0) * I;
-        k.sgdUpdate(at, v, at, v, a, Math.min(B, rows1 - r) * I, 1e-6, 0.9, 0, 1);
+        k.sgdUpdate(at, v, at, v, a, Math.min(B, rows1 - r) * I, 1e-6, 0.9, 0, 1, 0);
       }
       if (columns) for (let i = batch0; i < batch1; i++) m[i] = m[a + (i % (B * I))];
       if (barrier()) return false;

@@ -35,6 +35,8 @@ import { scalingSvg } from './svg.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const PEERS = join(ROOT, 'bench/peers');
+/** the Python with torch: $PYTHON, else python3 on PATH (Debian's python3-torch is in /usr/bin/python3) */
+const PYTHON = process.env.PYTHON || 'python3';
 
 const { values } = parseArgs({
   options: {
@@ -177,7 +179,7 @@ if (!values['no-peer']) {
 if (values.pytorch) {
   const fastest = new Map<number, PeerRow>();
   for (let round = 0; round < rounds; round++) {
-    const r = spawnSync('python3', [join(PEERS, 'pytorch_recipe.py'), String(seconds), threads.join(',')], {
+    const r = spawnSync(PYTHON, [join(PEERS, 'pytorch_recipe.py'), String(seconds), threads.join(',')], {
       encoding: 'utf8',
     });
     if (r.status !== 0) {

@@ -27,10 +27,51 @@ describe('gradpool train: bad input', () => {
     [['--epochs', '1.5'], /--epochs must be a whole number, got '1.5'/],
     [['--activation', 'gelu'], /^gradpool: --activation must be one of relu, tanh, sigmoid, got 'gelu'\n$/],
     [['--frobnicate'], /^gradpool: unknown flag --frobnicate\n$/],
-    // yargs lists a kebab-case flag twice (lr-schedule, lrSchedule); a typo gets the nearest flag
-    [['--lr-schedule', 'cosine'], /^gradpool: unknown flag --lr-schedule\n$/],
+    // yargs lists a kebab-case flag twice (label-smoothing, labelSmoothing); a typo gets the nearest flag
+    [['--label-smoothing', '0.1'], /^gradpool: unknown flag --label-smoothing\n$/],
     [['--thread', '2'], /^gradpool: unknown flag --thread \(did you mean --threads\?\)\n$/],
-    [['--lrSchedule', 'cosine'], /^gradpool: unknown flag --lrSchedule\n$/],
+    [['--labelSmoothing', '0.1'], /^gradpool: unknown flag --labelSmoothing\n$/],
+    // the recipes' settings (issue 14): each refused with the flag it is about
+    [['--optimizer', 'adam', '--beta1', '1'], /^gradpool: --beta1 must be < 1, got 1\n$/],
+    [['--optimizer', 'adamw', '--eps', '0'], /^gradpool: --eps must be > 0, got 0\n$/],
+    [['--dropout', '1'], /^gradpool: --dropout must be < 1, got 1\n$/],
+    [['--optimizer', 'rmsprop'], /^gradpool: --optimizer must be one of sgd, adam, adamw, got 'rmsprop'\n$/],
+    [['--beta1', '0.8'], /^gradpool: --beta1 applies to --optimizer adam, adamw; this run's is sgd\n$/],
+    [
+      ['--optimizer', 'adam', '--nesterov'],
+      /^gradpool: --nesterov applies to --optimizer sgd; this run's is adam\n$/,
+    ],
+    [['--lr-min', '0.001'], /^gradpool: --lr-min applies to --lr-schedule cosine; this run's is constant\n$/],
+    [
+      ['--lr-schedule', 'onecycle', '--warmup-steps', '5'],
+      /^gradpool: --warmup-steps applies to --lr-schedule constant, step, cosine; this run's is onecycle\n$/,
+    ],
+    [
+      ['--warmup-steps', '5', '--warmup-epochs', '1'],
+      /^gradpool: give --warmup-steps or --warmup-epochs, not both\n$/,
+    ],
+    // mnist's 8,000 training rows in batches of 128: 63 steps an epoch
+    [
+      ['--epochs', '1', '--warmup-steps', '63'],
+      /^gradpool: --warmup-steps: a warm-up of 63 steps does not end within the run's 63 \(1 epochs of 63\)\n$/,
+    ],
+    [
+      ['--validation-split', '0.999'],
+      /^gradpool: --validation-split 0.999 leaves 8 training rows, fewer than a --batch-size of 128\n$/,
+    ],
+    [
+      ['--early-stopping', '3'],
+      /^gradpool: --early-stopping 3 needs a validation split: add --validation-split \(e.g. 0.1\)\n$/,
+    ],
+    [
+      ['--keep', 'best'],
+      /^gradpool: --keep best needs a validation split: add --validation-split \(e.g. 0.1\)\n$/,
+    ],
+    [
+      ['--validation-split', '0.1', '--min-delta', '0.01', '--keep', 'last'],
+      /^gradpool: --min-delta applies with --early-stopping or --keep best\n$/,
+    ],
+    [['--nesterov', 'yes'], /^gradpool: unexpected argument 'yes'\n$/],
     [['mnist'], /^gradpool: unexpected argument 'mnist'\n$/],
     [['--data'], /^gradpool: --data needs a value\n$/],
     [['--threads'], /^gradpool: --threads needs a value\n$/],
@@ -242,7 +283,10 @@ describe('gradpool train and eval', () => {
     const out = join(tempDir(t), 'm.safetensors');
     const r = runCli(['train', '--hidden', '32', '--epochs', '2', '--log', 'pretty', '--out', out]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /epoch\s+train loss\s+train acc\s+test loss\s+test acc\s+samples\/s\s+seconds/);
+    assert.match(
+      r.stdout,
+      /epoch\s+train loss\s+train acc\s+test loss\s+test acc\s+lr\s+samples\/s\s+seconds/,
+    );
     assert.match(r.stdout, /2\/2\s+\d\.\d{4}\s+\d+\.\d\d%/);
     assert.match(r.stdout, /done in \d+\.\d s: test accuracy \d+\.\d\d %/);
     assert.doesNotMatch(r.stdout, /note:/, 'the default is one thread per core');

@@ -180,7 +180,7 @@ describe('the dashboard', needs(CHROMIUM), () => {
       assert.equal(await text(page, `${row} .layers`), '32 relu');
       assert.equal(
         await text(page, `${row} .optimizer`),
-        `lr ${c.lr} · momentum ${c.momentum} · weight decay ${c.weightDecay} · batch ${c.batchSize}`,
+        `sgd lr ${c.lr} · momentum ${c.momentum} · weight decay ${c.weightDecay} · batch ${c.batchSize}`,
       );
       assert.equal(await page.getAttribute(`${row} .created time`, 'datetime'), job.createdAt);
       assert.equal(await page.getAttribute(`${row} .finished time`, 'datetime'), job.finishedAt);
@@ -347,11 +347,13 @@ describe('the dashboard', needs(CHROMIUM), () => {
       for (const [key, spec] of Object.entries(CONFIG_FIELDS)) {
         const input = page.locator(`#submit [name=${key}]`);
         assert.equal(await input.count(), 1, key);
-        // threads' default is the server's, unknown to the page
-        assert.equal(await input.inputValue(), key === 'threads' ? '' : String(defaults[key]), key);
-        if (spec.kind === 'choice') {
+        // threads' default is the server's, unknown to the page; keep's depends on the validation split
+        const serverDefault = key === 'threads' || key === 'keep';
+        assert.equal(await input.inputValue(), serverDefault ? '' : String(defaults[key]), key);
+        if (spec.kind === 'choice' || spec.kind === 'boolean') {
           const options = await input.locator('option').allTextContents();
-          assert.deepEqual(options, spec.choices, key);
+          const choices = spec.kind === 'boolean' ? ['false', 'true'] : spec.choices;
+          assert.deepEqual(options, serverDefault ? ['server default', ...(choices ?? [])] : choices, key);
         }
       }
     });

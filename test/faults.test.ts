@@ -15,10 +15,10 @@ import { runCli, syntheticDataset, tempDir } from './helpers.js';
 
 const dataset = syntheticDataset(300, 60);
 const config = { hidden: [24, 12], epochs: 2, batchSize: 40, seed: 4, threads: 2, stepTimeout: 0.5 };
-const hash = (r: { model: { params: Float32Array }; velocity: Float32Array }) =>
+const hash = (r: { model: { params: Float32Array }; optimizerState: Float32Array[] }) =>
   createHash('sha256')
     .update(new Uint8Array(r.model.params.buffer))
-    .update(new Uint8Array(r.velocity.buffer))
+    .update(new Uint8Array(r.optimizerState[0].buffer))
     .digest('hex');
 
 afterEach(() => {

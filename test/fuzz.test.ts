@@ -119,7 +119,7 @@ it('500 mutations of a checkpoint: any change to its bytes is caught', (t) => {
   saveCheckpoint(path, {
     config: { seed: 1 },
     model: { layout, params },
-    velocity: params.map((v) => v / 2),
+    optimizerState: [params.map((v) => v / 2)],
     state,
   });
   const valid = readFileSync(path);

@@ -330,13 +330,13 @@ for (const fast of FAST_KERNELS) {
       fill(m, p1, 2048, 31);
       m.copyWithin(p2, p1, p1 + 2048);
       fill(m, grad, n, 41, -50, 50);
-      naive.sgdUpdate(p1, v1, p1, v1, grad, n, 0.05, 0.9, 1e-3, 1 / 128);
+      naive.sgdUpdate(p1, v1, p1, v1, grad, n, 0.05, 0.9, 1e-3, 1 / 128, 0);
       const before = m.slice(p2, p2 + 2048);
-      k.sgdUpdate(p2, v2, p3, v3, grad, n, 0.05, 0.9, 1e-3, 1 / 128);
+      k.sgdUpdate(p2, v2, p3, v3, grad, n, 0.05, 0.9, 1e-3, 1 / 128, 0);
       compare(m, p3, p1, n, 'params');
       compare(m, v3, v1, n, 'velocity');
       assert.deepEqual(m.slice(p2, p2 + 2048), before, 'the source copy is untouched');
-      k.sgdUpdate(p2, v2, p2, v2, grad, n, 0.05, 0.9, 1e-3, 1 / 128);
+      k.sgdUpdate(p2, v2, p2, v2, grad, n, 0.05, 0.9, 1e-3, 1 / 128, 0);
       compare(m, p2, p1, 2048, 'in place');
     });
   });

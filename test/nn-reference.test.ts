@@ -127,6 +127,7 @@ for (const kernels of ['naive', 'js', 'wasm'] as const) {
           c.momentum,
           c.weightDecay,
           1 / B,
+          0,
         );
         const want = flatParams(c.sizes, c.activation, after.weights, after.biases);
         const w = worstRatio(m, params, want, 0, net.size, ATOL, RTOL);

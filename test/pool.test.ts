@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { BLOCK_OUTPUTS, blockShares, gradientBlocks, MAX_ARENA_BYTES } from '../src/nn/arena.js';
 import { initParams } from '../src/nn/init.js';
 import { networkLayout } from '../src/nn/layout.js';
+import { sgd } from '../src/nn/optim/sgd.js';
 import { permutation, Rng } from '../src/nn/rng.js';
 import {
   defaultThreadCounts,
@@ -11,6 +12,7 @@ import {
   type ScalingRow,
   scalingTable,
 } from '../src/train/benchmark.js';
+import { defaultConfig } from '../src/train/config.js';
 import { MAX_STEPS } from '../src/train/control.js';
 import { KERNEL_SHAPES, type KernelSpeedRow } from '../src/train/kernel-speed.js';
 import { resolveKernels } from '../src/train/kernels.js';
@@ -81,6 +83,11 @@ describe("the threads' shares of the blocks", () => {
   });
 });
 
+const SGD_SETTINGS = { ...defaultConfig(), momentum: 0.9, weightDecay: 0.001 } as unknown as Record<
+  string,
+  number
+>;
+
 describe('commands of several steps', () => {
   it('give the bytes and per-step stats of the same steps run one at a time', async () => {
     const dataset = syntheticDataset(256, 16, 36);
@@ -90,7 +97,7 @@ describe('commands of several steps', () => {
       const pool = await StepPool.forNetwork({ net, dataset, threads, kernels, batchRows: 24 });
       try {
         initParams(net, 3, pool.params);
-        pool.setHyperparameters(0.1, 0.9, 0.001);
+        pool.setStepScalars((_t, out, at) => sgd.stepScalars(SGD_SETTINGS, 0.1, 1, out, at));
         permutation(new Rng(5), pool.order, dataset.train.count);
         const stats = Array.from({ length: MAX_STEPS }, () => ({ loss: 0, correct: 0 }));
         const steps: { loss: number; correct: number }[] = [];
@@ -100,7 +107,7 @@ describe('commands of several steps', () => {
           steps.push(...stats.slice(0, n).map((x) => ({ ...x })));
         }
         await assert.rejects(pool.trainSteps(0, 24, MAX_STEPS + 1, stats, 0), RangeError);
-        return { params: pool.params.slice(), velocity: pool.velocity.slice(), steps };
+        return { params: pool.params.slice(), velocity: pool.state[0].slice(), steps };
       } finally {
         await pool.close();
       }
@@ -203,6 +210,8 @@ describe('scaling measurements', () => {
     const table = (threads: number[], cores: number) =>
       scalingTable({
         kernels: 'js',
+        optimizer: 'sgd',
+        dropout: 0,
         layers: [4, 2],
         batchSize: 8,
         rows: threads.map((t) => row(t, 1000 * t)),

@@ -216,7 +216,7 @@ describe('the parts of a run', () => {
     const resume = {
       config: { ...fresh.config },
       model: { layout: fresh.net, params: new Float32Array(fresh.net.size) },
-      velocity: new Float32Array(fresh.net.size),
+      optimizerState: [new Float32Array(fresh.net.size)],
       state: {
         epoch: 2,
         step: 3,

@@ -3,9 +3,11 @@
 // Nothing here allocates per step: views and scratch are set up once.
 
 import { blockShares, gradientBlocks } from '../src/nn/arena.js';
+import { dropoutDraw } from '../src/nn/dropout.js';
 import { loadKernels } from '../src/nn/kernels/load.js';
 import { networkLayout } from '../src/nn/layout.js';
 import { forwardDeltas, forwardLoss, gatherRows, weightGradients } from '../src/nn/mlp.js';
+import { optimizerNamed } from '../src/nn/optim/index.js';
 import { withScratch } from '../src/nn/scratch.js';
 import {
   CMD_EVAL,
@@ -16,14 +18,12 @@ import {
   EVAL_ROWS,
   type EvalCommand,
   F_INV_BATCH,
-  F_LR,
-  F_MOMENTUM,
-  F_WEIGHT_DECAY,
   GEN,
   PHASE,
   type SessionInit,
   SHARD_ROWS,
   stepAttempt,
+  stepScalarsAt,
   stepSerial,
   T_COMPUTE,
   T_GRADIENTS,
@@ -42,7 +42,8 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const net = networkLayout(init.sizes, init.activation);
   const m = new Float32Array(init.memory.buffer);
   const k = await loadKernels(init.kernels, init.memory, init.wasmModule);
-  const { params, velocity } = init.plan;
+  const { params } = init.plan;
+  const optimizer = optimizerNamed(init.optimizer);
   const busy = new Int32Array(init.busy);
   const faults = init.faults;
   const own = init.plan.workers[init.workerIndex];
@@ -53,6 +54,8 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const ownsFirstLayer = shares[init.workerIndex].some((b) => blocks[b].layer === 0);
   const stats = new Float64Array(init.stats);
   const perm = new Int32Array(init.permutation);
+  // the step's masks are drawn from (seed, step, dataset row, unit): see src/nn/dropout.ts
+  const dropout = init.dropout > 0 ? dropoutDraw(init.dropout, init.seed, perm) : undefined;
   const predictions = new Uint8Array(init.predictions);
   const timing = new Float64Array(init.timings, init.workerIndex * TIMING_FIELDS * 8, TIMING_FIELDS);
   const result = new Float64Array(2);
@@ -86,7 +89,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
   }
 
   /**
-   * STEPS consecutive SGD steps, with nothing from the coordinator between them: the last
+   * STEPS consecutive optimizer steps, with nothing from the coordinator between them: the last
    * thread to reach the end of a step commits it (STEP_DONE) and readies the next.
    */
   function trainSteps(): void {
@@ -96,7 +99,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
       // Read step i's copy of the parameters and write the other: until the step is
       // committed, a failed step has changed nothing it reads.
       const cur = copyForStep(start, i);
-      trainStep(first + i * rows, rows, shards, cur, i * shards, stepSerial(train, i), stepAttempt(train, i));
+      trainStep(first + i * rows, rows, shards, cur, i, stepSerial(train, i), stepAttempt(train, i));
       const t0 = performance.now();
       barrier(commitStep, params[1 - cur], net.size);
       timing[T_WAIT_END] += performance.now() - t0;
@@ -111,11 +114,17 @@ export default async function runSession(init: SessionInit): Promise<number> {
     rows: number,
     shards: number,
     cur: number,
-    statsAt: number,
+    /** the step's index in the command */
+    i: number,
     serial: number,
     attempt: number,
   ): void {
     const src = params[cur];
+    const statsAt = i * shards;
+    if (dropout) {
+      dropout.step = serial;
+      dropout.first = first;
+    }
     const t0 = performance.now();
     let s = -1;
     try {
@@ -125,7 +134,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
         const r0 = s * SHARD_ROWS;
         const B = Math.min(SHARD_ROWS, rows - r0);
         gatherRows(m, batch, r0, init.trainImages, init.trainLabels, features, perm, first + r0, B);
-        forwardDeltas(k, m, net, src, batch, r0, B, result);
+        forwardDeltas(k, m, net, src, batch, r0, B, result, dropout);
         stats[2 * (statsAt + s)] = result[0];
         stats[2 * (statsAt + s) + 1] = result[1];
       }
@@ -142,6 +151,8 @@ export default async function runSession(init: SessionInit): Promise<number> {
     // A failed shard means no update at all: the step can be recomputed from the same parameters.
     if (control.failed) return;
     let gradients = 0;
+    const scalars = stepScalarsAt(i);
+    const invBatch = floats[F_INV_BATCH];
     try {
       // own share first, then the others' in turn: each share's counter hands out its blocks once
       for (let i = 0; i < T; i++) {
@@ -153,8 +164,20 @@ export default async function runSession(init: SessionInit): Promise<number> {
           const g0 = performance.now();
           weightGradients(k, net, batch, layer, o0, o1, rows, own.gradWeights, own.gradBias, batch.pack);
           gradients += performance.now() - g0;
-          updateRange(cur, L.weight + o0 * L.inputs, own.gradWeights, (o1 - o0) * L.inputs);
-          updateRange(cur, L.bias + o0, own.gradBias, o1 - o0);
+          const plan = init.plan;
+          const weights = L.weight + o0 * L.inputs;
+          optimizer.update(
+            k,
+            plan,
+            cur,
+            weights,
+            own.gradWeights,
+            (o1 - o0) * L.inputs,
+            floats,
+            scalars,
+            invBatch,
+          );
+          optimizer.update(k, plan, cur, L.bias + o0, own.gradBias, o1 - o0, floats, scalars, invBatch);
         }
       }
     } catch (e) {
@@ -164,31 +187,17 @@ export default async function runSession(init: SessionInit): Promise<number> {
     timing[T_UPDATE] += performance.now() - t2 - gradients;
   }
 
-  /** SGD on the n parameters at offset `at`: reads copy `cur` of them and their velocity, writes the other. */
-  function updateRange(cur: number, at: number, grad: number, n: number): void {
-    k.sgdUpdate(
-      params[cur] + at,
-      velocity[cur] + at,
-      params[1 - cur] + at,
-      velocity[1 - cur] + at,
-      grad,
-      n,
-      floats[F_LR],
-      floats[F_MOMENTUM],
-      floats[F_WEIGHT_DECAY],
-      floats[F_INV_BATCH],
-    );
-  }
-
   function evaluate(): void {
     const { split, first, count, chunks } = control.readEval(evalArgs);
-    const images = split === 'test' ? init.testImages : init.trainImages;
-    const labels = split === 'test' ? init.testLabels : init.trainLabels;
+    const test = split === 'test';
+    const images = test ? init.testImages : init.trainImages;
+    const labels = test ? init.testLabels : init.trainLabels;
+    const rows = test ? null : init.validationRows;
     const preds = evalArgs.predictions ? predictions : undefined;
     for (let c = control.claimShard(); c < chunks; c = control.claimShard()) {
       const B = Math.min(EVAL_ROWS, count - c * EVAL_ROWS);
       const at = first + c * EVAL_ROWS;
-      gatherRows(m, own.eval, 0, images, labels, features, null, at, B);
+      gatherRows(m, own.eval, 0, images, labels, features, rows, at, B);
       forwardLoss(k, m, net, params[control.current], own.eval, 0, B, result, preds, at);
       stats[2 * c] = result[0];
       stats[2 * c + 1] = result[1];

@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadDataset } from '../data/dataset.js';
 import { shapeOf } from '../data/shape.js';
+import { OPTIMIZER_NAMES } from '../nn/optim/index.js';
 import { defaultThreadCounts, measureScaling, scalingTable } from '../train/benchmark.js';
 import { KERNEL_CHOICES, resolveConfig } from '../train/config.js';
 import { kernelSpeedTable, measureKernelSpeed } from '../train/kernel-speed.js';
@@ -21,6 +22,8 @@ export const benchCommand: CommandModule = {
         hidden: { type: 'string', describe: 'hidden layer sizes', default: '256,128' },
         'batch-size': { type: 'string', describe: 'rows per step', default: '128' },
         kernels: { type: 'string', describe: KERNEL_CHOICES.join(' | ') },
+        optimizer: { type: 'string', describe: `${OPTIMIZER_NAMES.join(' | ')} (default sgd)` },
+        dropout: { type: 'string', describe: 'dropout rate of hidden units (default 0)' },
         seconds: { type: 'string', describe: 'measured seconds per thread count', default: '2' },
         rounds: {
           type: 'string',
@@ -42,6 +45,8 @@ export const benchCommand: CommandModule = {
       hidden: argv.hidden,
       batchSize: argv.batchSize,
       kernels: argv.kernels,
+      optimizer: argv.optimizer,
+      dropout: argv.dropout,
     });
     const seconds = checkNumber('seconds', argv.seconds, { min: 0, above: true, max: 600 }, false);
     const rounds = checkWholeNumber('rounds', argv.rounds, 1, 20);
@@ -61,6 +66,8 @@ export const benchCommand: CommandModule = {
       hidden: config.hidden,
       batchSize: config.batchSize,
       kernels: config.kernels,
+      optimizer: config.optimizer,
+      dropout: config.dropout,
       seconds,
       rounds,
       onRow: argv.json

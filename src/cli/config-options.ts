@@ -11,6 +11,11 @@ export function configOptions(): Record<string, Options> {
   const options: Record<string, Options> = {};
   for (const [key, spec] of Object.entries(CONFIG_FIELDS)) {
     const value = defaults[key as keyof TrainConfig];
+    if (spec.kind === 'boolean') {
+      // a switch: --nesterov, --no-nesterov; no default here, so an unset one is not "given"
+      options[spec.flag] = { type: 'boolean', describe: spec.describe, defaultDescription: String(value) };
+      continue;
+    }
     options[spec.flag] = {
       type: 'string',
       describe: spec.choices ? `${spec.describe}: ${spec.choices.join(' | ')}` : spec.describe,

@@ -1,5 +1,5 @@
 import { oversubscribedNote } from '../machine.js';
-import type { EpochMetrics, TrainEvent } from '../train/trainer.js';
+import type { EpochMetrics, RunOutcome, TrainEvent } from '../train/trainer.js';
 
 // Renders training events: a live bar per epoch and a summary table on a terminal, or one
 // JSON object per line for machines.
@@ -7,6 +7,9 @@ import type { EpochMetrics, TrainEvent } from '../train/trainer.js';
 export interface Renderer {
   event(e: TrainEvent): void;
   done(summary: {
+    /** the epoch the written model is, and its test figures */
+    keptEpoch: number;
+    stopped: RunOutcome['stopped'];
     testAccuracy: number;
     testLoss: number;
     seconds: number;
@@ -22,9 +25,9 @@ export function jsonRenderer(write: (line: string) => void): Renderer {
       if (e.type === 'start') {
         const { type: _, ...start } = e;
         write(JSON.stringify({ event: 'start', ...start }));
-      } else if (e.type === 'epoch') {
-        const { type: _, ...m } = e;
-        write(JSON.stringify({ event: 'epoch', ...m }));
+      } else if (e.type === 'epoch' || e.type === 'end') {
+        const { type, ...rest } = e;
+        write(JSON.stringify({ event: type, ...rest }));
       }
     },
     done(summary) {
@@ -38,11 +41,16 @@ const BAR = 28;
 export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
   const rows: EpochMetrics[] = [];
   let epochs = 0;
+  let validating = false;
+  let patience = 0;
+  let outcome: RunOutcome | null = null;
   const line = (text: string) => out.write(`\r\x1b[2K${text}`);
   return {
     event(e) {
       if (e.type === 'start') {
         epochs = e.config.epochs;
+        validating = e.config.validationSplit > 0;
+        patience = e.config.earlyStopping;
         out.write(
           `gradpool: ${e.layers.join('-')} ${e.config.activation}, ${e.params.toLocaleString('en-US')} parameters, ` +
             `${e.trainCount.toLocaleString('en-US')} train / ${e.testCount.toLocaleString('en-US')} test rows, ` +
@@ -59,24 +67,27 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
           return;
         }
         if (r) out.write(`resumed at epoch ${r.epoch}, step ${r.step} of ${e.stepsPerEpoch}\n`);
-        out.write(`${header()}\n`);
+        out.write(`${header(validating)}\n`);
       } else if (e.type === 'step') {
         const filled = Math.round((BAR * e.step) / e.stepsPerEpoch);
         line(
           `epoch ${e.epoch}/${epochs} [${'█'.repeat(filled)}${'░'.repeat(BAR - filled)}] ` +
             `${Math.round(e.samplesPerSec).toLocaleString('en-US')} samples/s  loss ${e.loss.toFixed(4)}`,
         );
-      } else {
+      } else if (e.type === 'epoch') {
         rows.push(e);
-        line(`${row(e, epochs)}\n`);
+        line(`${row(e, epochs, validating)}\n`);
+      } else {
+        outcome = e;
       }
     },
     done(summary) {
       const best = rows.reduce((a, b) => (b.testAccuracy > a.testAccuracy ? b : a), rows[0]);
+      const kept = outcome && validating ? ` ${keptText(outcome, rows, patience, epochs)};` : '';
       out.write(
-        `done in ${summary.seconds.toFixed(1)} s: test accuracy ${(summary.testAccuracy * 100).toFixed(2)} %, ` +
+        `done in ${summary.seconds.toFixed(1)} s:${kept} test accuracy ${(summary.testAccuracy * 100).toFixed(2)} %, ` +
           `test loss ${summary.testLoss.toFixed(4)}` +
-          (best ? ` (best ${(best.testAccuracy * 100).toFixed(2)} % at epoch ${best.epoch})` : '') +
+          (best && !kept ? ` (best ${(best.testAccuracy * 100).toFixed(2)} % at epoch ${best.epoch})` : '') +
           (summary.model ? `; model written to ${summary.model}` : '') +
           (summary.retries ? `; ${summary.retries} step(s) recomputed after worker failures` : '') +
           '\n',
@@ -85,20 +96,47 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
   };
 }
 
-function header(): string {
-  return ['epoch', 'train loss', 'train acc', 'test loss', 'test acc', 'samples/s', 'seconds']
+/** Which epoch the model is and why training ended, e.g. "kept epoch 7 (lowest validation loss 0.3012), stopped at epoch 10 of 30: …". */
+export function keptText(
+  o: RunOutcome,
+  rows: readonly EpochMetrics[],
+  patience: number,
+  epochs: number,
+): string {
+  const m = rows.find((r) => r.epoch === o.keptEpoch);
+  const why =
+    o.kept === 'best' ? `lowest validation loss ${m?.valLoss?.toFixed(4) ?? '?'}` : 'the last epoch trained';
+  const end =
+    o.stopped === 'early-stopping'
+      ? `stopped at epoch ${o.lastEpoch} of ${epochs}: no better validation loss in ${patience} epoch${patience === 1 ? '' : 's'}`
+      : `all ${epochs} epochs trained`;
+  return `kept epoch ${o.keptEpoch} (${why}), ${end}`;
+}
+
+function header(validating: boolean): string {
+  const columns = ['epoch', 'train loss', 'train acc', ...(validating ? ['val loss', 'val acc'] : [])];
+  return [...columns, 'test loss', 'test acc', 'lr', 'samples/s', 'seconds']
     .map((h, i) => (i === 0 ? h.padEnd(8) : h.padStart(11)))
     .join('');
 }
 
-function row(m: EpochMetrics, epochs: number): string {
+const percent = (x: number) => `${(x * 100).toFixed(2)}%`;
+
+function row(m: EpochMetrics, epochs: number, validating: boolean): string {
+  const validation = validating
+    ? [(m.valLoss ?? Number.NaN).toFixed(4), percent(m.valAccuracy ?? Number.NaN)]
+    : [];
   return [
     `${m.epoch}/${epochs}`.padEnd(8),
-    m.trainLoss.toFixed(4).padStart(11),
-    `${(m.trainAccuracy * 100).toFixed(2)}%`.padStart(11),
-    m.testLoss.toFixed(4).padStart(11),
-    `${(m.testAccuracy * 100).toFixed(2)}%`.padStart(11),
-    Math.round(m.samplesPerSec).toLocaleString('en-US').padStart(11),
-    m.seconds.toFixed(2).padStart(11),
+    ...[
+      m.trainLoss.toFixed(4),
+      percent(m.trainAccuracy),
+      ...validation,
+      m.testLoss.toFixed(4),
+      percent(m.testAccuracy),
+      m.lr.toPrecision(3),
+      Math.round(m.samplesPerSec).toLocaleString('en-US'),
+      m.seconds.toFixed(2),
+    ].map((v) => v.padStart(11)),
   ].join('');
 }

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadCheckpoint } from '../io/checkpoint.js';
-import { resolveConfig } from '../train/config.js';
+import { resolveConfig, type TrainConfig } from '../train/config.js';
 import { planOutputs } from '../train/outputs.js';
 import { saveTrainedModel } from '../train/save-result.js';
-import { train } from '../train/trainer.js';
+import { keptMetrics, train } from '../train/trainer.js';
 import { configFromArgv, configOptions } from './config-options.js';
 import { withValues } from './flags.js';
 import { resolveLogFormat } from './log-format.js';
@@ -43,7 +43,8 @@ export const trainCommand: CommandModule = {
     const resume = argv.resume ? loadCheckpoint(String(argv.resume)) : undefined;
     // on resume train() fills the rest from the checkpoint and refuses what would change the result
     const flags = configFromArgv(argv);
-    const config = resolveConfig(resume ? { ...(resume.config as object), ...flags } : flags);
+    // checked now, before a thread starts; only the flags given can be refused as not applying
+    resolveConfig(resume ? { ...(resume.config as object), ...flags } : flags, new Set(Object.keys(flags)));
     const format = resolveLogFormat(argv.log);
     const renderer =
       format === 'json'
@@ -51,17 +52,20 @@ export const trainCommand: CommandModule = {
         : prettyRenderer(process.stdout);
     const stopper = stopOnSignals('stopping after this step and writing a checkpoint');
     try {
-      const result = await train(config, {
+      // flags arrive as text; train() checks them as it checks a library caller's values
+      const result = await train(flags as Partial<TrainConfig>, {
         onProgress: (e) => renderer.event(e),
         signal: stopper.signal,
         resume,
         checkpoint: outputs.checkpoint,
       });
       saveTrainedModel(outputs.out, result);
-      const last = result.metrics[result.metrics.length - 1];
+      const kept = keptMetrics(result);
       renderer.done({
-        testAccuracy: last.testAccuracy,
-        testLoss: last.testLoss,
+        keptEpoch: result.outcome.keptEpoch,
+        stopped: result.outcome.stopped,
+        testAccuracy: kept.testAccuracy,
+        testLoss: kept.testLoss,
         seconds: result.seconds,
         model: resolve(outputs.out),
         peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),

@@ -1,9 +1,12 @@
 import { ModelFileError } from '../errors.js';
 import { networkLayout } from '../nn/layout.js';
 import type { Model } from '../nn/model.js';
+import { optimizerNamed } from '../nn/optim/index.js';
 import { writeFileAtomic } from './atomic-write.js';
 import {
+  BEST_PREFIX,
   CHECKPOINT_FORMAT,
+  CHECKPOINT_PREFIXES,
   checkpointDigest,
   modelFromDecoded,
   modelMetadata,
@@ -12,9 +15,11 @@ import {
 } from './model-file.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type Tensor } from './safetensors.js';
 
-// A checkpoint is a model file (same tensors, so it loads as a model too) plus momentum.*
-// tensors and, in __metadata__, the config, the training state and a SHA-256 over all of it.
-// With these, a resumed run repeats the uninterrupted one exactly, mid-epoch included.
+// A checkpoint is a model file (same tensors, so it loads as a model too) plus the optimizer's
+// state (momentum.* for SGD, exp_avg.* and exp_avg_sq.* for Adam), the best epoch's weights
+// (best.*) when one is kept, and, in __metadata__, the config, the training state and a
+// SHA-256 over all of it. With these, a resumed run repeats the uninterrupted one exactly,
+// mid-epoch included.
 
 export { CHECKPOINT_FORMAT };
 
@@ -34,19 +39,34 @@ export interface TrainState {
   metrics: unknown[];
   /** kernel variant that produced these bytes (js, wasm-simd, wasm-relaxed-simd) */
   kernels: string;
+  /** the epoch with the best validation loss so far; its weights are the best.* tensors when the run keeps the best */
+  bestEpoch?: number | null;
 }
 
 export interface Checkpoint {
   readonly config: Record<string, unknown>;
   readonly model: Model;
-  readonly velocity: Float32Array;
+  /** the optimizer's state buffers, in its declaration's order (config.optimizer; sgd if absent) */
+  readonly optimizerState: readonly Float32Array[];
+  /** the weights of state.bestEpoch */
+  readonly best?: Float32Array | null;
   readonly state: TrainState;
 }
 
+/** The checkpoint's optimizer: its config's, or SGD for checkpoints from before there was a choice. */
+function optimizerOf(config: Record<string, unknown>) {
+  return optimizerNamed(typeof config.optimizer === 'string' ? config.optimizer : 'sgd');
+}
+
 export function saveCheckpoint(path: string, c: Checkpoint): void {
+  const { layout } = c.model;
+  const names = optimizerOf(c.config).state;
+  if (names.length !== c.optimizerState.length)
+    throw new RangeError('optimizer state does not match its optimizer');
   const tensors = new Map<string, Tensor>([
     ...modelTensors(c.model),
-    ...modelTensors({ layout: c.model.layout, params: c.velocity }, 'momentum'),
+    ...names.flatMap((name, i) => [...modelTensors({ layout, params: c.optimizerState[i] }, name)]),
+    ...(c.best ? modelTensors({ layout, params: c.best }, BEST_PREFIX) : []),
   ]);
   const config = JSON.stringify(c.config);
   const state = JSON.stringify(c.state);
@@ -71,15 +91,32 @@ export function loadCheckpoint(path: string): Checkpoint {
       );
     }
     // The parameters are checked as a model (digest, architecture, shapes, finite values).
-    const model = modelFromDecoded(decoded, { format: CHECKPOINT_FORMAT, extraPrefixes: ['momentum'] });
-    const momentum = modelFromDecoded(decoded, {
-      format: CHECKPOINT_FORMAT,
-      prefix: 'momentum',
-      extraPrefixes: ['layers'],
-      verified: true,
-    });
     const config = parseObject(metadata.config, 'config');
+    let optimizer: ReturnType<typeof optimizerOf>;
+    try {
+      optimizer = optimizerOf(config);
+    } catch (e) {
+      throw new ModelFileError(`__metadata__.config: ${(e as Error).message}`);
+    }
+    const model = modelFromDecoded(decoded, {
+      format: CHECKPOINT_FORMAT,
+      extraPrefixes: CHECKPOINT_PREFIXES,
+    });
+    // each other prefix read as a model of the same layout: shapes and finite values checked
+    const tensorsOf = (prefix: string) =>
+      modelFromDecoded(decoded, {
+        format: CHECKPOINT_FORMAT,
+        prefix,
+        extraPrefixes: ['layers', ...CHECKPOINT_PREFIXES.filter((p) => p !== prefix)],
+        verified: true,
+      }).params;
+    const optimizerState = optimizer.state.map(tensorsOf);
     const state = parseObject(metadata.state, 'state') as unknown as TrainState;
+    const hasBest = decoded.tensors.has(`${BEST_PREFIX}.0.weight`);
+    // a run that keeps the last epoch tracks the best one for early stopping without its weights
+    const keepsBest = config.keep === 'best' && Number.isInteger(state.bestEpoch);
+    if (hasBest !== keepsBest)
+      throw new ModelFileError('__metadata__.state.bestEpoch and the best.* tensors disagree');
     if (
       !Number.isInteger(state.epoch) ||
       !Number.isInteger(state.step) ||
@@ -89,7 +126,7 @@ export function loadCheckpoint(path: string): Checkpoint {
       throw new ModelFileError('__metadata__.state is incomplete');
     }
     networkLayout(model.layout.sizes, model.layout.activation);
-    return { config, model, velocity: momentum.params, state };
+    return { config, model, optimizerState, best: hasBest ? tensorsOf(BEST_PREFIX) : null, state };
   } catch (e) {
     if (e instanceof SafetensorsError || e instanceof ModelFileError) {
       throw new ModelFileError(`${path}: not a valid gradpool checkpoint: ${e.message}`);

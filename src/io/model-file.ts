@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ModelFileError } from '../errors.js';
 import { ACTIVATIONS, type Activation, networkLayout } from '../nn/layout.js';
 import type { Model } from '../nn/model.js';
+import { OPTIMIZERS } from '../nn/optim/index.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type Tensor } from './safetensors.js';
 
@@ -135,15 +136,22 @@ export function loadModel(path: string): Model {
 export interface ReadOptions {
   /** expected __metadata__.format; by default a model, or a checkpoint read as a model */
   format?: string;
-  /** tensor name prefix to read (layers, or momentum in checkpoints) */
+  /** tensor name prefix to read (layers, or an optimizer's state in checkpoints) */
   prefix?: string;
   /** other prefixes that may be present */
-  extraPrefixes?: string[];
+  extraPrefixes?: readonly string[];
   /** the digest was checked already (a second view of the same decoded file) */
   verified?: boolean;
 }
 
 export const CHECKPOINT_FORMAT = 'gradpool-checkpoint';
+
+/** A checkpoint's tensors besides layers.*: every optimizer's state, and the best epoch's weights. */
+export const BEST_PREFIX = 'best';
+export const CHECKPOINT_PREFIXES: readonly string[] = [
+  ...new Set(Object.values(OPTIMIZERS).flatMap((o) => o.state)),
+  BEST_PREFIX,
+];
 
 /** Builds a model from safetensors bytes, checking digest, architecture, shapes and that values are finite. */
 export function modelFromSafetensors(bytes: Uint8Array, options: ReadOptions = {}): Model {
@@ -202,7 +210,7 @@ export function modelFromDecoded(
       params.set(t.data, at);
     }
   });
-  const others = options.extraPrefixes ?? (metadata.format === CHECKPOINT_FORMAT ? ['momentum'] : []);
+  const others = options.extraPrefixes ?? (metadata.format === CHECKPOINT_FORMAT ? CHECKPOINT_PREFIXES : []);
   for (const name of tensors.keys()) {
     if (expected.has(name) || others.some((p) => name.startsWith(`${p}.`))) continue;
     throw new ModelFileError(`unexpected tensor ${name} for layers ${sizes.join(',')}`);

@@ -5,7 +5,7 @@ import { align, type BatchPlan, batchPlan } from './scratch.js';
 // The arena is one shared block of float32 (a shared WebAssembly.Memory, so wasm kernels
 // and JavaScript see the same bytes with no copy):
 //
-//   [reserved for wasm statics] [params P ×2] [velocity P ×2]
+//   [reserved for wasm statics] [params P ×2] [each optimizer state buffer P ×2]
 //   [the training batch: activations and deltas of every layer for batchRows rows]
 //   [worker 0: evaluation rows, gradient block] … [worker T−1: …]
 
@@ -31,7 +31,8 @@ export interface WorkerScratch {
 export interface ArenaPlan {
   /** two copies: a step reads the current one and writes the other, so a failed step can be recomputed */
   readonly params: readonly [number, number];
-  readonly velocity: readonly [number, number];
+  /** the optimizer's state buffers (SGD's velocity; Adam's two moments), two copies each */
+  readonly state: readonly (readonly [number, number])[];
   readonly batch: BatchPlan;
   readonly workers: readonly WorkerScratch[];
   /** bytes, a whole number of wasm pages */
@@ -43,12 +44,17 @@ export function arenaPlan(
   batchRows: number,
   threads: number,
   evalRows: number,
+  stateBuffers = 1,
+  dropout = false,
 ): ArenaPlan {
   const stride = align(net.size);
   const base = RESERVED_BYTES / 4;
   const params: [number, number] = [base, base + stride];
-  const velocity: [number, number] = [base + 2 * stride, base + 3 * stride];
-  const batch = batchPlan(net, Math.max(1, batchRows), base + 4 * stride);
+  const state = Array.from({ length: stateBuffers }, (_, i): [number, number] => {
+    const at = base + 2 * (i + 1) * stride;
+    return [at, at + stride];
+  });
+  const batch = batchPlan(net, Math.max(1, batchRows), base + 2 * (stateBuffers + 1) * stride, true, dropout);
   let at = batch.base + batch.size;
   const maxInputs = Math.max(...net.layers.map((L) => L.inputs));
   const workers: WorkerScratch[] = [];
@@ -62,7 +68,7 @@ export function arenaPlan(
   }
   const bytes = Math.ceil((at * 4) / PAGE) * PAGE;
   if (bytes > MAX_ARENA_BYTES) throw new ArenaTooLarge(bytes);
-  return { params, velocity, batch, workers, bytes };
+  return { params, state, batch, workers, bytes };
 }
 
 /** One weight-gradient work unit: outputs [o0, o1) of layer `layer`. */
@@ -90,7 +96,7 @@ export function gradientBlocks(net: NetworkLayout): GradientBlock[] {
  * Each thread's share of the blocks (indices into `blocks`, kept in their order), balanced by
  * multiply-adds with longest-first greedy assignment. A thread works through its own share
  * first and then helps with the others', so a slow thread delays no one; the point of a fixed
- * share is that a block's weights and velocity are updated by the same core step after step
+ * share is that a block's weights and optimizer state are updated by the same core step after step
  * and stay in its cache. Which thread computes a block never changes the block's bytes.
  */
 export function blockShares(

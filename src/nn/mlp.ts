@@ -1,3 +1,4 @@
+import { applyDropout, type DropoutDraw, maskGradient } from './dropout.js';
 import type { Floats, Kernels } from './kernels/types.js';
 import { ACTIVATION_CODE, type NetworkLayout } from './layout.js';
 import type { BatchPlan } from './scratch.js';
@@ -9,7 +10,11 @@ import type { BatchPlan } from './scratch.js';
 
 const rowsOf = (buffer: number, r0: number, width: number) => buffer + r0 * width;
 
-/** Forward pass to logits in plan.acts[last]; hidden activations stay for backward. */
+/**
+ * Forward pass to logits in plan.acts[last]; hidden activations stay for backward. With a
+ * dropout draw (training, on a plan with masks) each hidden layer's output is masked into the
+ * next layer's input buffer; without one the plan must have none.
+ */
 export function forward(
   k: Kernels,
   net: NetworkLayout,
@@ -17,15 +22,21 @@ export function forward(
   p: BatchPlan,
   r0: number,
   B: number,
+  dropout?: DropoutDraw,
+  m?: Floats,
 ): void {
   const act = ACTIVATION_CODE[net.activation];
   const last = net.layers.length - 1;
   for (let l = 0; l <= last; l++) {
     const L = net.layers[l];
     const out = rowsOf(p.acts[l + 1], r0, L.outputs);
+    if (l > 0 && p.masks[l] >= 0) {
+      if (!dropout || !m) throw new Error('a plan with dropout masks needs a dropout draw');
+      applyDropout(m, dropout, l, p.acts[l], p.masks[l], p.inputs[l], r0, B, L.inputs);
+    }
     k.linearForward(
       out,
-      rowsOf(p.acts[l], r0, L.inputs),
+      rowsOf(p.inputs[l], r0, L.inputs),
       params + L.weight,
       params + L.bias,
       B,
@@ -73,8 +84,9 @@ export function forwardLoss(
   result: Float64Array,
   predictions?: Uint8Array,
   predictionsAt = 0,
+  dropout?: DropoutDraw,
 ): number {
-  forward(k, net, params, p, r0, B);
+  forward(k, net, params, p, r0, B, dropout, m);
   const C = net.sizes[net.sizes.length - 1];
   const logits = rowsOf(p.acts[p.acts.length - 1], r0, C);
   const labels = p.labels + r0;
@@ -85,7 +97,8 @@ export function forwardLoss(
 
 /**
  * Forward, loss, and the backpropagated dZ of every layer for the rows:
- * dZ_out = softmax − onehot, dZ_prev = (dZ·W) ⊙ α'(A_prev). Returns Σ loss (also result[0]).
+ * dZ_out = softmax − onehot, dZ_prev = (dZ·W) ⊙ α'(A_prev) (⊙ the dropout mask, with dropout).
+ * Returns Σ loss (also result[0]).
  */
 export function forwardDeltas(
   k: Kernels,
@@ -96,8 +109,9 @@ export function forwardDeltas(
   r0: number,
   B: number,
   result: Float64Array,
+  dropout?: DropoutDraw,
 ): number {
-  const loss = forwardLoss(k, m, net, params, p, r0, B, result);
+  const loss = forwardLoss(k, m, net, params, p, r0, B, result, undefined, 0, dropout);
   const act = ACTIVATION_CODE[net.activation];
   for (let l = net.layers.length - 1; l > 0; l--) {
     const L = net.layers[l];
@@ -112,6 +126,7 @@ export function forwardDeltas(
       p.pack,
     );
     k.activationBackward(act, da, rowsOf(p.acts[l], r0, L.inputs), B * L.inputs);
+    if (p.masks[l] >= 0) maskGradient(m, p.deltas[l], p.masks[l], r0, B, L.inputs);
   }
   return loss;
 }
@@ -130,7 +145,7 @@ export function weightGradients(
   pack: number,
 ): void {
   const L = net.layers[l];
-  k.linearBackwardParams(dw, db, p.deltas[l + 1], p.acts[l], B, L.inputs, L.outputs, o0, o1, pack);
+  k.linearBackwardParams(dw, db, p.deltas[l + 1], p.inputs[l], B, L.inputs, L.outputs, o0, o1, pack);
 }
 
 /**
@@ -146,8 +161,9 @@ export function forwardBackward(
   p: BatchPlan,
   B: number,
   result: Float64Array,
+  dropout?: DropoutDraw,
 ): number {
-  const loss = forwardDeltas(k, m, net, params, p, 0, B, result);
+  const loss = forwardDeltas(k, m, net, params, p, 0, B, result, dropout);
   net.layers.forEach((L, l) => {
     weightGradients(k, net, p, l, 0, L.outputs, B, grad + L.weight, grad + L.bias, p.pack);
   });

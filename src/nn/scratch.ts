@@ -7,6 +7,10 @@ import type { NetworkLayout } from './layout.js';
  *   acts[l]   rows × sizes[l]: acts[0] the gathered input; acts[last] the logits, then dz
  *   deltas[l] rows × sizes[l]: dZ of layer l's pre-activation (deltas[last] === acts[last];
  *             deltas[0] is unused, −1); only when planned withDeltas
+ *   masks[l]  rows × sizes[l], hidden layers only and only planned withDropout (else −1):
+ *             each unit's dropout factor, 0 or 1/(1 − p), for the step's rows
+ *   inputs[l] what layer l reads: acts[0] for the first; acts[l], or with dropout acts[l] ⊙
+ *             masks[l] in a buffer of its own (acts[l] keeps α(z) for the derivative)
  *   labels    rows class indices, as floats
  *   pack      the kernels' scratch (kernelScratchFloats), for passes over the plan on one
  *             thread; a parallel step gives each thread its own (see withScratch)
@@ -15,6 +19,8 @@ export interface BatchPlan {
   readonly rows: number;
   readonly acts: readonly number[];
   readonly deltas: readonly number[];
+  readonly masks: readonly number[];
+  readonly inputs: readonly number[];
   readonly labels: number;
   readonly pack: number;
   /** first float and floats used, rounded up to ALIGN */
@@ -26,7 +32,13 @@ export interface BatchPlan {
 export const ALIGN = 16;
 export const align = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
 
-export function batchPlan(layout: NetworkLayout, rows: number, base: number, withDeltas = true): BatchPlan {
+export function batchPlan(
+  layout: NetworkLayout,
+  rows: number,
+  base: number,
+  withDeltas = true,
+  withDropout = false,
+): BatchPlan {
   const start = align(base);
   let at = start;
   const take = (n: number): number => {
@@ -40,9 +52,12 @@ export function batchPlan(layout: NetworkLayout, rows: number, base: number, wit
     if (l === last) return acts[last];
     return l > 0 && withDeltas ? take(rows * n) : -1;
   });
+  const hidden = (l: number) => withDeltas && withDropout && l > 0 && l < last;
+  const masks = layout.sizes.map((n, l) => (hidden(l) ? take(rows * n) : -1));
+  const inputs = layout.sizes.slice(0, last).map((n, l) => (hidden(l) ? take(rows * n) : acts[l]));
   const labels = take(rows);
   const pack = take(kernelScratchFloats(layout.sizes, rows));
-  return { rows, acts, deltas, labels, pack, base: start, size: at - start };
+  return { rows, acts, deltas, masks, inputs, labels, pack, base: start, size: at - start };
 }
 
 /** The same buffers with another thread's kernel scratch, for threads sharing one batch. */

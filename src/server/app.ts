@@ -82,7 +82,12 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
   app.post('/jobs', { schema: { body: jobBodySchema() } }, async (request, reply) => {
     if (!runner.isAccepting) return reply.code(503).send({ error: 'the server is shutting down' });
     const body = (request.body ?? {}) as Partial<Record<keyof TrainConfig, unknown>>;
-    const config = resolveConfig(limits.threads === null ? body : { threads: limits.threads, ...body });
+    // every field the request gave is checked as given: beta1 under sgd is a 400, not ignored
+    const given = new Set(Object.keys(body));
+    const config = resolveConfig(
+      limits.threads === null ? body : { threads: limits.threads, ...body },
+      given,
+    );
     const threadsChosen = body.threads !== undefined || limits.threads !== null;
     const caps: [boolean, keyof TrainConfig, string][] = [
       [

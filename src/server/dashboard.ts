@@ -11,18 +11,21 @@ interface FormField {
   kind: string;
   choices?: readonly string[];
   describe: string;
+  /** the default, shown in the input; a value left at it is not sent, so the server's rules apply */
   value: string;
 }
 
 // threads' default is the server's --threads (under --queue, the worker's), not this
-// machine's core count, so its input starts empty and an empty input is left to the server
-const SERVER_DEFAULTS: ReadonlySet<string> = new Set<keyof TrainConfig>(['threads']);
+// machine's core count, and keep's depends on the validation split, so their inputs start
+// empty and an empty input is left to the server
+const SERVER_DEFAULTS: ReadonlySet<string> = new Set<keyof TrainConfig>(['threads', 'keep']);
 
 function formFields(): FormField[] {
   const defaults = defaultConfig();
   return (Object.keys(CONFIG_FIELDS) as (keyof TrainConfig)[]).map((key) => {
     const { kind, choices, describe } = CONFIG_FIELDS[key];
-    return { key, kind, choices, describe, value: SERVER_DEFAULTS.has(key) ? '' : String(defaults[key]) };
+    const value = SERVER_DEFAULTS.has(key) ? '' : String(defaults[key]);
+    return { key, kind, choices, describe, value };
   });
 }
 
@@ -105,9 +108,11 @@ $('save-token').onclick = () => { token = $('token').value; localStorage.setItem
 
 function fieldInput(f) {
   const name = ' name="' + escapeHtml(f.key) + '"';
-  if (f.kind === 'choice') {
-    const options = f.choices.map((c) => '<option' + (c === f.value ? ' selected' : '') + '>' + escapeHtml(c) + '</option>');
-    return '<select' + name + '>' + options.join('') + '</select>';
+  if (f.kind === 'choice' || f.kind === 'boolean') {
+    const choices = f.kind === 'boolean' ? ['false', 'true'] : f.choices;
+    const options = choices.map((c) => '<option' + (c === f.value ? ' selected' : '') + '>' + escapeHtml(c) + '</option>');
+    const auto = f.value === '' ? '<option value="" selected>server default</option>' : '';
+    return '<select' + name + '>' + auto + options.join('') + '</select>';
   }
   const mode = f.kind === 'int' ? ' inputmode="numeric"' : f.kind === 'number' ? ' inputmode="decimal"' : '';
   const placeholder = f.value === '' ? ' placeholder="server default"' : '';
@@ -123,8 +128,11 @@ function jobBody(form) {
   const job = {};
   for (const f of FIELDS) {
     const raw = String(data.get(f.key) ?? '').trim();
-    if (raw === '') continue; // the server's default applies
+    // left empty or at its default: the server's default applies, and a setting of another
+    // optimizer or schedule (beta1 under sgd) is not sent unless changed
+    if (raw === '' || raw === f.value) continue;
     if (f.kind === 'intList') job[f.key] = raw.split(',').map((s) => numberOrText(s.trim()));
+    else if (f.kind === 'boolean') job[f.key] = raw === 'true';
     else job[f.key] = f.kind === 'int' || f.kind === 'number' ? numberOrText(raw) : raw;
   }
   return job;
@@ -183,7 +191,10 @@ function when(iso) {
   return '<time datetime="' + escapeHtml(iso) + '" title="' + escapeHtml(d.toLocaleString()) + '">' + escapeHtml(d.toLocaleString(undefined, short)) + '</time>';
 }
 function optimizer(c) {
-  const text = 'lr ' + c.lr + ' · momentum ' + c.momentum + ' · weight decay ' + c.weightDecay + ' · batch ' + c.batchSize;
+  const name = c.optimizer || 'sgd';
+  const own = name === 'sgd' ? 'momentum ' + c.momentum + (c.nesterov ? ' nesterov' : '') : 'betas ' + c.beta1 + ', ' + c.beta2;
+  const schedule = c.lrSchedule && c.lrSchedule !== 'constant' ? ' ' + c.lrSchedule : '';
+  const text = name + ' lr ' + c.lr + schedule + ' · ' + own + ' · weight decay ' + c.weightDecay + ' · batch ' + c.batchSize;
   // every setting in the tooltip, so one added to the config shows without a new column
   const all = Object.entries(c).map(([k, v]) => k + ' ' + v).join(', ');
   return '<td class="optimizer" title="' + escapeHtml(all) + '">' + escapeHtml(text) + '</td>';

@@ -11,6 +11,7 @@ export function jobBodySchema(): Record<string, unknown> {
       properties[key] = { type: 'array', items: { type: 'integer' }, minItems: 1, maxItems: 64 };
     else if (spec.kind === 'int') properties[key] = { type: 'integer' };
     else if (spec.kind === 'number') properties[key] = { type: 'number' };
+    else if (spec.kind === 'boolean') properties[key] = { type: 'boolean' };
     else if (spec.kind === 'choice') properties[key] = { type: 'string', enum: [...(spec.choices ?? [])] };
     else properties[key] = { type: 'string', maxLength: 4096 };
   }

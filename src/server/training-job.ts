@@ -77,7 +77,13 @@ export async function runTrainingJob(job: TrainingJob): Promise<TrainResult> {
         const { type: _, ...m } = e;
         metrics.push(m);
         job.onUpdate({
-          progress: { epoch: e.epoch, step: 0, samplesPerSec: e.samplesPerSec, testAccuracy: e.testAccuracy },
+          progress: {
+            epoch: e.epoch,
+            step: 0,
+            samplesPerSec: e.samplesPerSec,
+            testAccuracy: e.testAccuracy,
+            ...(e.valLoss === undefined ? {} : { valLoss: e.valLoss, valAccuracy: e.valAccuracy }),
+          },
           epoch: m,
           metrics,
         });

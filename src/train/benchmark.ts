@@ -3,8 +3,9 @@ import { shapeOf } from '../data/shape.js';
 import { coreCount, type MachineInfo, machineInfo } from '../machine.js';
 import { initParams } from '../nn/init.js';
 import type { Activation } from '../nn/layout.js';
+import { type OptimizerName, type OptimizerSettings, optimizerNamed } from '../nn/optim/index.js';
 import { permutation, Rng } from '../nn/rng.js';
-import type { KernelChoice } from './config.js';
+import { defaultConfig, type KernelChoice } from './config.js';
 import {
   MAX_STEPS,
   T_COMPUTE,
@@ -29,6 +30,10 @@ export interface ScalingOptions {
   activation?: Activation;
   batchSize?: number;
   kernels?: KernelChoice;
+  /** the update each step applies (default sgd, lr 0.05, momentum 0.9) */
+  optimizer?: OptimizerName;
+  /** hidden units' dropout rate */
+  dropout?: number;
   /** measured time per thread count, after warm-up */
   seconds?: number;
   /**
@@ -49,7 +54,7 @@ export interface StepBreakdown {
   waitMs: number;
   /** of waitMs, the wait between the phases: phase 1's imbalance (the rest is phase 2's) */
   waitMidMs: number;
-  /** phase 2's SGD updates; mean per worker */
+  /** phase 2's optimizer updates; mean per worker */
   updateMs: number;
   /** the rest of the step's wall time: publishing commands, waking, gathering stats */
   otherMs: number;
@@ -82,6 +87,8 @@ export interface ScalingRow {
 
 export interface ScalingResult {
   kernels: string;
+  optimizer: OptimizerName;
+  dropout: number;
   layers: number[];
   batchSize: number;
   rows: ScalingRow[];
@@ -98,8 +105,14 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
     activation: options.activation ?? 'relu',
     batchSize,
     threads: counts[counts.length - 1],
+    optimizer: options.optimizer,
+    dropout: options.dropout,
   });
   const kernels = await resolveKernels(options.kernels ?? 'auto');
+  const optimizer = optimizerNamed(options.optimizer ?? 'sgd');
+  const defaults = defaultConfig();
+  const settings = defaults as unknown as OptimizerSettings;
+  const lr = optimizer.name === 'sgd' ? defaults.lr : 1e-3;
   const seconds = options.seconds ?? 2;
   const best: (ScalingRow | undefined)[] = [];
   const N = dataset.train.count;
@@ -107,10 +120,19 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
   const rounds = options.rounds ?? 1;
   for (let round = 0; round < rounds; round++)
     for (const [index, threads] of counts.entries()) {
-      const pool = await StepPool.forNetwork({ net, dataset, threads, kernels, batchRows: batchSize });
+      const pool = await StepPool.forNetwork({
+        net,
+        dataset,
+        threads,
+        kernels,
+        batchRows: batchSize,
+        optimizer,
+        dropout: options.dropout,
+      });
       try {
         initParams(net, 1, pool.params);
-        pool.setHyperparameters(0.05, 0.9, 0);
+        // Adam's bias corrections change every step, as in training
+        pool.setStepScalars((t, out, at) => optimizer.stepScalars(settings, lr, t + 1, out, at));
         const rng = new Rng(1);
         permutation(rng, pool.order, N);
         const stats: StepStats[] = Array.from({ length: MAX_STEPS }, () => ({ loss: 0, correct: 0 }));
@@ -169,7 +191,15 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
     }
   const rows = best.filter((r): r is ScalingRow => r !== undefined);
   for (const r of rows) rateAgainst(r, rows[0]);
-  return { kernels: kernels.label, layers: [...net.sizes], batchSize, rows, machine: machineInfo() };
+  return {
+    kernels: kernels.label,
+    optimizer: optimizer.name,
+    dropout: options.dropout ?? 0,
+    layers: [...net.sizes],
+    batchSize,
+    rows,
+    machine: machineInfo(),
+  };
 }
 
 /** Speed-up, efficiency and compute cost of `row` against `base`. */
@@ -183,7 +213,7 @@ function rateAgainst(row: ScalingRow, base: ScalingRow): void {
 /** Markdown table of a scaling result. */
 export function scalingTable(r: ScalingResult): string {
   const lines = [
-    `${r.layers.join('-')}, batch ${r.batchSize}, ${r.kernels} kernels — ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
+    `${r.layers.join('-')}, batch ${r.batchSize}, ${r.optimizer}${r.dropout > 0 ? `, dropout ${r.dropout}` : ''}, ${r.kernels} kernels — ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
     '',
     '| threads | samples/s | speed-up | efficiency | step ms | forward + deltas | weight grads | wait (mid + end) | update | other | not computing | compute cost |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -1,7 +1,15 @@
 import { UsageError } from '../errors.js';
+import type { FieldSpec } from '../fields.js';
 import { coreCount } from '../machine.js';
 import { ACTIVATIONS, type Activation } from '../nn/layout.js';
-import { checkNumber, type Range } from './numbers.js';
+import {
+  OPTIMIZER_NAMES,
+  type OptimizerName,
+  optimizerDefaults,
+  optimizerFields,
+} from '../nn/optim/index.js';
+import { SCHEDULES, type ScheduleName } from '../nn/optim/schedule.js';
+import { checkNumber } from './numbers.js';
 
 // One definition of a training job's settings, used by the CLI flags (kebab-case) and the
 // job server (camelCase JSON). Validation happens once, here, with messages that name the
@@ -17,15 +25,44 @@ export const KERNEL_CHOICES: readonly KernelChoice[] = [
   'js',
 ];
 
+export type KeepChoice = 'best' | 'last';
+
 export interface TrainConfig {
   data: string;
   hidden: number[];
   activation: Activation;
   epochs: number;
   batchSize: number;
+  optimizer: OptimizerName;
   lr: number;
+  /** SGD */
   momentum: number;
+  nesterov: boolean;
+  /** Adam and AdamW */
+  beta1: number;
+  beta2: number;
+  eps: number;
   weightDecay: number;
+  lrSchedule: ScheduleName;
+  /** cosine: the rate it anneals to */
+  lrMin: number;
+  /** step: epochs between decays, and the factor */
+  lrStepSize: number;
+  lrGamma: number;
+  /** linear warm-up, in steps or in epochs (at most one of them) */
+  warmupSteps: number;
+  warmupEpochs: number;
+  warmupStartFactor: number;
+  /** hidden units' dropout rate while training */
+  dropout: number;
+  /** the share of the train split held out (stratified by class) to validate each epoch */
+  validationSplit: number;
+  /** stop after this many epochs without a better validation loss (0: never) */
+  earlyStopping: number;
+  /** how much lower a validation loss must be to count as better */
+  minDelta: number;
+  /** which epoch's model is written: the best by validation loss, or the last */
+  keep: KeepChoice;
   threads: number;
   seed: number;
   kernels: KernelChoice;
@@ -35,15 +72,12 @@ export interface TrainConfig {
   stepTimeout: number;
 }
 
-export interface FieldSpec extends Range {
-  /** the CLI flag: the field in kebab-case */
-  readonly flag: string;
-  readonly describe: string;
-  readonly kind: 'string' | 'int' | 'number' | 'intList' | 'choice';
-  readonly choices?: readonly string[];
-}
+export type { FieldSpec } from '../fields.js';
 
-export const CONFIG_FIELDS: { readonly [K in keyof TrainConfig]: FieldSpec } = {
+const schedules = (...values: ScheduleName[]) => ({ field: 'lrSchedule', values });
+const WARMUP = schedules('constant', 'step', 'cosine');
+
+export const CONFIG_FIELDS = {
   data: { flag: 'data', kind: 'string', describe: 'dataset: mnist | fashion-mnist | idx:DIR' },
   hidden: {
     flag: 'hidden',
@@ -54,17 +88,111 @@ export const CONFIG_FIELDS: { readonly [K in keyof TrainConfig]: FieldSpec } = {
   },
   activation: { flag: 'activation', kind: 'choice', choices: ACTIVATIONS, describe: 'hidden activation' },
   epochs: { flag: 'epochs', kind: 'int', min: 1, max: 100_000, describe: 'passes over the training data' },
-  batchSize: { flag: 'batch-size', kind: 'int', min: 1, max: 65536, describe: 'rows per SGD step' },
-  lr: { flag: 'lr', kind: 'number', min: 0, above: true, max: 1e6, describe: 'learning rate' },
-  momentum: {
-    flag: 'momentum',
+  batchSize: { flag: 'batch-size', kind: 'int', min: 1, max: 65536, describe: 'rows per optimizer step' },
+  optimizer: { flag: 'optimizer', kind: 'choice', choices: OPTIMIZER_NAMES, describe: 'optimizer' },
+  lr: {
+    flag: 'lr',
+    kind: 'number',
+    min: 0,
+    above: true,
+    max: 1e6,
+    describe: 'learning rate (onecycle: the peak)',
+  },
+  ...optimizerFields(),
+  weightDecay: {
+    flag: 'weight-decay',
+    kind: 'number',
+    min: 0,
+    max: 1,
+    describe: 'weight decay: L2 added to the gradient (sgd, adam) or decoupled (adamw)',
+  },
+  lrSchedule: { flag: 'lr-schedule', kind: 'choice', choices: SCHEDULES, describe: 'learning-rate schedule' },
+  lrMin: {
+    flag: 'lr-min',
+    kind: 'number',
+    min: 0,
+    max: 1e6,
+    describe: 'the rate cosine anneals to',
+    appliesWhen: schedules('cosine'),
+  },
+  lrStepSize: {
+    flag: 'lr-step-size',
+    kind: 'int',
+    min: 1,
+    max: 100_000,
+    describe: 'step schedule: epochs between decays',
+    appliesWhen: schedules('step'),
+  },
+  lrGamma: {
+    flag: 'lr-gamma',
+    kind: 'number',
+    min: 0,
+    above: true,
+    max: 1,
+    describe: 'step schedule: factor per decay',
+    appliesWhen: schedules('step'),
+  },
+  warmupSteps: {
+    flag: 'warmup-steps',
+    kind: 'int',
+    min: 0,
+    max: 1e9,
+    describe: 'linear warm-up steps before the schedule',
+    appliesWhen: WARMUP,
+  },
+  warmupEpochs: {
+    flag: 'warmup-epochs',
+    kind: 'int',
+    min: 0,
+    max: 100_000,
+    describe: 'linear warm-up, in epochs',
+    appliesWhen: WARMUP,
+  },
+  warmupStartFactor: {
+    flag: 'warmup-start-factor',
+    kind: 'number',
+    min: 0,
+    above: true,
+    max: 1,
+    describe: 'warm-up starts at lr × this',
+    appliesWhen: WARMUP,
+  },
+  dropout: {
+    flag: 'dropout',
     kind: 'number',
     min: 0,
     max: 1,
     below: true,
-    describe: 'SGD momentum (0 ≤ μ < 1)',
+    describe: 'dropout rate of hidden units while training (0 ≤ p < 1)',
   },
-  weightDecay: { flag: 'weight-decay', kind: 'number', min: 0, max: 1, describe: 'L2 weight decay' },
+  validationSplit: {
+    flag: 'validation-split',
+    kind: 'number',
+    min: 0,
+    max: 1,
+    below: true,
+    describe: 'share of the training rows held out to validate (stratified)',
+  },
+  earlyStopping: {
+    flag: 'early-stopping',
+    kind: 'int',
+    min: 0,
+    max: 100_000,
+    describe: 'stop after N epochs without a better validation loss (0: off)',
+  },
+  minDelta: {
+    flag: 'min-delta',
+    kind: 'number',
+    min: 0,
+    max: 1e6,
+    describe: 'how much lower a validation loss must be to count as better',
+  },
+  keep: {
+    flag: 'keep',
+    kind: 'choice',
+    choices: ['best', 'last'],
+    describe: "which epoch's model is written (default: best when validating, else last)",
+  },
   threads: {
     flag: 'threads',
     kind: 'int',
@@ -77,7 +205,7 @@ export const CONFIG_FIELDS: { readonly [K in keyof TrainConfig]: FieldSpec } = {
     kind: 'int',
     min: 0,
     max: 2 ** 32 - 1,
-    describe: 'seed for initialisation and shuffling',
+    describe: 'seed for initialisation, shuffling, the validation split and dropout',
   },
   kernels: { flag: 'kernels', kind: 'choice', choices: KERNEL_CHOICES, describe: 'compute kernels' },
   maxRetries: {
@@ -95,19 +223,37 @@ export const CONFIG_FIELDS: { readonly [K in keyof TrainConfig]: FieldSpec } = {
     max: 86400,
     describe: 'seconds before a step is called stuck',
   },
-};
+} as unknown as { readonly [K in keyof TrainConfig]: FieldSpec };
 
 /** Defaults chosen so `gradpool train` on mnist passes 95 % test accuracy in well under a minute on 2 cores. */
 export function defaultConfig(): TrainConfig {
+  const o = optimizerDefaults();
   return {
     data: 'mnist',
     hidden: [256, 128],
     activation: 'relu',
     epochs: 10,
     batchSize: 128,
+    optimizer: 'sgd',
     lr: 0.05,
-    momentum: 0.9,
+    momentum: o.momentum as number,
+    nesterov: o.nesterov as boolean,
+    beta1: o.beta1 as number,
+    beta2: o.beta2 as number,
+    eps: o.eps as number,
     weightDecay: 0,
+    lrSchedule: 'constant',
+    lrMin: 0,
+    lrStepSize: 1,
+    lrGamma: 0.1,
+    warmupSteps: 0,
+    warmupEpochs: 0,
+    warmupStartFactor: 0.1,
+    dropout: 0,
+    validationSplit: 0,
+    earlyStopping: 0,
+    minDelta: 0,
+    keep: 'last',
     threads: coreCount(),
     seed: 1,
     kernels: 'auto',
@@ -116,16 +262,74 @@ export function defaultConfig(): TrainConfig {
   };
 }
 
-/** Fills defaults and checks every field; throws a UsageError naming the first bad one. */
-export function resolveConfig(input: Partial<Record<keyof TrainConfig, unknown>>): TrainConfig {
-  const config = defaultConfig() as unknown as Record<string, unknown>;
+/**
+ * Fills defaults and checks every field and how they combine; throws a UsageError naming the
+ * first bad one. A setting that does not apply (beta1 under sgd) is refused when it is
+ * `explicit`: by default, when its value is not the default, so that a whole config (a job's
+ * stored one, a library caller's `{ ...defaultConfig(), optimizer: 'adam' }`) passes, while
+ * the CLI and the job API name every flag or field the user gave.
+ */
+export function resolveConfig(
+  input: Partial<Record<keyof TrainConfig, unknown>>,
+  explicit?: ReadonlySet<string>,
+): TrainConfig {
+  const defaults = defaultConfig() as unknown as Record<string, unknown>;
+  const config = { ...defaults };
   for (const [key, value] of Object.entries(input)) {
     if (value === undefined) continue;
     const spec = (CONFIG_FIELDS as Record<string, FieldSpec>)[key];
     if (!spec) throw new UsageError(`unknown setting '${key}'`, key);
     config[key] = checkField(key, spec, value);
   }
-  return config as unknown as TrainConfig;
+  const resolved = config as unknown as TrainConfig;
+  if (input.keep === undefined && resolved.validationSplit > 0) resolved.keep = 'best';
+  const changed = Object.keys(input).filter(
+    (k) =>
+      input[k as keyof TrainConfig] !== undefined &&
+      JSON.stringify(config[k]) !== JSON.stringify(defaults[k]),
+  );
+  checkCombinations(resolved, explicit ?? new Set(changed));
+  return resolved;
+}
+
+/** Settings that only mean something beside others: given without them, a usage error. */
+function checkCombinations(c: TrainConfig, explicit: ReadonlySet<string>): void {
+  const fields = CONFIG_FIELDS as Record<string, FieldSpec>;
+  const values = c as unknown as Record<string, unknown>;
+  for (const key of explicit) {
+    const when = fields[key]?.appliesWhen;
+    if (when && !when.values.includes(String(values[when.field]))) {
+      throw new UsageError(
+        (name) =>
+          `${name(key)} applies to ${name(when.field)} ${when.values.join(', ')}; this run's is ${String(values[when.field])}`,
+        key,
+      );
+    }
+  }
+  if (c.warmupSteps > 0 && c.warmupEpochs > 0)
+    throw new UsageError(
+      (name) => `give ${name('warmupSteps')} or ${name('warmupEpochs')}, not both`,
+      'warmupEpochs',
+    );
+  const validating = c.validationSplit > 0;
+  const needsValidation = (key: string, what: string) => {
+    throw new UsageError(
+      (name) => `${name(key)} ${what} needs a validation split: add ${name('validationSplit')} (e.g. 0.1)`,
+      key,
+    );
+  };
+  if (c.earlyStopping > 0 && !validating) needsValidation('earlyStopping', String(c.earlyStopping));
+  if (explicit.has('keep') && c.keep === 'best' && !validating) needsValidation('keep', 'best');
+  if (explicit.has('minDelta') && c.earlyStopping === 0 && !(validating && c.keep === 'best'))
+    throw new UsageError(
+      (name) => `${name('minDelta')} applies with ${name('earlyStopping')} or ${name('keep')} best`,
+      'minDelta',
+    );
+}
+
+/** The warm-up in steps, for `stepsPerEpoch` steps an epoch. */
+export function warmupSteps(c: TrainConfig, stepsPerEpoch: number): number {
+  return c.warmupSteps || c.warmupEpochs * stepsPerEpoch;
 }
 
 function checkField(field: string, spec: FieldSpec, value: unknown): unknown {
@@ -148,6 +352,10 @@ function checkField(field: string, spec: FieldSpec, value: unknown): unknown {
         throw new UsageError((name) => `${name(field)} must be a list like 256,128`, field);
       return items.map((item) => checkNumber(field, item, spec, true));
     }
+    case 'boolean':
+      if (value === true || value === 'true') return true;
+      if (value === false || value === 'false') return false;
+      throw new UsageError((name) => `${name(field)} must be true or false, got '${String(value)}'`, field);
     case 'int':
       return checkNumber(field, value, spec, true);
     case 'number':

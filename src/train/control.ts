@@ -26,6 +26,8 @@
 // Seq-cst Atomics on GEN/DONE order all plain writes around them, so the workers see the
 // new permutation and the coordinator sees the new parameters without further fences.
 
+import { STEP_SCALARS } from '../nn/optim/optimizer.js';
+
 /** Int32 fields */
 export const GEN = 0;
 export const CMD = 1;
@@ -42,7 +44,7 @@ export const FIRST = 8;
 export const COUNT = 9;
 /** shards of a step, or chunks of an evaluation */
 export const TASKS = 10;
-/** 0 = train split, 1 = test split (eval) */
+/** SPLIT_TEST or SPLIT_VALIDATION (eval) */
 export const SPLIT = 11;
 /** 1 when eval should write each row's predicted class */
 export const WANT_PREDICTIONS = 12;
@@ -72,12 +74,18 @@ export const MAX_STEPS = 16;
  */
 export const CLAIM_STRIDE = 16;
 
-/** Float64 fields, after the Int32 ones */
-export const F_LR = 0;
-export const F_MOMENTUM = 1;
-export const F_WEIGHT_DECAY = 2;
-export const F_INV_BATCH = 3;
-export const FLOAT_FIELDS = 4;
+/** Float64 fields, after the Int32 ones: 1 / rows of the command's steps */
+export const F_INV_BATCH = 0;
+/**
+ * Then, for each step i of a command, the optimizer's STEP_SCALARS for it (learning rate,
+ * bias corrections…), computed by the coordinator: a schedule changes the rate every step,
+ * and the threads go from step to step without it.
+ */
+export const F_STEP_SCALARS = 1;
+export const FLOAT_FIELDS = F_STEP_SCALARS + MAX_STEPS * STEP_SCALARS;
+
+/** Where step i's scalars start in ControlBlock.floats. */
+export const stepScalarsAt = (i: number): number => F_STEP_SCALARS + i * STEP_SCALARS;
 
 /** bytes for a worker's error message (UTF-8, NUL-padded) */
 export const ERROR_TEXT_BYTES = 512;
@@ -99,8 +107,9 @@ export const T_GRADIENTS = 3;
 export const T_WAIT_END = 4;
 export const TIMING_FIELDS = 5;
 
-export const SPLIT_TRAIN = 0;
-export const SPLIT_TEST = 1;
+export const SPLIT_TEST = 0;
+/** the validation rows of the train split (SessionInit.validationRows) */
+export const SPLIT_VALIDATION = 1;
 
 /**
  * Rows per shard of phase 1: fixed, so shard boundaries never depend on the thread count. One
@@ -138,7 +147,7 @@ export interface TrainCommand {
 
 /** An evaluation command's arguments: rows [first, first + count) of a split, in `chunks`. */
 export interface EvalCommand {
-  split: 'train' | 'test';
+  split: 'test' | 'validation';
   first: number;
   count: number;
   chunks: number;
@@ -191,13 +200,6 @@ export class ControlBlock {
     return gen;
   }
 
-  /** Coordinator: the update's hyper-parameters, read by every step until changed. */
-  setHyperparameters(lr: number, momentum: number, weightDecay: number): void {
-    this.floats[F_LR] = lr;
-    this.floats[F_MOMENTUM] = momentum;
-    this.floats[F_WEIGHT_DECAY] = weightDecay;
-  }
-
   /** Coordinator: writes a training command's arguments (publish(CMD_TRAIN_STEPS) starts it). */
   writeTrain(c: TrainCommand): void {
     const { ints } = this;
@@ -225,7 +227,7 @@ export class ControlBlock {
   /** Coordinator: writes an evaluation command's arguments (publish(CMD_EVAL) starts it). */
   writeEval(c: EvalCommand): void {
     const { ints } = this;
-    ints[SPLIT] = c.split === 'test' ? SPLIT_TEST : SPLIT_TRAIN;
+    ints[SPLIT] = c.split === 'test' ? SPLIT_TEST : SPLIT_VALIDATION;
     ints[WANT_PREDICTIONS] = c.predictions ? 1 : 0;
     ints[FIRST] = c.first;
     ints[COUNT] = c.count;
@@ -235,7 +237,7 @@ export class ControlBlock {
   /** Worker: the evaluation command's arguments, into `out`. */
   readEval(out: EvalCommand): EvalCommand {
     const { ints } = this;
-    out.split = ints[SPLIT] === SPLIT_TEST ? 'test' : 'train';
+    out.split = ints[SPLIT] === SPLIT_TEST ? 'test' : 'validation';
     out.predictions = ints[WANT_PREDICTIONS] !== 0;
     out.first = ints[FIRST];
     out.count = ints[COUNT];
@@ -375,9 +377,15 @@ export interface SessionInit {
   readonly trainLabels: Uint8Array;
   readonly testImages: Uint8Array;
   readonly testLabels: Uint8Array;
+  /** Int32, shared: the train-split rows that validate (empty: none) */
+  readonly validationRows: Int32Array;
   readonly sizes: readonly number[];
   readonly activation: import('../nn/layout.js').Activation;
   readonly plan: import('../nn/arena.js').ArenaPlan;
+  readonly optimizer: import('../nn/optim/optimizer.js').OptimizerName;
+  /** hidden units' dropout rate (0: none); masks are drawn from `seed` */
+  readonly dropout: number;
+  readonly seed: number;
   readonly kernels: import('../nn/kernels/types.js').KernelName;
   /** Int32 per worker: 1 + the shard it is computing, 0 when between shards */
   readonly busy: SharedArrayBuffer;

@@ -1,16 +1,10 @@
 import { UsageError } from '../errors.js';
+import type { Range } from '../fields.js';
 
 // Numbers from flags, job fields and environment variables, checked in one place so that
 // every whole-number setting accepts and refuses the same texts with the same message.
 
-export interface Range {
-  /** inclusive lower bound, or exclusive when `above` */
-  readonly min?: number;
-  readonly above?: boolean;
-  /** inclusive upper bound, or exclusive when `below` */
-  readonly max?: number;
-  readonly below?: boolean;
-}
+export type { Range } from '../fields.js';
 
 /** A number, or text that is one ('1e-3', ' 5 '); anything else (NaN, '', '0x10', true) is null. */
 function asNumber(value: unknown, whole: boolean): number | null {

@@ -5,6 +5,8 @@ import { coreCount } from '../machine.js';
 import { type ArenaPlan, allocateArena } from '../nn/arena.js';
 import type { KernelName } from '../nn/kernels/types.js';
 import type { NetworkLayout } from '../nn/layout.js';
+import type { Optimizer } from '../nn/optim/optimizer.js';
+import { sgd } from '../nn/optim/sgd.js';
 import {
   CMD_EVAL,
   CMD_TRAIN_STEPS,
@@ -15,6 +17,7 @@ import {
   READY,
   type SessionInit,
   SHARD_ROWS,
+  stepScalarsAt,
   TIMING_FIELDS,
 } from './control.js';
 import { type FaultSpec, parseFaultSpec } from './faults.js';
@@ -48,7 +51,26 @@ export interface PoolOptions {
   /** reruns of a failed command before giving up */
   readonly maxRetries?: number;
   readonly wasmModule?: WebAssembly.Module;
+  /** the update every step applies (default SGD); the plan must hold its state buffers */
+  readonly optimizer?: Optimizer;
+  /** hidden units' dropout rate during training steps (the plan must hold masks), drawn from `seed` */
+  readonly dropout?: number;
+  readonly seed?: number;
+  /** which rows of the train split train and which validate (default: all train, none validate) */
+  readonly rows?: TrainingRows;
 }
+
+/** Indices into the dataset's train split, ascending. */
+export interface TrainingRows {
+  readonly train: Int32Array;
+  readonly validation: Int32Array;
+}
+
+/**
+ * The optimizer's scalars for the run's step `step` (0-based) into out[at …] (STEP_SCALARS of them):
+ * the coordinator's schedule, evaluated once per step.
+ */
+export type StepScalars = (step: number, out: Float64Array, at: number) => void;
 
 export interface StepStats {
   /** Σ loss over the rows */
@@ -81,7 +103,9 @@ export class StepPool {
   private readonly control: ControlBlock;
   private readonly stats: Float64Array;
   private readonly permutation: Int32Array;
+  private readonly validationRows: Int32Array;
   private readonly busy: Int32Array;
+  private stepScalars: StepScalars | null = null;
   private readonly faults: FaultSpec | null;
   private piscina: Piscina | null = null;
   private tasks: Promise<unknown>[] = [];
@@ -103,6 +127,14 @@ export class StepPool {
     );
     this.stats = new Float64Array(new SharedArrayBuffer(statsSlots * 16));
     this.permutation = new Int32Array(new SharedArrayBuffer(dataset.train.count * 4));
+    const validation = options.rows?.validation ?? new Int32Array(0);
+    this.validationRows = new Int32Array(new SharedArrayBuffer(validation.length * 4));
+    this.validationRows.set(validation);
+    const optimizer = options.optimizer ?? sgd;
+    if (plan.state.length !== optimizer.state.length)
+      throw new RangeError(
+        `${optimizer.name} needs ${optimizer.state.length} state buffers; the plan has ${plan.state.length}`,
+      );
     this.predictions = new Uint8Array(new SharedArrayBuffer(dataset.test.count));
     this.busy = new Int32Array(new SharedArrayBuffer(options.threads * 4));
     this.spin = spinBudget(options.threads, coreCount());
@@ -131,16 +163,20 @@ export class StepPool {
     batchRows: number;
     maxRetries?: number;
     stepTimeoutMs?: number;
+    optimizer?: Optimizer;
+    dropout?: number;
   }): Promise<StepPool> {
     return StepPool.open({
       threads: o.threads,
       kernels: o.kernels.name,
       wasmModule: o.kernels.module,
       net: o.net,
-      plan: planArena(o.net, o.batchRows, o.threads),
+      plan: planArena(o.net, o.batchRows, o.threads, { optimizer: o.optimizer?.name, dropout: o.dropout }),
       dataset: o.dataset,
       maxRetries: o.maxRetries,
       stepTimeoutMs: o.stepTimeoutMs,
+      optimizer: o.optimizer,
+      dropout: o.dropout,
     });
   }
 
@@ -149,22 +185,32 @@ export class StepPool {
     return this.view(this.options.plan.params[this.control.current]);
   }
 
-  get velocity(): Float32Array {
-    return this.view(this.options.plan.velocity[this.control.current]);
+  /** The optimizer's current state buffers, in its order (views, valid until the next step). */
+  get state(): Float32Array[] {
+    return this.options.plan.state.map((copies) => this.view(copies[this.control.current]));
   }
 
-  /** Rows of the training split. */
+  /** Rows that train: the train split less any validation rows. */
   get trainRows(): number {
-    return this.options.dataset.train.count;
+    return this.options.rows?.train.length ?? this.options.dataset.train.count;
   }
 
-  /** Permutation of the train rows that steps index into (write it between steps only). */
+  /** Rows that validate (0: none). */
+  get validationCount(): number {
+    return this.validationRows.length;
+  }
+
+  /**
+   * The train-split rows that steps index into, in the epoch's order: its first trainRows
+   * entries (write it between steps only).
+   */
   get order(): Int32Array {
     return this.permutation;
   }
 
-  setHyperparameters(lr: number, momentum: number, weightDecay: number): void {
-    this.control.setHyperparameters(lr, momentum, weightDecay);
+  /** How the coordinator computes each step's optimizer scalars (its schedule); needed before training. */
+  setStepScalars(fill: StepScalars): void {
+    this.stepScalars = fill;
   }
 
   /**
@@ -186,6 +232,7 @@ export class StepPool {
       throw new RangeError(`1 to ${MAX_STEPS} steps per command with a result for each, not ${steps}`);
     if (rows > this.options.plan.batch.rows) throw new RangeError(`${rows} rows exceed the planned batch`);
     if (this.closed) throw new Error('the pool is closed');
+    if (!this.stepScalars) throw new Error('setStepScalars before training');
     const shards = Math.ceil(rows / SHARD_ROWS);
     const maxRetries = this.options.maxRetries ?? 3;
     let done = 0;
@@ -199,6 +246,8 @@ export class StepPool {
         serial: serial + done,
         attempt,
       });
+      for (let i = 0; i < steps - done; i++)
+        this.stepScalars(serial + done + i, this.control.floats, stepScalarsAt(i));
       const failure = await this.attempt(CMD_TRAIN_STEPS);
       // no thread can commit a step once the threads are gone
       if (failure) await this.stopThreads(false);
@@ -214,10 +263,9 @@ export class StepPool {
     }
   }
 
-  /** Loss and correct count over rows [0, count) of a split; fills `predictions` for the test split. */
-  async evaluate(split: 'train' | 'test', out: StepStats, count?: number): Promise<void> {
-    const data = split === 'test' ? this.options.dataset.test : this.options.dataset.train;
-    const n = count ?? data.count;
+  /** Loss and correct count over a split's rows [0, count); fills `predictions` for the test split. */
+  async evaluate(split: 'test' | 'validation', out: StepStats, count?: number): Promise<void> {
+    const n = count ?? (split === 'test' ? this.options.dataset.test.count : this.validationRows.length);
     const chunks = Math.ceil(n / EVAL_ROWS);
     this.control.writeEval({ split, first: 0, count: n, chunks, predictions: split === 'test' });
     await this.run(CMD_EVAL);
@@ -329,9 +377,13 @@ export class StepPool {
         trainLabels: dataset.train.labels,
         testImages: dataset.test.images,
         testLabels: dataset.test.labels,
+        validationRows: this.validationRows,
         sizes: options.net.sizes,
         activation: options.net.activation,
         plan: options.plan,
+        optimizer: (options.optimizer ?? sgd).name,
+        dropout: options.dropout ?? 0,
+        seed: options.seed ?? 0,
         kernels: options.kernels,
         wasmModule: options.wasmModule,
         spin: this.spin,

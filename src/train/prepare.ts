@@ -1,10 +1,13 @@
 import { type Dataset, loadDataset } from '../data/dataset.js';
 import { shapeOf } from '../data/shape.js';
+import { type RowSplit, stratifiedSplit } from '../data/validation-split.js';
 import { UsageError } from '../errors.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { ArenaPlan } from '../nn/arena.js';
 import type { NetworkLayout } from '../nn/layout.js';
-import { KERNEL_CHOICES, type KernelChoice, resolveConfig, type TrainConfig } from './config.js';
+import { type Optimizer, optimizerFields, optimizerNamed } from '../nn/optim/index.js';
+import type { Schedule, ScheduleName } from '../nn/optim/schedule.js';
+import { KERNEL_CHOICES, type KernelChoice, resolveConfig, type TrainConfig, warmupSteps } from './config.js';
 import { type ResolvedKernels, resolveKernels } from './kernels.js';
 import { checkRunnable } from './plan.js';
 import type { EpochMetrics } from './trainer.js';
@@ -39,19 +42,42 @@ export interface PreparedRun {
   readonly stepsPerEpoch: number;
   readonly start: StartPoint;
   readonly resume?: Checkpoint;
+  readonly optimizer: Optimizer;
+  /** the learning rate of every step */
+  readonly schedule: Schedule;
+  /** with a validation split: which train-split rows train and which validate */
+  readonly rows?: RowSplit;
 }
 
-/** Settings that decide the bytes of the result: a resumed run must not change them. */
+/**
+ * Settings that decide the bytes of the result, or which epoch's model is written: a resumed
+ * run must not change them. `epochs` may grow on resume, except under a schedule that spans
+ * the run (cosine, onecycle), whose every step's rate depends on it.
+ */
 const LOCKED: readonly (keyof TrainConfig)[] = [
   'data',
   'hidden',
   'activation',
   'batchSize',
+  'optimizer',
   'lr',
-  'momentum',
+  ...(Object.keys(optimizerFields()) as (keyof TrainConfig)[]),
   'weightDecay',
+  'lrSchedule',
+  'lrMin',
+  'lrStepSize',
+  'lrGamma',
+  'warmupSteps',
+  'warmupEpochs',
+  'warmupStartFactor',
+  'dropout',
+  'validationSplit',
+  'earlyStopping',
+  'minDelta',
+  'keep',
   'seed',
 ];
+const SPANS_THE_RUN: readonly ScheduleName[] = ['cosine', 'onecycle'];
 
 export async function prepareRun(
   input: Partial<TrainConfig>,
@@ -59,12 +85,24 @@ export async function prepareRun(
 ): Promise<PreparedRun> {
   const { resume } = options;
   const fromCheckpoint = resume ? checkpointKernels(resume, input.kernels) : {};
-  const config = resolveConfig(
-    resume ? { ...(resume.config as Partial<TrainConfig>), ...definedOnly(input), ...fromCheckpoint } : input,
+  // On resume the checkpoint's config holds every setting, and a job's resume passes its whole
+  // config again: only what differs from the checkpoint can be refused as not applying (the
+  // CLI and the job API check their input as given, before this).
+  const given = definedOnly(input);
+  const saved = (resume?.config ?? {}) as Record<string, unknown>;
+  const changed = Object.keys(given).filter(
+    (k) => JSON.stringify(given[k as keyof TrainConfig]) !== JSON.stringify(saved[k]),
   );
+  const config = resume
+    ? resolveConfig({ ...(saved as Partial<TrainConfig>), ...given, ...fromCheckpoint }, new Set(changed))
+    : resolveConfig(input);
   if (resume) checkResumable(resume, config);
   const dataset = options.dataset ?? (await loadDataset(config.data));
   const { net, plan } = checkRunnable(shapeOf(dataset), config);
+  const rows =
+    config.validationSplit > 0
+      ? stratifiedSplit(dataset.train.labels, dataset.train.count, config.validationSplit, config.seed)
+      : undefined;
   if (resume && resume.model.layout.sizes.join(',') !== net.sizes.join(',')) {
     throw new UsageError(
       (name) =>
@@ -87,8 +125,34 @@ export async function prepareRun(
       'kernels',
     );
   }
-  const stepsPerEpoch = Math.ceil(dataset.train.count / config.batchSize);
-  return { config, dataset, net, plan, kernels, stepsPerEpoch, start: startPoint(resume), resume };
+  const stepsPerEpoch = Math.ceil((rows?.train.length ?? dataset.train.count) / config.batchSize);
+  return {
+    config,
+    dataset,
+    net,
+    plan,
+    kernels,
+    stepsPerEpoch,
+    start: startPoint(resume),
+    resume,
+    optimizer: optimizerNamed(config.optimizer),
+    schedule: scheduleOf(config, stepsPerEpoch),
+    rows,
+  };
+}
+
+/** The run's learning-rate schedule in steps. */
+export function scheduleOf(c: TrainConfig, stepsPerEpoch: number): Schedule {
+  return {
+    name: c.lrSchedule,
+    lr: c.lr,
+    totalSteps: c.epochs * stepsPerEpoch,
+    warmupSteps: warmupSteps(c, stepsPerEpoch),
+    warmupStartFactor: c.warmupStartFactor,
+    lrMin: c.lrMin,
+    stepSize: c.lrStepSize * stepsPerEpoch,
+    gamma: c.lrGamma,
+  };
 }
 
 function startPoint(resume: Checkpoint | undefined): StartPoint {
@@ -121,8 +185,9 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 }
 
 function checkResumable(resume: Checkpoint, config: TrainConfig): void {
-  const saved = resolveConfig(resume.config as Partial<TrainConfig>);
-  for (const key of LOCKED) {
+  const saved = resolveConfig(resume.config as Partial<TrainConfig>, new Set());
+  const locked = SPANS_THE_RUN.includes(saved.lrSchedule) ? [...LOCKED, 'epochs' as const] : LOCKED;
+  for (const key of locked) {
     if (JSON.stringify(saved[key]) !== JSON.stringify(config[key])) {
       throw new UsageError(
         (name) =>

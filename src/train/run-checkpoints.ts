@@ -63,7 +63,7 @@ export class RunCheckpoints {
 }
 
 function assertFinite(c: Checkpoint, lr: number): void {
-  for (const a of [c.model.params, c.velocity]) {
+  for (const a of [c.model.params, ...c.optimizerState]) {
     for (let i = 0; i < a.length; i++) {
       if (!Number.isFinite(a[i])) {
         throw new TrainingError(

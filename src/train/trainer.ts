@@ -1,11 +1,14 @@
 import type { Dataset } from '../data/dataset.js';
+import type { RowSplit } from '../data/validation-split.js';
 import { GradpoolError, type Message } from '../errors.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import { coreCount } from '../machine.js';
 import { initParams } from '../nn/init.js';
 import { type Model, modelFromParams } from '../nn/model.js';
+import type { OptimizerSettings } from '../nn/optim/optimizer.js';
+import { learningRate } from '../nn/optim/schedule.js';
 import { permutation, Rng } from '../nn/rng.js';
-import type { TrainConfig } from './config.js';
+import type { KeepChoice, TrainConfig } from './config.js';
 import { EpochRunner } from './epoch.js';
 import { StepPool, type StepStats } from './pool.js';
 import { type EpochSums, type PreparedRun, prepareRun } from './prepare.js';
@@ -17,10 +20,27 @@ export interface EpochMetrics {
   epoch: number;
   trainLoss: number;
   trainAccuracy: number;
+  /** on the validation rows after the epoch, when the run holds some out */
+  valLoss?: number;
+  valAccuracy?: number;
   testLoss: number;
   testAccuracy: number;
+  /** the learning rate of the epoch's last step */
+  lr: number;
   samplesPerSec: number;
   seconds: number;
+}
+
+/** Which epoch's model a run returns, and why its training ended. */
+export interface RunOutcome {
+  /** the epoch whose weights the model holds */
+  keptEpoch: number;
+  /** best: the lowest validation loss; last: the last epoch trained */
+  kept: KeepChoice;
+  /** the last epoch trained */
+  lastEpoch: number;
+  /** completed: every epoch ran; early-stopping: the validation loss stopped improving */
+  stopped: 'completed' | 'early-stopping';
 }
 
 export type TrainEvent =
@@ -47,7 +67,8 @@ export type TrainEvent =
       accuracy: number;
       samplesPerSec: number;
     }
-  | ({ type: 'epoch' } & EpochMetrics);
+  | ({ type: 'epoch' } & EpochMetrics)
+  | ({ type: 'end' } & RunOutcome);
 
 export interface TrainOptions {
   onProgress?: (event: TrainEvent) => void;
@@ -67,14 +88,23 @@ export interface TrainOptions {
 export interface TrainResult {
   /** the settings the run used, defaults and checkpoint included */
   config: TrainConfig;
+  /** the kept epoch's model (outcome.keptEpoch) */
   model: Model;
-  /** the momentum buffer, in the parameters' layout */
-  velocity: Float32Array;
+  /** the optimizer's state after the last step (SGD: the velocity), in the parameters' layout */
+  optimizerState: Float32Array[];
   metrics: EpochMetrics[];
+  outcome: RunOutcome;
   seconds: number;
   kernels: string;
   /** steps (or evaluations) recomputed on fresh threads after a worker failed */
   retries: number;
+}
+
+/** The metrics of the epoch whose model a run returns. */
+export function keptMetrics(r: Pick<TrainResult, 'metrics' | 'outcome'>): EpochMetrics {
+  const m = r.metrics.find((e) => e.epoch === r.outcome.keptEpoch) ?? r.metrics[r.metrics.length - 1];
+  if (!m) throw new RangeError('the run trained no epoch');
+  return m;
 }
 
 /** Seeds of the two streams a run uses, both derived from --seed. */
@@ -111,11 +141,16 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
     wasmModule: kernels.module,
     maxRetries: config.maxRetries,
     stepTimeoutMs: config.stepTimeout * 1000,
+    optimizer: run.optimizer,
+    dropout: config.dropout,
+    seed: config.seed,
+    rows: run.rows,
   });
   const started = performance.now();
   try {
     const rng = restore(run, pool);
     const metrics: EpochMetrics[] = [...start.metrics];
+    const best = new BestEpoch(config, run.resume);
     // what a checkpoint written now holds: the epoch in progress and its sums so far (its step
     // follows from the run's step count)
     const at = { epoch: start.epoch, sums: { ...start.sums } };
@@ -125,7 +160,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       options.checkpoint,
       (globalStep) => {
         const step = globalStep - (at.epoch - 1) * stepsPerEpoch;
-        return snapshot(run, pool, { ...at, step, epochRng, metrics });
+        return snapshot(run, pool, best, { ...at, step, epochRng, metrics });
       },
       config.lr,
     );
@@ -153,29 +188,43 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       },
       (start.epoch - 1) * stepsPerEpoch + start.step,
     );
-    for (let epoch = start.epoch; epoch <= config.epochs; epoch++) {
+    // a checkpoint written at the epoch where early stopping ended the run resumes as ended
+    let stopped = best.patienceRunOut(metrics);
+    for (let epoch = start.epoch; epoch <= config.epochs && !stopped; epoch++) {
       const epochStart = performance.now();
       epochRng.set(rng.state);
-      permutation(rng, pool.order, dataset.train.count);
+      shuffleTrainingRows(rng, pool, run.rows);
       const resumed = epoch === start.epoch;
       const sums = resumed ? at.sums : { loss: 0, correct: 0, seen: 0 };
       Object.assign(at, { epoch, sums });
       const trained = await runner.run(epoch, resumed ? start.step : 0, sums);
-      const m = await epochMetrics(pool, dataset, epoch, sums, trained, epochStart);
+      const m = await epochMetrics(run, pool, epoch, sums, trained, epochStart);
       metrics.push(m);
+      best.observe(m, pool.params);
       emit({ type: 'epoch', ...m });
       await runner.yieldNow();
       // The next epoch's state: its permutation comes from the generator as it is now.
       epochRng.set(rng.state);
       Object.assign(at, { epoch: epoch + 1, sums: { loss: 0, correct: 0, seen: 0 } });
       checkpoints.atEpochEnd(runner.globalStep);
-      if (options.signal?.aborted && epoch < config.epochs) interrupt(epoch + 1, 0, at.sums);
+      stopped = best.patienceRunOut(metrics);
+      if (options.signal?.aborted && epoch < config.epochs && !stopped) interrupt(epoch + 1, 0, at.sums);
     }
+    const lastEpoch = metrics.length === 0 ? 0 : metrics[metrics.length - 1].epoch;
+    const outcome: RunOutcome = {
+      kept: config.keep,
+      keptEpoch: config.keep === 'best' && best.epoch !== null ? best.epoch : lastEpoch,
+      lastEpoch,
+      stopped: stopped ? 'early-stopping' : 'completed',
+    };
+    emit({ type: 'end', ...outcome });
+    const kept = config.keep === 'best' && best.params ? best.params : pool.params;
     return {
       config,
-      model: modelFromParams(net, pool.params),
-      velocity: Float32Array.from(pool.velocity),
+      model: modelFromParams(net, kept),
+      optimizerState: pool.state.map((s) => Float32Array.from(s)),
       metrics,
+      outcome,
       seconds: (performance.now() - started) / 1000,
       kernels: kernels.label,
       retries: pool.retries,
@@ -185,18 +234,78 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
   }
 }
 
-/** The parameters, velocity and shuffle generator the run starts from: a checkpoint's, or fresh. */
+/**
+ * The epoch with the lowest validation loss so far and its weights, when the run keeps the
+ * best epoch or stops early; an epoch is better only when its loss is lower by more than
+ * minDelta (Keras' EarlyStopping rule, which also decides the kept epoch here).
+ */
+class BestEpoch {
+  epoch: number | null = null;
+  params: Float32Array | null = null;
+  private loss = Number.POSITIVE_INFINITY;
+  private readonly tracking: boolean;
+
+  /** From a checkpoint, the best epoch as it left it (its loss is in the checkpoint's metrics). */
+  constructor(
+    private readonly config: TrainConfig,
+    resume?: Checkpoint,
+  ) {
+    this.tracking = config.validationSplit > 0 && (config.keep === 'best' || config.earlyStopping > 0);
+    const at = resume?.state.bestEpoch;
+    if (!this.tracking || !resume || typeof at !== 'number') return;
+    const m = (resume.state.metrics as EpochMetrics[]).find((e) => e.epoch === at);
+    this.epoch = at;
+    this.loss = m?.valLoss ?? Number.POSITIVE_INFINITY;
+    if (resume.best) this.params = Float32Array.from(resume.best);
+  }
+
+  observe(m: EpochMetrics, params: Float32Array): void {
+    if (!this.tracking || m.valLoss === undefined) return;
+    if (!(m.valLoss < this.loss - this.config.minDelta)) return;
+    this.epoch = m.epoch;
+    this.loss = m.valLoss;
+    if (this.config.keep === 'best') {
+      this.params ??= new Float32Array(params.length);
+      this.params.set(params);
+    }
+  }
+
+  /** Whether early stopping's patience has run out after the epochs in `metrics`. */
+  patienceRunOut(metrics: readonly EpochMetrics[]): boolean {
+    const patience = this.config.earlyStopping;
+    if (patience === 0 || metrics.length === 0) return false;
+    const last = metrics[metrics.length - 1].epoch;
+    return last - (this.epoch ?? 0) >= patience;
+  }
+}
+
+/** The epoch's order of the training rows: a permutation of them, as train-split row indices. */
+function shuffleTrainingRows(rng: Rng, pool: StepPool, rows?: RowSplit): void {
+  const n = pool.trainRows;
+  permutation(rng, pool.order, n);
+  if (!rows) return;
+  const order = pool.order;
+  for (let i = 0; i < n; i++) order[i] = rows.train[order[i]];
+}
+
+/** The parameters, optimizer state and shuffle generator the run starts from: a checkpoint's, or fresh. */
 function restore(run: PreparedRun, pool: StepPool): Rng {
-  const { config, resume } = run;
+  const { config, resume, optimizer, schedule } = run;
   const rng = new Rng(shuffleSeed(config.seed));
   if (resume) {
     pool.params.set(resume.model.params);
-    pool.velocity.set(resume.velocity);
+    pool.state.forEach((s, i) => {
+      s.set(resume.optimizerState[i]);
+    });
     rng.state.set(resume.state.epochRng);
   } else {
     initParams(run.net, config.seed, pool.params);
   }
-  pool.setHyperparameters(config.lr, config.momentum, config.weightDecay);
+  const settings = config as unknown as OptimizerSettings;
+  // step t's rate and the optimizer's scalars, in float64, from the step's index alone
+  pool.setStepScalars((t, out, at) =>
+    optimizer.stepScalars(settings, learningRate(schedule, t), t + 1, out, at),
+  );
   return rng;
 }
 
@@ -216,40 +325,52 @@ function startEvent(run: PreparedRun): TrainEvent {
   };
 }
 
-/** The epoch's row: train figures are averages over its steps, test figures after it. */
+/** The epoch's row: train figures are averages over its steps, validation and test figures after it. */
 async function epochMetrics(
+  run: PreparedRun,
   pool: StepPool,
-  dataset: Dataset,
   epoch: number,
   sums: EpochSums,
   trained: number,
   epochStart: number,
 ): Promise<EpochMetrics> {
+  const { dataset, stepsPerEpoch, schedule } = run;
   const trainSeconds = (performance.now() - epochStart) / 1000;
+  const validation: Partial<EpochMetrics> = {};
+  if (pool.validationCount > 0) {
+    const v: StepStats = { loss: 0, correct: 0 };
+    await pool.evaluate('validation', v);
+    validation.valLoss = v.loss / pool.validationCount;
+    validation.valAccuracy = v.correct / pool.validationCount;
+  }
   const test: StepStats = { loss: 0, correct: 0 };
   await pool.evaluate('test', test);
-  const N = dataset.train.count;
+  const N = pool.trainRows;
   return {
     epoch,
     trainLoss: sums.loss / N,
     trainAccuracy: sums.correct / N,
+    ...validation,
     testLoss: test.loss / dataset.test.count,
     testAccuracy: test.correct / dataset.test.count,
+    lr: learningRate(schedule, epoch * stepsPerEpoch - 1),
     samplesPerSec: trained / trainSeconds,
     seconds: (performance.now() - epochStart) / 1000,
   };
 }
 
-/** The run's state as a checkpoint: parameters, velocity, position, sums and metrics so far. */
+/** The run's state as a checkpoint: parameters, optimizer state, position, sums, metrics and best epoch so far. */
 function snapshot(
   run: PreparedRun,
   pool: StepPool,
+  best: BestEpoch,
   at: { epoch: number; step: number; sums: EpochSums; epochRng: Uint32Array; metrics: EpochMetrics[] },
 ): Checkpoint {
   return {
     config: { ...run.config },
     model: { layout: run.net, params: pool.params },
-    velocity: pool.velocity,
+    optimizerState: pool.state,
+    best: best.params,
     state: {
       epoch: at.epoch,
       step: at.step,
@@ -259,6 +380,7 @@ function snapshot(
       epochSeen: at.sums.seen,
       metrics: at.metrics,
       kernels: run.kernels.label,
+      bestEpoch: best.epoch,
     },
   };
 }

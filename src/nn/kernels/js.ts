@@ -85,5 +85,6 @@ export function jsKernels(m: Float32Array): Kernels {
     },
     softmaxCrossEntropy: naive.softmaxCrossEntropy,
     sgdUpdate: naive.sgdUpdate,
+    adamUpdate: naive.adamUpdate,
   };
 }

@@ -55,13 +55,35 @@ export function naiveKernels(m: Floats): Kernels {
       }
       return loss;
     },
-    sgdUpdate(params, velocity, paramsOut, velocityOut, grad, n, lr, momentum, weightDecay, invBatch) {
+    sgdUpdate(
+      params,
+      velocity,
+      paramsOut,
+      velocityOut,
+      grad,
+      n,
+      lr,
+      momentum,
+      weightDecay,
+      invBatch,
+      nesterov,
+    ) {
       for (let j = 0; j < n; j++) {
         const w = m[params + j];
         const g = m[grad + j] * invBatch + weightDecay * w;
         const v = momentum * m[velocity + j] + g;
         m[velocityOut + j] = v;
-        m[paramsOut + j] = w - lr * m[velocityOut + j];
+        m[paramsOut + j] = w - lr * (nesterov ? g + momentum * m[velocityOut + j] : m[velocityOut + j]);
+      }
+    },
+    adamUpdate(params, mm, vv, paramsOut, mOut, vOut, grad, n, stepSize, b1, b2, eps, wd, decay, bc2, inv) {
+      for (let j = 0; j < n; j++) {
+        const w = m[params + j];
+        const g = m[grad + j] * inv + wd * w;
+        m[mOut + j] = b1 * m[mm + j] + (1 - b1) * g;
+        m[vOut + j] = b2 * m[vv + j] + (1 - b2) * g * g;
+        const denom = Math.sqrt(m[vOut + j]) / bc2 + eps;
+        m[paramsOut + j] = w * decay - stepSize * (m[mOut + j] / denom);
       }
     },
   };

@@ -74,8 +74,9 @@ export interface Kernels {
   /**
    * SGD with momentum and weight decay over n values, PyTorch's convention, reading one copy
    * of the parameters and velocity and writing the other (so a failed step leaves the
-   * current copy intact): g = grad·invBatch + weightDecay·w, v' = momentum·v + g, w' = w − lr·v'.
-   * The output may alias the input.
+   * current copy intact): g = grad·invBatch + weightDecay·w, v' = momentum·v + g, and
+   * w' = w − lr·v', or with nesterov (1) w' = w − lr·(g + momentum·v'). The output may alias
+   * the input.
    */
   sgdUpdate(
     params: number,
@@ -87,6 +88,34 @@ export interface Kernels {
     lr: number,
     momentum: number,
     weightDecay: number,
+    invBatch: number,
+    nesterov: number,
+  ): void;
+  /**
+   * Adam over n values in float32, PyTorch's order of operations, reading (params, m, v) and
+   * writing (paramsOut, mOut, vOut), which may alias them:
+   *   g = grad·invBatch + weightDecay·w     w₀ = w·decay
+   *   m' = beta1·m + (1 − beta1)·g          v' = beta2·v + (1 − beta2)·g·g
+   *   w' = w₀ − stepSize · m' / (√v' / bc2Sqrt + eps)
+   * stepSize = lr / (1 − β₁ᵗ) and bc2Sqrt = √(1 − β₂ᵗ) are the step's bias corrections; Adam
+   * passes its L2 coefficient as weightDecay and decay 1, AdamW weightDecay 0 and decay 1 − lr·λ.
+   */
+  adamUpdate(
+    params: number,
+    m: number,
+    v: number,
+    paramsOut: number,
+    mOut: number,
+    vOut: number,
+    grad: number,
+    n: number,
+    stepSize: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    decay: number,
+    bc2Sqrt: number,
     invBatch: number,
   ): void;
 }

@@ -43,6 +43,25 @@ interface WasmExports {
     momentum: number,
     weightDecay: number,
     invBatch: number,
+    nesterov: number,
+  ): void;
+  adamUpdate(
+    params: number,
+    m: number,
+    v: number,
+    paramsOut: number,
+    mOut: number,
+    vOut: number,
+    grad: number,
+    n: number,
+    stepSize: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    decay: number,
+    bc2Sqrt: number,
+    invBatch: number,
   ): void;
 }
 
@@ -65,7 +84,19 @@ export async function instantiateWasmKernels(
     activationForward: (act, p, n) => x.activationForward(act, p * 4, n),
     activationBackward: (act, d, a, n) => x.activationBackward(act, d * 4, a * 4, n),
     softmaxCrossEntropy: (logits, labels, B, C) => x.softmaxCrossEntropy(logits * 4, labels * 4, B, C),
-    sgdUpdate: (params, velocity, paramsOut, velocityOut, grad, n, lr, momentum, weightDecay, invBatch) =>
+    sgdUpdate: (
+      params,
+      velocity,
+      paramsOut,
+      velocityOut,
+      grad,
+      n,
+      lr,
+      momentum,
+      weightDecay,
+      invBatch,
+      nesterov,
+    ) =>
       x.sgdUpdate(
         params * 4,
         velocity * 4,
@@ -77,6 +108,27 @@ export async function instantiateWasmKernels(
         momentum,
         weightDecay,
         invBatch,
+        nesterov,
+      ),
+    // spelled out: a rest parameter would allocate an array per call in the update's loop
+    adamUpdate: (params, m, v, paramsOut, mOut, vOut, grad, n, step, b1, b2, eps, wd, decay, bc2, inv) =>
+      x.adamUpdate(
+        params * 4,
+        m * 4,
+        v * 4,
+        paramsOut * 4,
+        mOut * 4,
+        vOut * 4,
+        grad * 4,
+        n,
+        step,
+        b1,
+        b2,
+        eps,
+        wd,
+        decay,
+        bc2,
+        inv,
       ),
   };
 }
