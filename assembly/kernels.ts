@@ -650,9 +650,11 @@ export function sgdUpdate(
 }
 
 /**
- * Adam / AdamW over n floats, PyTorch's order of operations in float32, unfused in every
- * build: g = grad·invBatch + wd·w; w₀ = w·decay; m' = β₁m + (1−β₁)g; v' = β₂v + (1−β₂)g·g;
- * w' = w₀ − stepSize·m' / (√v' / bc2Sqrt + eps). Outputs may alias inputs.
+ * Adam / AdamW over n floats in float32, PyTorch's formulas (equal to its values to float32
+ * rounding, not bit for bit: torch's addcmul rounds (1−β₂)·g before ·g), unfused in every
+ * build: g = grad·invBatch + wd·w (the term left out when wd is 0); w₀ = w·decay (w when 1); m' = β₁m + (1−β₁)g; v' = β₂v + (1−β₂)g·g;
+ * w' = w₀ − stepSize·m' / (√v' · invBc2Sqrt + eps), invBc2Sqrt = 1/√(1 − β₂ᵗ) (a multiply:
+ * a division costs as much as the rest of the update). Outputs may alias inputs.
  */
 export function adamUpdate(
   params: usize,
@@ -669,7 +671,7 @@ export function adamUpdate(
   eps: f64,
   weightDecay: f64,
   decay: f64,
-  bc2Sqrt: f64,
+  invBc2Sqrt: f64,
   invBatch: f64,
 ): void {
   const b1 = <f32>beta1;
@@ -683,31 +685,37 @@ export function adamUpdate(
   const veps = f32x4.splat(<f32>eps);
   const vwd = f32x4.splat(<f32>weightDecay);
   const vdecay = f32x4.splat(<f32>decay);
-  const vbc2 = f32x4.splat(<f32>bc2Sqrt);
+  const vbc2 = f32x4.splat(<f32>invBc2Sqrt);
   const vstep = f32x4.splat(<f32>stepSize);
   const vinv = f32x4.splat(<f32>invBatch);
+  // Adam has no decoupled decay (decay 1) and AdamW no L2 term (weightDecay 0): the terms
+  // that change nothing are skipped, as the update is bound by its instructions, not memory
+  const l2 = weightDecay != 0;
+  const decays = decay != 1;
   let j = 0;
   for (; j + 4 <= n; j += 4) {
     const off = <usize>j << 2;
     const w = v128.load(params + off);
-    const g = f32x4.add(f32x4.mul(v128.load(grad + off), vinv), f32x4.mul(vwd, w));
+    const gb = f32x4.mul(v128.load(grad + off), vinv);
+    const g = l2 ? f32x4.add(gb, f32x4.mul(vwd, w)) : gb;
     const m1 = f32x4.add(f32x4.mul(vb1, v128.load(m + off)), f32x4.mul(vc1, g));
     const v1 = f32x4.add(f32x4.mul(vb2, v128.load(v + off)), f32x4.mul(vc2, f32x4.mul(g, g)));
     v128.store(mOut + off, m1);
     v128.store(vOut + off, v1);
-    const denom = f32x4.add(f32x4.div(f32x4.sqrt(v1), vbc2), veps);
-    const w0 = f32x4.mul(w, vdecay);
+    const denom = f32x4.add(f32x4.mul(f32x4.sqrt(v1), vbc2), veps);
+    const w0 = decays ? f32x4.mul(w, vdecay) : w;
     v128.store(paramsOut + off, f32x4.sub(w0, f32x4.mul(vstep, f32x4.div(m1, denom))));
   }
   for (; j < n; j++) {
     const off = <usize>j << 2;
     const w = load<f32>(params + off);
-    const g = load<f32>(grad + off) * <f32>invBatch + <f32>weightDecay * w;
+    const gb = load<f32>(grad + off) * <f32>invBatch;
+    const g = l2 ? gb + <f32>weightDecay * w : gb;
     const m1 = b1 * load<f32>(m + off) + c1 * g;
     const v1 = b2 * load<f32>(v + off) + c2 * (g * g);
     store<f32>(mOut + off, m1);
     store<f32>(vOut + off, v1);
-    const denom = Mathf.sqrt(v1) / <f32>bc2Sqrt + <f32>eps;
-    store<f32>(paramsOut + off, w * <f32>decay - <f32>stepSize * (m1 / denom));
+    const denom = Mathf.sqrt(v1) * <f32>invBc2Sqrt + <f32>eps;
+    store<f32>(paramsOut + off, (decays ? w * <f32>decay : w) - <f32>stepSize * (m1 / denom));
   }
 }

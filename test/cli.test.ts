@@ -72,6 +72,11 @@ describe('gradpool train: bad input', () => {
       /^gradpool: --min-delta applies with --early-stopping or --keep best\n$/,
     ],
     [['--nesterov', 'yes'], /^gradpool: unexpected argument 'yes'\n$/],
+    [['--nesterov', '--momentum', '0'], /^gradpool: --nesterov needs --momentum > 0\n$/],
+    [
+      ['--warmup-start-factor', '0.5'],
+      /^gradpool: --warmup-start-factor applies with --warmup-steps or --warmup-epochs\n$/,
+    ],
     [['mnist'], /^gradpool: unexpected argument 'mnist'\n$/],
     [['--data'], /^gradpool: --data needs a value\n$/],
     [['--threads'], /^gradpool: --threads needs a value\n$/],
@@ -374,7 +379,12 @@ describe('what train and eval tell the user', () => {
     assert.equal(pretty.status, 0, pretty.stderr);
     assert.match(pretty.stdout, /\nresumed at epoch 2, step 7 of 63\n/);
     const json = resume('json', 'b.safetensors', ['--epochs', '2']);
-    assert.deepEqual(jsonLines(json.stdout)[0].resumed, { epoch: 2, step: 7, finished: false });
+    assert.deepEqual(jsonLines(json.stdout)[0].resumed, {
+      epoch: 2,
+      step: 7,
+      finished: false,
+      stoppedEarly: false,
+    });
     // the checkpoint of a finished 1-epoch run has nothing left at its own --epochs 1
     assert.equal(
       runCli([
@@ -405,6 +415,7 @@ describe('what train and eval tell the user', () => {
       epoch: 2,
       step: 0,
       finished: true,
+      stoppedEarly: false,
     });
   });
 

@@ -158,7 +158,7 @@ describe('wasm update kernels round as their float32 formulas', () => {
         [0.05, 1],
         [0, 1 - 0.01 * 0.05],
       ]) {
-        const s = [0.01 / (1 - 0.9 ** 3), 0.9, 0.999, 1e-8, wd, decay, Math.sqrt(1 - 0.999 ** 3)];
+        const s = [0.01 / (1 - 0.9 ** 3), 0.9, 0.999, 1e-8, wd, decay, 1 / Math.sqrt(1 - 0.999 ** 3)];
         const [step, b1, b2, eps, l2, dec, bc2] = s;
         const want = { w: [] as number[], m: [] as number[], v: [] as number[] };
         for (let j = 0; j < n; j++) {
@@ -166,7 +166,7 @@ describe('wasm update kernels round as their float32 formulas', () => {
           const g = f(f(m[grad + j] * f(1 / 128)) + f(f(l2) * x));
           const m1 = f(f(f(b1) * m[mm + j]) + f(f(1 - b1) * g));
           const v1 = f(f(f(b2) * m[vv + j]) + f(f(1 - b2) * f(g * g)));
-          const denom = f(f(f(Math.sqrt(v1)) / f(bc2)) + f(eps));
+          const denom = f(f(f(Math.sqrt(v1)) * f(bc2)) + f(eps));
           want.w.push(f(f(x * f(dec)) - f(f(step) * f(m1 / denom))));
           want.m.push(m1);
           want.v.push(v1);
@@ -253,5 +253,12 @@ describe('learning-rate schedules against torch.optim.lr_scheduler', () => {
       1e-14,
       'rate',
     );
+  });
+});
+
+describe('the config fields', () => {
+  it('name every setting of the config, and only those', async () => {
+    const { CONFIG_FIELDS } = await import('../src/train/config.js');
+    assert.deepEqual(Object.keys(CONFIG_FIELDS).sort(), Object.keys(defaultConfig()).sort());
   });
 });

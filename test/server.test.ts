@@ -124,6 +124,47 @@ describe('gradpool serve', () => {
     ['an encoded ..', { data: 'idx:set/%2e%2e/x' }, 400, /'\.\.' is not allowed/, 'data'],
     ['a symlink out of the data root', { data: 'idx:escape' }, 400, /leads outside the data root/, 'data'],
     ['a NUL', { data: 'idx:set\u0000x' }, 400, /NUL/, 'data'],
+    // the recipes' settings (issue 14)
+    ['beta1 1', { optimizer: 'adam', beta1: 1 }, 400, /^beta1 must be < 1, got 1$/, 'beta1'],
+    ['eps 0', { optimizer: 'adamw', eps: 0 }, 400, /^eps must be > 0, got 0$/, 'eps'],
+    ['dropout 1', { dropout: 1 }, 400, /^dropout must be < 1, got 1$/, 'dropout'],
+    [
+      'an unknown optimizer',
+      { optimizer: 'rmsprop' },
+      400,
+      /^optimizer must be one of sgd, adam, adamw$/,
+      'optimizer',
+    ],
+    ['nesterov as text', { nesterov: 'yes' }, 400, /^nesterov must be boolean$/, 'nesterov'],
+    [
+      'beta1 under sgd',
+      { beta1: 0.9 },
+      400,
+      /^beta1 applies to optimizer adam, adamw; this run's is sgd$/,
+      'beta1',
+    ],
+    [
+      'early stopping alone',
+      { earlyStopping: 3 },
+      400,
+      /^earlyStopping 3 needs a validation split: add validationSplit/,
+      'earlyStopping',
+    ],
+    // mnist's 8,000 training rows: 63 steps of 128 an epoch
+    [
+      'a warm-up past the run',
+      { epochs: 2, warmupSteps: 126 },
+      422,
+      /^warmupSteps: a warm-up of 126 steps does not end within the run's 126/,
+      'warmupSteps',
+    ],
+    [
+      'a split leaving less than a batch',
+      { validationSplit: 0.999 },
+      422,
+      /^validationSplit 0.999 leaves 8 training rows, fewer than a batchSize of 128$/,
+      'validationSplit',
+    ],
   ];
   for (const [what, payload, status, message, field] of bad) {
     it(`POST /jobs with ${what}: ${status}, naming the problem${field ? ` and the field ${field}` : ''}`, async () => {
@@ -164,6 +205,35 @@ describe('gradpool serve', () => {
     );
     const list = (await body<{ jobs: JobJson[] }>(await fetch(`${server.url}/jobs`, { headers: auth }))).jobs;
     assert.equal(list[0].id, id, 'newest first');
+  });
+
+  it('a job with a validation split and AdamW: valLoss per epoch, the kept epoch in its progress, the model gradpool train writes', async () => {
+    const recipe = {
+      hidden: [32],
+      epochs: 3,
+      seed: 5,
+      optimizer: 'adamw',
+      lr: 0.003,
+      validationSplit: 0.1,
+      dropout: 0.1,
+    };
+    const r = await post(server.url, recipe);
+    assert.equal(r.status, 201);
+    const job = await waitFor(server.url, (await body(r)).id, ['succeeded']);
+    const losses = job.metrics.map((m) => m.valLoss as number);
+    assert.equal(losses.length, 3);
+    assert.ok(losses.every((l) => typeof l === 'number'));
+    const best = losses.indexOf(Math.min(...losses)) + 1;
+    assert.deepEqual([job.progress?.keptEpoch, job.progress?.stopped], [best, 'completed']);
+    const model = Buffer.from(
+      await (await fetch(`${server.url}/jobs/${job.id}/model`, { headers: auth })).arrayBuffer(),
+    );
+    const flags = ['--hidden', '32', '--epochs', '3', '--seed', '5', '--optimizer', 'adamw', '--lr', '0.003'];
+    assert.ok(
+      model.equals(
+        cliModel(dir, [...flags, '--validation-split', '0.1', '--dropout', '0.1', '--threads', '1']),
+      ),
+    );
   });
 
   it('Idempotency-Key returns the same job; the model is 409 until it succeeds; DELETE cancels', async () => {

@@ -106,7 +106,8 @@ export interface JobJson {
   id: string;
   state: string;
   error?: string;
-  metrics: { testAccuracy: number }[];
+  metrics: { testAccuracy: number; valLoss?: number }[];
+  progress: Record<string, unknown> | null;
 }
 export const body = async <T = JobJson>(r: Response): Promise<T> => (await r.json()) as T;
 

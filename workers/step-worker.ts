@@ -115,12 +115,12 @@ export default async function runSession(init: SessionInit): Promise<number> {
     shards: number,
     cur: number,
     /** the step's index in the command */
-    i: number,
+    stepInCommand: number,
     serial: number,
     attempt: number,
   ): void {
     const src = params[cur];
-    const statsAt = i * shards;
+    const statsAt = stepInCommand * shards;
     if (dropout) {
       dropout.step = serial;
       dropout.first = first;
@@ -151,7 +151,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
     // A failed shard means no update at all: the step can be recomputed from the same parameters.
     if (control.failed) return;
     let gradients = 0;
-    const scalars = stepScalarsAt(i);
+    const scalarsAt = stepScalarsAt(stepInCommand);
     const invBatch = floats[F_INV_BATCH];
     try {
       // own share first, then the others' in turn: each share's counter hands out its blocks once
@@ -174,10 +174,10 @@ export default async function runSession(init: SessionInit): Promise<number> {
             own.gradWeights,
             (o1 - o0) * L.inputs,
             floats,
-            scalars,
+            scalarsAt,
             invBatch,
           );
-          optimizer.update(k, plan, cur, L.bias + o0, own.gradBias, o1 - o0, floats, scalars, invBatch);
+          optimizer.update(k, plan, cur, L.bias + o0, own.gradBias, o1 - o0, floats, scalarsAt, invBatch);
         }
       }
     } catch (e) {

@@ -24,6 +24,7 @@ export const benchCommand: CommandModule = {
         kernels: { type: 'string', describe: KERNEL_CHOICES.join(' | ') },
         optimizer: { type: 'string', describe: `${OPTIMIZER_NAMES.join(' | ')} (default sgd)` },
         dropout: { type: 'string', describe: 'dropout rate of hidden units (default 0)' },
+        lr: { type: 'string', describe: 'learning rate (default 0.05 for sgd, 1e-3 for adam and adamw)' },
         seconds: { type: 'string', describe: 'measured seconds per thread count', default: '2' },
         rounds: {
           type: 'string',
@@ -47,6 +48,7 @@ export const benchCommand: CommandModule = {
       kernels: argv.kernels,
       optimizer: argv.optimizer,
       dropout: argv.dropout,
+      lr: argv.lr,
     });
     const seconds = checkNumber('seconds', argv.seconds, { min: 0, above: true, max: 600 }, false);
     const rounds = checkWholeNumber('rounds', argv.rounds, 1, 20);
@@ -68,6 +70,7 @@ export const benchCommand: CommandModule = {
       kernels: config.kernels,
       optimizer: config.optimizer,
       dropout: config.dropout,
+      lr: argv.lr === undefined ? undefined : config.lr,
       seconds,
       rounds,
       onRow: argv.json

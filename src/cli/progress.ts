@@ -1,4 +1,5 @@
 import { oversubscribedNote } from '../machine.js';
+import { SPANS_THE_RUN } from '../train/prepare.js';
 import type { EpochMetrics, RunOutcome, TrainEvent } from '../train/trainer.js';
 
 // Renders training events: a live bar per epoch and a summary table on a terminal, or one
@@ -53,7 +54,7 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
         patience = e.config.earlyStopping;
         out.write(
           `gradpool: ${e.layers.join('-')} ${e.config.activation}, ${e.params.toLocaleString('en-US')} parameters, ` +
-            `${e.trainCount.toLocaleString('en-US')} train / ${e.testCount.toLocaleString('en-US')} test rows, ` +
+            `${e.trainCount.toLocaleString('en-US')} train / ${e.validationCount ? `${e.validationCount.toLocaleString('en-US')} validation / ` : ''}${e.testCount.toLocaleString('en-US')} test rows, ` +
             `${e.config.threads} thread${e.config.threads === 1 ? '' : 's'}, ${e.kernels} kernels\n`,
         );
         const note = oversubscribedNote(e.config.threads, e.cores);
@@ -61,8 +62,14 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
         const r = e.resumed;
         if (r?.finished) {
           const trained = r.epoch - 1 === 1 ? 'its 1 epoch' : `all ${r.epoch - 1} epochs`;
+          // under cosine and onecycle the run's length is part of every rate: it cannot grow
+          const more = SPANS_THE_RUN.includes(e.config.lrSchedule)
+            ? ''
+            : ` (more with --epochs ${r.epoch} or above)`;
           out.write(
-            `the checkpoint has finished ${trained}: nothing left to train (more with --epochs ${r.epoch} or above)\n`,
+            r.stoppedEarly
+              ? `the checkpoint's run was ended by early stopping after epoch ${r.epoch - 1}: nothing left to train\n`
+              : `the checkpoint has finished ${trained}: nothing left to train${more}\n`,
           );
           return;
         }
@@ -83,7 +90,7 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
     },
     done(summary) {
       const best = rows.reduce((a, b) => (b.testAccuracy > a.testAccuracy ? b : a), rows[0]);
-      const kept = outcome && validating ? ` ${keptText(outcome, rows, patience, epochs)};` : '';
+      const kept = outcome && validating ? ` ${keptText(outcome, patience, epochs)};` : '';
       out.write(
         `done in ${summary.seconds.toFixed(1)} s:${kept} test accuracy ${(summary.testAccuracy * 100).toFixed(2)} %, ` +
           `test loss ${summary.testLoss.toFixed(4)}` +
@@ -97,15 +104,9 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
 }
 
 /** Which epoch the model is and why training ended, e.g. "kept epoch 7 (lowest validation loss 0.3012), stopped at epoch 10 of 30: …". */
-export function keptText(
-  o: RunOutcome,
-  rows: readonly EpochMetrics[],
-  patience: number,
-  epochs: number,
-): string {
-  const m = rows.find((r) => r.epoch === o.keptEpoch);
+export function keptText(o: RunOutcome, patience: number, epochs: number): string {
   const why =
-    o.kept === 'best' ? `lowest validation loss ${m?.valLoss?.toFixed(4) ?? '?'}` : 'the last epoch trained';
+    o.kept === 'best' ? `lowest validation loss ${o.valLoss?.toFixed(4)}` : 'the last epoch trained';
   const end =
     o.stopped === 'early-stopping'
       ? `stopped at epoch ${o.lastEpoch} of ${epochs}: no better validation loss in ${patience} epoch${patience === 1 ? '' : 's'}`

@@ -6,7 +6,6 @@ import { writeFileAtomic } from './atomic-write.js';
 import {
   BEST_PREFIX,
   CHECKPOINT_FORMAT,
-  CHECKPOINT_PREFIXES,
   checkpointDigest,
   modelFromDecoded,
   modelMetadata,
@@ -55,7 +54,7 @@ export interface Checkpoint {
 
 /** The checkpoint's optimizer: its config's, or SGD for checkpoints from before there was a choice. */
 function optimizerOf(config: Record<string, unknown>) {
-  return optimizerNamed(typeof config.optimizer === 'string' ? config.optimizer : 'sgd');
+  return optimizerNamed(config.optimizer === undefined ? 'sgd' : String(config.optimizer));
 }
 
 export function saveCheckpoint(path: string, c: Checkpoint): void {
@@ -98,16 +97,15 @@ export function loadCheckpoint(path: string): Checkpoint {
     } catch (e) {
       throw new ModelFileError(`__metadata__.config: ${(e as Error).message}`);
     }
-    const model = modelFromDecoded(decoded, {
-      format: CHECKPOINT_FORMAT,
-      extraPrefixes: CHECKPOINT_PREFIXES,
-    });
+    // its own optimizer's state and the best weights, nothing else: stray tensors are damage
+    const prefixes = [...optimizer.state, BEST_PREFIX];
+    const model = modelFromDecoded(decoded, { format: CHECKPOINT_FORMAT, extraPrefixes: prefixes });
     // each other prefix read as a model of the same layout: shapes and finite values checked
     const tensorsOf = (prefix: string) =>
       modelFromDecoded(decoded, {
         format: CHECKPOINT_FORMAT,
         prefix,
-        extraPrefixes: ['layers', ...CHECKPOINT_PREFIXES.filter((p) => p !== prefix)],
+        extraPrefixes: ['layers', ...prefixes.filter((p) => p !== prefix)],
         verified: true,
       }).params;
     const optimizerState = optimizer.state.map(tensorsOf);

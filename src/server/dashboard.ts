@@ -201,7 +201,12 @@ function optimizer(c) {
 }
 function progressText(j, p) {
   if (j.state === 'running' && p.epoch) return 'epoch ' + p.epoch + (p.step ? ', step ' + p.step + '/' + p.stepsPerEpoch : '');
-  return j.metrics.length + '/' + j.config.epochs + ' epochs';
+  const done = j.metrics.length + '/' + j.config.epochs + ' epochs';
+  if (!p.keptEpoch) return done;
+  // a finished job whose model is another epoch than the last, or that early stopping ended
+  const stopped = p.stopped === 'early-stopping' ? ', stopped early' : '';
+  const kept = p.keptEpoch !== p.epoch ? ', kept ' + p.keptEpoch : '';
+  return done + stopped + kept;
 }
 function actions(j) {
   const id = escapeHtml(j.id);
@@ -212,6 +217,8 @@ function jobRow(j) {
   const c = j.config;
   const last = j.metrics[j.metrics.length - 1];
   const p = (live.get(j.id) || {}).progress || j.progress || {};
+  // the accuracy of the epoch whose model the job wrote (with a validation split, its best)
+  const kept = j.metrics.find((m) => m.epoch === p.keptEpoch) || last;
   // a finished job's speed is its last epoch's; a running one's, the latest step's
   const speed = j.state === 'running' ? p.samplesPerSec : last && last.samplesPerSec;
   const cells = [
@@ -224,7 +231,7 @@ function jobRow(j) {
     '<td class="state state-' + escapeHtml(j.state) + '">' + escapeHtml(j.state + (j.error ? ': ' + j.error : '')) + '</td>',
     '<td class="progress">' + escapeHtml(progressText(j, p)) + '</td>',
     '<td class="speed">' + (speed ? Math.round(speed).toLocaleString() : '') + '</td>',
-    '<td class="accuracy">' + (last ? (100 * last.testAccuracy).toFixed(2) + ' %' : '') + '</td>',
+    '<td class="accuracy">' + (kept ? (100 * kept.testAccuracy).toFixed(2) + ' %' : '') + '</td>',
     '<td>' + actions(j) + '</td>',
   ];
   return '<tr data-id="' + escapeHtml(j.id) + '" class="' + (j.id === selected ? 'selected' : '') + '">' + cells.join('') + '</tr>';

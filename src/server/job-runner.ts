@@ -5,7 +5,7 @@ import { saveTrainedModel } from '../train/save-result.js';
 import type { JobExecutor } from './job-executor.js';
 import { ProgressThrottle, STORE_PROGRESS_MS, stopJob } from './job-states.js';
 import type { JobStore } from './job-store.js';
-import { DatasetCache, jobOutcome, runTrainingJob } from './training-job.js';
+import { DatasetCache, finalProgress, jobOutcome, runTrainingJob } from './training-job.js';
 
 // Runs queued jobs in this process, `concurrency` at a time, with the library's train(): the
 // same code and bytes as `gradpool train`. Each job checkpoints as it goes, so a server killed
@@ -89,6 +89,7 @@ export class JobRunner implements JobExecutor {
         },
       });
       saveTrainedModel(join(dir, 'model.safetensors'), result);
+      this.store.setProgress(id, finalProgress(result), result.metrics);
       this.store.finish(id, 'succeeded');
       emit({ state: 'succeeded' });
     } catch (e) {

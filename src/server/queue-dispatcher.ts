@@ -197,6 +197,7 @@ export class QueueDispatcher implements JobExecutor {
     // checked as a model before it is kept: what the API serves is what gradpool wrote
     modelFromSafetensors(bytes);
     writeFileAtomic(join(this.store.jobDir(id), 'model.safetensors'), [bytes]);
+    if (result?.progress) this.store.setProgress(id, result.progress, result.metrics);
     if (this.store.finish(id, 'succeeded', undefined, result?.metrics)) {
       this.events.emit(`job:${id}`, { state: 'succeeded' });
     }

@@ -14,7 +14,7 @@ import {
   type QueueProgress,
   SharedJobFiles,
 } from './redis-queue.js';
-import { DatasetCache, jobOutcome, runTrainingJob } from './training-job.js';
+import { DatasetCache, finalProgress, jobOutcome, runTrainingJob } from './training-job.js';
 
 // Takes jobs from the BullMQ queue and trains them with this machine's threads. The job's
 // checkpoint goes to Redis after every save, so when this process dies BullMQ's stalled-job
@@ -143,7 +143,7 @@ export class QueueWorker {
       await uploads;
       await this.files.putModel(id, readFileSync(modelPath));
       log({ event: 'finished', id, state: 'succeeded' });
-      return { metrics: result.metrics, worker: this.name };
+      return { metrics: result.metrics, progress: finalProgress(result), worker: this.name };
     } catch (e) {
       if (e instanceof UnrecoverableError) throw e;
       await uploads;

@@ -23,6 +23,8 @@ export interface QueueProgress {
 /** A worker's return value; the model's bytes are in SharedJobFiles. */
 export interface QueueJobResult {
   metrics: EpochMetrics[];
+  /** the job's final progress (finalProgress): which epoch its model is and why it stopped */
+  progress?: Record<string, unknown>;
   worker: string;
 }
 

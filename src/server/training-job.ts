@@ -92,6 +92,12 @@ export async function runTrainingJob(job: TrainingJob): Promise<TrainResult> {
   });
 }
 
+/** A finished job's progress: where it ended, which epoch its model is and why it stopped. */
+export function finalProgress(result: TrainResult): Record<string, unknown> {
+  const { lastEpoch, keptEpoch, stopped } = result.outcome;
+  return { epoch: lastEpoch, step: 0, keptEpoch, stopped };
+}
+
 /** How a job that threw ended: stopped on request (cancelled, or for a shutdown), or failed. */
 export function jobOutcome(e: unknown, signal: AbortSignal): { stopped: StopReason } | { failed: string } {
   const reason = stopReason(signal);

@@ -34,6 +34,12 @@ export interface ScalingOptions {
   optimizer?: OptimizerName;
   /** hidden units' dropout rate */
   dropout?: number;
+  /**
+   * the learning rate (default: 0.05 for sgd, 1e-3 for adam and adamw). How fast a step runs
+   * depends on the weights it meets (the kernels skip the zeros of ReLU's gradients), so
+   * optimizers are compared at a rate too small to move them: the same work, but the update.
+   */
+  lr?: number;
   /** measured time per thread count, after warm-up */
   seconds?: number;
   /**
@@ -112,7 +118,7 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
   const optimizer = optimizerNamed(options.optimizer ?? 'sgd');
   const defaults = defaultConfig();
   const settings = defaults as unknown as OptimizerSettings;
-  const lr = optimizer.name === 'sgd' ? defaults.lr : 1e-3;
+  const lr = options.lr ?? (optimizer.name === 'sgd' ? defaults.lr : 1e-3);
   const seconds = options.seconds ?? 2;
   const best: (ScalingRow | undefined)[] = [];
   const N = dataset.train.count;

@@ -306,6 +306,13 @@ function checkCombinations(c: TrainConfig, explicit: ReadonlySet<string>): void 
       );
     }
   }
+  if (c.optimizer === 'sgd' && c.nesterov && c.momentum === 0)
+    throw new UsageError((name) => `${name('nesterov')} needs ${name('momentum')} > 0`, 'nesterov');
+  if (explicit.has('warmupStartFactor') && c.warmupSteps === 0 && c.warmupEpochs === 0)
+    throw new UsageError(
+      (name) => `${name('warmupStartFactor')} applies with ${name('warmupSteps')} or ${name('warmupEpochs')}`,
+      'warmupStartFactor',
+    );
   if (c.warmupSteps > 0 && c.warmupEpochs > 0)
     throw new UsageError(
       (name) => `give ${name('warmupSteps')} or ${name('warmupEpochs')}, not both`,

@@ -48,7 +48,7 @@ export const TASKS = 10;
 export const SPLIT = 11;
 /** 1 when eval should write each row's predicted class */
 export const WANT_PREDICTIONS = 12;
-/** which copy of params/velocity (0 or 1) is current when a command starts (see copyForStep) */
+/** which copy of the parameters and optimizer state (0 or 1) is current when a command starts (see copyForStep) */
 export const CURRENT = 13;
 /** the shard that failed, when ERROR is set by a throw */
 export const ERROR_SHARD = 14;

@@ -135,6 +135,8 @@ export class StepPool {
       throw new RangeError(
         `${optimizer.name} needs ${optimizer.state.length} state buffers; the plan has ${plan.state.length}`,
       );
+    if ((options.dropout ?? 0) > 0 !== plan.batch.masks.some((m) => m >= 0))
+      throw new RangeError(`dropout ${options.dropout ?? 0} does not match the plan's dropout masks`);
     this.predictions = new Uint8Array(new SharedArrayBuffer(dataset.test.count));
     this.busy = new Int32Array(new SharedArrayBuffer(options.threads * 4));
     this.spin = spinBudget(options.threads, coreCount());
@@ -214,7 +216,7 @@ export class StepPool {
   }
 
   /**
-   * `steps` (1 … MAX_STEPS) consecutive SGD steps of `rows` rows each, step i on
+   * `steps` (1 … MAX_STEPS) consecutive optimizer steps of `rows` rows each, step i on
    * order[first + i·rows …): forward and deltas per shard, then weight gradients and the update
    * per block of neurons, all in the workers, with no round trip to this thread between steps.
    * out[i] gets step i's loss and correct count. A failed step is recomputed on fresh threads

@@ -77,7 +77,8 @@ const LOCKED: readonly (keyof TrainConfig)[] = [
   'keep',
   'seed',
 ];
-const SPANS_THE_RUN: readonly ScheduleName[] = ['cosine', 'onecycle'];
+/** Schedules whose every rate depends on the run's length: `epochs` is locked on resume. */
+export const SPANS_THE_RUN: readonly ScheduleName[] = ['cosine', 'onecycle'];
 
 export async function prepareRun(
   input: Partial<TrainConfig>,

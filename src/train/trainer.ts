@@ -41,6 +41,8 @@ export interface RunOutcome {
   lastEpoch: number;
   /** completed: every epoch ran; early-stopping: the validation loss stopped improving */
   stopped: 'completed' | 'early-stopping';
+  /** the kept epoch's validation loss, when the run validates */
+  valLoss: number | null;
 }
 
 export type TrainEvent =
@@ -49,14 +51,23 @@ export type TrainEvent =
       config: TrainConfig;
       layers: readonly number[];
       params: number;
+      /** rows that train (the train split less the validation rows) */
       trainCount: number;
+      /** rows held out to validate (0: none) */
+      validationCount: number;
       testCount: number;
       kernels: string;
       stepsPerEpoch: number;
       /** the cores this process may use (more threads than this share them) */
       cores: number;
       /** where a resumed run continues (null: from the start); `finished` when nothing is left */
-      resumed: { epoch: number; step: number; finished: boolean } | null;
+      resumed: {
+        epoch: number;
+        step: number;
+        /** nothing is left to train: every epoch ran, or early stopping ended the run */
+        finished: boolean;
+        stoppedEarly: boolean;
+      } | null;
     }
   | {
       type: 'step';
@@ -165,7 +176,9 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       config.lr,
     );
     const emit = options.onProgress ?? (() => {});
-    emit(startEvent(run));
+    // a checkpoint written at the epoch where early stopping ended the run resumes as ended
+    let stopped = best.patienceRunOut(metrics);
+    emit(startEvent(run, pool, stopped));
     const interrupt = (epoch: number, step: number, sums: EpochSums): never => {
       Object.assign(at, { epoch, sums });
       throw interruption(
@@ -188,8 +201,6 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       },
       (start.epoch - 1) * stepsPerEpoch + start.step,
     );
-    // a checkpoint written at the epoch where early stopping ended the run resumes as ended
-    let stopped = best.patienceRunOut(metrics);
     for (let epoch = start.epoch; epoch <= config.epochs && !stopped; epoch++) {
       const epochStart = performance.now();
       epochRng.set(rng.state);
@@ -211,11 +222,13 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
       if (options.signal?.aborted && epoch < config.epochs && !stopped) interrupt(epoch + 1, 0, at.sums);
     }
     const lastEpoch = metrics.length === 0 ? 0 : metrics[metrics.length - 1].epoch;
+    const keptEpoch = config.keep === 'best' && best.epoch !== null ? best.epoch : lastEpoch;
     const outcome: RunOutcome = {
       kept: config.keep,
-      keptEpoch: config.keep === 'best' && best.epoch !== null ? best.epoch : lastEpoch,
+      keptEpoch,
       lastEpoch,
       stopped: stopped ? 'early-stopping' : 'completed',
+      valLoss: metrics.find((m) => m.epoch === keptEpoch)?.valLoss ?? null,
     };
     emit({ type: 'end', ...outcome });
     const kept = config.keep === 'best' && best.params ? best.params : pool.params;
@@ -309,19 +322,27 @@ function restore(run: PreparedRun, pool: StepPool): Rng {
   return rng;
 }
 
-function startEvent(run: PreparedRun): TrainEvent {
+function startEvent(run: PreparedRun, pool: StepPool, stoppedEarly: boolean): TrainEvent {
   const { config, net, dataset, kernels, stepsPerEpoch, start, resume } = run;
   return {
     type: 'start',
     config,
     layers: net.sizes,
     params: net.size,
-    trainCount: dataset.train.count,
+    trainCount: pool.trainRows,
+    validationCount: pool.validationCount,
     testCount: dataset.test.count,
     kernels: kernels.label,
     stepsPerEpoch,
     cores: coreCount(),
-    resumed: resume ? { epoch: start.epoch, step: start.step, finished: start.epoch > config.epochs } : null,
+    resumed: resume
+      ? {
+          epoch: start.epoch,
+          step: start.step,
+          finished: start.epoch > config.epochs || stoppedEarly,
+          stoppedEarly,
+        }
+      : null,
   };
 }
 

@@ -76,13 +76,30 @@ export function naiveKernels(m: Floats): Kernels {
         m[paramsOut + j] = w - lr * (nesterov ? g + momentum * m[velocityOut + j] : m[velocityOut + j]);
       }
     },
-    adamUpdate(params, mm, vv, paramsOut, mOut, vOut, grad, n, stepSize, b1, b2, eps, wd, decay, bc2, inv) {
+    adamUpdate(
+      params,
+      mm,
+      vv,
+      paramsOut,
+      mOut,
+      vOut,
+      grad,
+      n,
+      stepSize,
+      b1,
+      b2,
+      eps,
+      wd,
+      decay,
+      invBc2,
+      inv,
+    ) {
       for (let j = 0; j < n; j++) {
         const w = m[params + j];
         const g = m[grad + j] * inv + wd * w;
         m[mOut + j] = b1 * m[mm + j] + (1 - b1) * g;
         m[vOut + j] = b2 * m[vv + j] + (1 - b2) * g * g;
-        const denom = Math.sqrt(m[vOut + j]) / bc2 + eps;
+        const denom = Math.sqrt(m[vOut + j]) * invBc2 + eps;
         m[paramsOut + j] = w * decay - stepSize * (m[mOut + j] / denom);
       }
     },

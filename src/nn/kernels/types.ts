@@ -92,12 +92,12 @@ export interface Kernels {
     nesterov: number,
   ): void;
   /**
-   * Adam over n values in float32, PyTorch's order of operations, reading (params, m, v) and
+   * Adam over n values, PyTorch's formulas (equal to its values to float32 rounding), reading (params, m, v) and
    * writing (paramsOut, mOut, vOut), which may alias them:
    *   g = grad·invBatch + weightDecay·w     w₀ = w·decay
    *   m' = beta1·m + (1 − beta1)·g          v' = beta2·v + (1 − beta2)·g·g
-   *   w' = w₀ − stepSize · m' / (√v' / bc2Sqrt + eps)
-   * stepSize = lr / (1 − β₁ᵗ) and bc2Sqrt = √(1 − β₂ᵗ) are the step's bias corrections; Adam
+   *   w' = w₀ − stepSize · m' / (√v' · invBc2Sqrt + eps)
+   * stepSize = lr / (1 − β₁ᵗ) and invBc2Sqrt = 1 / √(1 − β₂ᵗ) are the step's bias corrections; Adam
    * passes its L2 coefficient as weightDecay and decay 1, AdamW weightDecay 0 and decay 1 − lr·λ.
    */
   adamUpdate(
@@ -115,7 +115,7 @@ export interface Kernels {
     eps: number,
     weightDecay: number,
     decay: number,
-    bc2Sqrt: number,
+    invBc2Sqrt: number,
     invBatch: number,
   ): void;
 }

@@ -60,7 +60,7 @@ interface WasmExports {
     eps: number,
     weightDecay: number,
     decay: number,
-    bc2Sqrt: number,
+    invBc2Sqrt: number,
     invBatch: number,
   ): void;
 }

@@ -4,6 +4,7 @@ import type { Optimizer, OptimizerName, OptimizerSettings } from './optimizer.js
 // Adam and AdamW, PyTorch's conventions (torch.optim.Adam / AdamW, bias-corrected):
 //   Adam:  g = ∇/B + λw                          AdamW: g = ∇/B, w ← w·(1 − lr·λ)
 //   m = β₁m + (1 − β₁)g    v = β₂v + (1 − β₂)g²    w ← w − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+// (the kernel multiplies by 1/√(1 − β₂ᵗ): equal to PyTorch's division to float32 rounding)
 // One kernel does both: the coordinator passes Adam's λ as the gradient's decay and AdamW's
 // as the factor (1 − lr·λ), computed once per step in float64 like the bias corrections.
 
@@ -45,11 +46,12 @@ function adamFamily(name: OptimizerName, decoupled: boolean): Optimizer {
       out[at + 3] = s.eps as number;
       out[at + 4] = decoupled ? 0 : lambda;
       out[at + 5] = decoupled ? 1 - lr * lambda : 1;
-      out[at + 6] = Math.sqrt(1 - beta2 ** t);
+      out[at + 6] = 1 / Math.sqrt(1 - beta2 ** t);
     },
     update(k, slots, cur, at, grad, n, x, s, invBatch) {
       const next = 1 - cur;
-      const [m, v] = slots.state;
+      const m = slots.state[0];
+      const v = slots.state[1];
       k.adamUpdate(
         slots.params[cur] + at,
         m[cur] + at,

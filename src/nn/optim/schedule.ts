@@ -22,7 +22,10 @@ export interface Schedule {
   readonly gamma: number;
 }
 
-/** OneCycleLR's defaults, which gradpool keeps: a third of the run rising, from lr/25 to lr/25e4. */
+/**
+ * OneCycleLR's defaults, which gradpool keeps: 30 % of the run rising from lr/25, then down to
+ * lr/25e4. The rate only: PyTorch's cycle_momentum (on by default) is not applied.
+ */
 const ONECYCLE = { pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4 };
 
 /** The rate step `t` (0-based over the run) uses. */
@@ -46,7 +49,7 @@ export function learningRate(s: Schedule, t: number): number {
   }
 }
 
-/** torch.optim.lr_scheduler.OneCycleLR with anneal_strategy='cos', three_phase=False. */
+/** torch.optim.lr_scheduler.OneCycleLR with anneal_strategy='cos', three_phase=False, cycle_momentum=False. */
 function oneCycle(maxLr: number, total: number, t: number): number {
   const initial = maxLr / ONECYCLE.divFactor;
   const min = initial / ONECYCLE.finalDivFactor;
