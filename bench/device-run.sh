@@ -41,6 +41,8 @@ for t in 1 16; do
 done
 sha256sum "$out"/model-*.safetensors >> "$out/train.txt"
 rm -f "$out"/model-*.safetensors
+# 5. optional (RECIPE=1): the README's AdamW recipe, gradpool and PyTorch, 16 threads each
+[ "${RECIPE:-}" = 1 ] && OUT="$out/recipe" bash bench/recipe-accuracy.sh 30 16 >> "$out/train.txt" 2>> "$out/bench.log"
 echo "all: $((SECONDS - t0)) s"
 # (the machine returns at most 8 files: result json/md/svg, lscpu, bench.log, ab, spin, train)
 tail -n 4 "$out/bench.log"; cat "$out/train.txt" "$out/ab.txt" "$out/spin.txt" 2>/dev/null

@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stratifiedSplit } from '../src/data/validation-split.js';
 import { UsageError } from '../src/errors.js';
 import { loadCheckpoint } from '../src/io/checkpoint.js';
+import { loadModel } from '../src/io/model-file.js';
 import { dropoutDraw, unitHash } from '../src/nn/dropout.js';
 import { naiveKernels } from '../src/nn/kernels/naive.js';
 import { networkLayout } from '../src/nn/layout.js';
 import { forwardBackward, forwardLoss, gatherRows } from '../src/nn/mlp.js';
 import { batchPlan } from '../src/nn/scratch.js';
+import { saveTrainedModel } from '../src/train/save-result.js';
 import { TrainingInterrupted, type TrainResult, train } from '../src/train/trainer.js';
-import { fill, syntheticDataset, tempDir } from './helpers.js';
+import { fill, runCli, syntheticDataset, tempDir, writeIdxFolder } from './helpers.js';
 
 // The training recipes: Adam/AdamW, schedules, dropout, the validation split, early stopping
 // and the kept epoch, each held to the promise that the bytes depend on the seed and the
@@ -137,6 +140,56 @@ describe('recipes train the same bytes on any thread count', () => {
   });
 });
 
+describe('resuming from the command line', () => {
+  it('a resume that changes the optimizer: one line naming the flag, exit 2, the checkpoint untouched', (t) => {
+    const dir = tempDir(t);
+    writeIdxFolder(join(dir, 'data'), 200, 40, 8);
+    const ckpt = join(dir, 'run.ckpt');
+    const common = [
+      '--data',
+      `idx:${join(dir, 'data')}`,
+      '--hidden',
+      '16',
+      '--batch-size',
+      '20',
+      '--threads',
+      '1',
+    ];
+    const first = runCli([
+      'train',
+      ...common,
+      '--optimizer',
+      'adamw',
+      '--epochs',
+      '1',
+      '--checkpoint',
+      ckpt,
+      '--out',
+      join(dir, 'a.safetensors'),
+    ]);
+    assert.equal(first.status, 0, first.stderr);
+    const before = readFileSync(ckpt);
+    const r = runCli([
+      'train',
+      '--resume',
+      ckpt,
+      '--optimizer',
+      'adam',
+      '--epochs',
+      '2',
+      '--out',
+      join(dir, 'b.safetensors'),
+    ]);
+    assert.equal(r.status, 2);
+    assert.equal(
+      r.stderr,
+      `gradpool: --resume: --optimizer is "adam" but the checkpoint was trained with "adamw"\n`,
+    );
+    assert.ok(readFileSync(ckpt).equals(before));
+    assert.equal(existsSync(join(dir, 'b.safetensors')), false);
+  });
+});
+
 describe('dropout masks', () => {
   it('keep units at the rate 1 − p, within binomial bounds, independently across steps', () => {
     const p = 0.3;
@@ -238,7 +291,7 @@ describe('early stopping and the kept epoch', () => {
     threads: 2,
   };
 
-  it('stops once the validation loss has not improved for N epochs and keeps the best epoch', async () => {
+  it('stops once the validation loss has not improved for N epochs and writes the best epoch', async (t) => {
     const r = await train(overfit, { dataset: small });
     const { outcome, metrics } = r;
     assert.equal(outcome.stopped, 'early-stopping');
@@ -251,10 +304,14 @@ describe('early stopping and the kept epoch', () => {
       'the kept epoch has the lowest validation loss',
     );
     assert.equal(outcome.kept, 'best');
-    // the returned model evaluates, by an independent float64 forward pass over the
+    // the written model evaluates, by an independent float64 forward pass over the
     // validation rows, to the loss the log reports for the kept epoch, and not the last's
     const { validation } = stratifiedSplit(small.train.labels, small.train.count, 0.5, overfit.seed);
-    const loss = float64Loss(r.model.params, r.model.layout.sizes, validation);
+    const path = join(tempDir(t), 'kept.safetensors');
+    saveTrainedModel(path, r);
+    const written = loadModel(path);
+    assert.equal(written.metadata?.keptEpoch, String(outcome.keptEpoch));
+    const loss = float64Loss(written.params, written.layout.sizes, validation);
     const kept = metrics[outcome.keptEpoch - 1].valLoss as number;
     assert.ok(Math.abs(loss - kept) <= 1e-5 * kept, `${loss} vs the kept epoch's ${kept}`);
     assert.ok(Math.abs(loss - losses[losses.length - 1]) > 1e-3, 'the last epoch is not the one kept');

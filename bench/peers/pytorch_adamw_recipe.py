@@ -7,7 +7,6 @@ Fashion-MNIST (IDX .gz files in $FASHION_MNIST), the last epoch's model. Prints 
 line per epoch: {"peer": "pytorch", "epoch", "testAccuracy", "testLoss", "seconds", "version"}.
 Usage: python3 pytorch_adamw_recipe.py EPOCHS LR WEIGHT_DECAY DROPOUT THREADS [SEED]
 """
-import gzip
 import json
 import math
 import os
@@ -17,13 +16,7 @@ import time
 import numpy as np
 import torch
 
-
-def idx(path):
-    with gzip.open(path) if path.endswith(".gz") else open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+from idx_files import idx
 
 
 def split(root, prefix):

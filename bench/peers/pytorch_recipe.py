@@ -5,7 +5,6 @@
 {"peer": "pytorch", "threads", "samplesPerSec", "steps", "version"}.
 Usage: python3 pytorch_recipe.py SECONDS THREADS[,THREADS...]
 """
-import gzip
 import json
 import os
 import sys
@@ -14,13 +13,7 @@ import time
 import numpy as np
 import torch
 
-
-def idx(path):
-    with gzip.open(path) if path.endswith(".gz") else open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+from idx_files import idx
 
 
 def main():

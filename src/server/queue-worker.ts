@@ -116,6 +116,8 @@ export class QueueWorker {
       const asked = Number(job.data.config.threads ?? Number.POSITIVE_INFINITY);
       const threads = Math.min(asked, this.options.threads);
       log({ event: 'started', id, threads });
+      // which machine runs the job, with how many threads, is part of what the API shows
+      const where = { worker: this.name, threads };
       const result = await runTrainingJob({
         config: { ...(job.data.config as Partial<TrainConfig>), threads },
         datasets: this.datasets,
@@ -132,8 +134,6 @@ export class QueueWorker {
         },
         onUpdate: ({ progress, epoch, metrics }) => {
           if (!throttle.due(Boolean(epoch))) return;
-          // which machine runs the job, with how many threads, is part of what the API shows
-          const where = { worker: this.name, threads };
           const update: QueueProgress = { progress: { ...progress, ...where }, epoch, metrics };
           job.updateProgress(update as unknown as object).catch(() => {});
         },
@@ -143,7 +143,7 @@ export class QueueWorker {
       await uploads;
       await this.files.putModel(id, readFileSync(modelPath));
       log({ event: 'finished', id, state: 'succeeded' });
-      return { metrics: result.metrics, progress: finalProgress(result), worker: this.name };
+      return { metrics: result.metrics, progress: { ...finalProgress(result), ...where }, worker: this.name };
     } catch (e) {
       if (e instanceof UnrecoverableError) throw e;
       await uploads;
