@@ -170,6 +170,9 @@ export function forwardBackward(
   return loss;
 }
 
+/** What an image's pixel is multiplied by before the first layer: the model's input scaling. */
+export const PIXEL_SCALE = 1 / 255;
+
 /**
  * Copies rows `rows[from … from+B)` of a Uint8 image set into the plan at row r0 as floats
  * scaled by 1/255, with their labels. The dataset stays Uint8 in shared memory; this is the
@@ -186,7 +189,7 @@ export function gatherRows(
   from: number,
   B: number,
 ): void {
-  const scale = 1 / 255;
+  const scale = PIXEL_SCALE;
   const words = wordsOf(images, features);
   for (let r = 0; r < B; r++) {
     const row = rows ? rows[from + r] : from + r;

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import ort from 'onnxruntime-node';
+import { loadDataset } from '../src/data/dataset.js';
+import { loadModel, saveModel } from '../src/io/model-file.js';
+import { type Activation, networkLayout } from '../src/nn/layout.js';
+import { forward, gatherRows } from '../src/nn/mlp.js';
+import type { Model } from '../src/nn/model.js';
+import { batchPlan } from '../src/nn/scratch.js';
+import { train } from '../src/train/trainer.js';
+import { arena, kernelsOn, runCli, tempDir } from './helpers.js';
+
+// `gradpool export --format onnx` run by onnxruntime-node (an independent runtime): its
+// probabilities on raw test rows against gradpool's own forward pass (the wasm kernels
+// eval uses, then a float64 softmax).
+
+/** gradpool's class probabilities for the first `n` test rows of mnist. */
+async function gradpoolProbabilities(model: Model, images: Uint8Array, n: number): Promise<Float64Array> {
+  const net = model.layout;
+  const { memory, m } = arena(4_000_000);
+  const k = await kernelsOn('wasm', memory);
+  const params = 16384;
+  m.set(model.params, params);
+  const plan = batchPlan(net, n, params + net.size + 16, false);
+  gatherRows(m, plan, 0, images, new Uint8Array(n), net.sizes[0], null, 0, n);
+  forward(k, net, params, plan, 0, n);
+  const C = net.sizes[net.sizes.length - 1];
+  const logits = plan.acts[plan.acts.length - 1];
+  const out = new Float64Array(n * C);
+  for (let r = 0; r < n; r++) {
+    const row = Array.from(m.subarray(logits + r * C, logits + (r + 1) * C));
+    const max = Math.max(...row);
+    const sum = row.reduce((a, z) => a + Math.exp(z - max), 0);
+    row.forEach((z, c) => {
+      out[r * C + c] = Math.exp(z - max) / sum;
+    });
+  }
+  return out;
+}
+
+describe('ONNX export', () => {
+  for (const activation of ['relu', 'tanh', 'sigmoid'] as Activation[]) {
+    it(`a ${activation} mnist model: onnxruntime's probabilities equal gradpool's within 1e-5 on 500 test rows`, async (t) => {
+      const dir = tempDir(t);
+      const dataset = await loadDataset('mnist');
+      const trained = await train(
+        { hidden: [64, 32], activation, epochs: 1, lr: activation === 'sigmoid' ? 0.5 : 0.05, threads: 2 },
+        { dataset },
+      );
+      const modelPath = join(dir, 'm.safetensors');
+      saveModel(modelPath, trained.model, { data: 'mnist' });
+      const onnxPath = join(dir, 'm.onnx');
+      const r = runCli(['export', '--model', modelPath, '--format', 'onnx', '--out', onnxPath]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^wrote .*m\.onnx: ONNX opset 13, 784-64-32-10/);
+
+      const n = 500;
+      const images = dataset.test.images.subarray(0, n * 784);
+      const session = await ort.InferenceSession.create(onnxPath);
+      const input = new ort.Tensor('float32', Float32Array.from(images), [n, 784]);
+      const { probabilities } = await session.run({ input });
+      assert.deepEqual(probabilities.dims, [n, 10]);
+      const want = await gradpoolProbabilities(loadModel(modelPath), images, n);
+      const got = probabilities.data as Float32Array;
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+      assert.ok(worst <= 1e-5, `largest difference ${worst}`);
+      // a wrong layout or a missing input scaling moves probabilities by far more than that
+      // (sigmoid learns slowly at the default rate: 0.5 gives it confident classes in one epoch)
+      assert.ok(want.some((p) => p > 0.3) && want.some((p) => p < 0.05), 'the model is not uniform');
+      await session.release();
+    });
+  }
+
+  it('bad input: one line naming the flag, exit 2, nothing written', (t) => {
+    const dir = tempDir(t);
+    const model = join(dir, 'm.safetensors');
+    saveModel(model, { layout: networkLayout([4, 3, 2], 'relu'), params: new Float32Array(23).fill(0.1) });
+    const out = join(dir, 'm.onnx');
+    const damaged = join(dir, 'damaged.safetensors');
+    const bytes = readFileSync(model);
+    bytes[bytes.length - 1] ^= 1;
+    writeFileSync(damaged, bytes);
+    for (const [args, message] of [
+      [
+        ['--model', model, '--format', 'tflite', '--out', out],
+        /^gradpool: --format must be one of onnx, got 'tflite'\n$/,
+      ],
+      [
+        ['--model', model, '--out', join(dir, 'no', 'm.onnx')],
+        /^gradpool: --out .*: folder .* does not exist\n$/,
+      ],
+      [['--model', join(dir, 'none.safetensors'), '--out', out], /^gradpool: .*none\.safetensors/],
+      [['--model', damaged, '--out', out], /checksum mismatch/],
+      [['--model', model], /^gradpool: .*out/],
+    ] as [string[], RegExp][]) {
+      const r = runCli(['export', ...args]);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.equal(existsSync(out), false);
+    }
+  });
+});
