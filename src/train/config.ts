@@ -335,8 +335,11 @@ function checkCombinations(c: TrainConfig, explicit: ReadonlySet<string>): void 
 }
 
 /** The warm-up in steps, for `stepsPerEpoch` steps an epoch. */
-export function warmupSteps(c: TrainConfig, stepsPerEpoch: number): number {
-  return c.warmupSteps || c.warmupEpochs * stepsPerEpoch;
+export function warmupSteps(
+  c: { readonly warmupSteps?: number; readonly warmupEpochs?: number },
+  stepsPerEpoch: number,
+): number {
+  return c.warmupSteps || (c.warmupEpochs ?? 0) * stepsPerEpoch;
 }
 
 function checkField(field: string, spec: FieldSpec, value: unknown): unknown {

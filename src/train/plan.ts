@@ -4,6 +4,7 @@ import { UsageError } from '../errors.js';
 import { type ArenaPlan, ArenaTooLarge, arenaPlan } from '../nn/arena.js';
 import { type Activation, type NetworkLayout, networkLayout, parameterCount } from '../nn/layout.js';
 import { type OptimizerName, optimizerNamed } from '../nn/optim/index.js';
+import { warmupSteps } from './config.js';
 import { EVAL_ROWS } from './control.js';
 
 // "Can this run?": turning settings and a dataset's shape into a network and its memory,
@@ -83,7 +84,7 @@ function checkRows(rows: number, settings: RunSettings): void {
   }
   const stepsPerEpoch = Math.ceil(left / batchSize);
   const total = (settings.epochs ?? 1) * stepsPerEpoch;
-  const warmup = settings.warmupSteps || (settings.warmupEpochs ?? 0) * stepsPerEpoch;
+  const warmup = warmupSteps(settings, stepsPerEpoch);
   if (settings.epochs !== undefined && warmup >= total) {
     const field = settings.warmupSteps ? 'warmupSteps' : 'warmupEpochs';
     throw new UsageError(
