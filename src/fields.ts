@@ -15,7 +15,7 @@ export interface FieldSpec extends Range {
   /** the CLI flag: the field in kebab-case */
   readonly flag: string;
   readonly describe: string;
-  readonly kind: 'string' | 'int' | 'number' | 'intList' | 'choice' | 'boolean';
+  readonly kind: 'string' | 'stringList' | 'int' | 'number' | 'intList' | 'choice' | 'boolean';
   readonly choices?: readonly string[];
   /**
    * The setting means something only when another one has one of these values (beta1 only

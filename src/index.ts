@@ -1,6 +1,7 @@
 // The library entry: training, evaluation, data, model and checkpoint files.
-export { type Dataset, loadDataset } from './data/dataset.js';
+export { type CsvOptions, type Dataset, loadDataset } from './data/dataset.js';
 export { parseIdx, readIdxFile } from './data/idx.js';
+export type { Preprocessing } from './data/preprocessing.js';
 export {
   DataError,
   fieldNaming,
@@ -17,6 +18,7 @@ export { type Activation, type NetworkLayout, networkLayout } from './nn/layout.
 export type { Model } from './nn/model.js';
 export { CONFIG_FIELDS, defaultConfig, resolveConfig, type TrainConfig } from './train/config.js';
 export { type EvaluateOptions, type Evaluation, evaluate } from './train/evaluate.js';
+export { type Answer, Predictor, type PredictorOptions, predict } from './train/predictor.js';
 export type { CheckpointOptions } from './train/run-checkpoints.js';
 export {
   type EpochMetrics,

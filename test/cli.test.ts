@@ -330,7 +330,7 @@ describe('gradpool train and eval', () => {
     assert.equal(r.status, 2);
     assert.equal(
       r.stderr,
-      `gradpool: the model expects 784 inputs and 10 classes; idx:${data} has 196 and 10; the model was trained on mnist\n`,
+      `gradpool: the model expects 784 inputs and 10 outputs; idx:${data} has 196 and 10; the model was trained on mnist\n`,
     );
   });
 });

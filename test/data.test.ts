@@ -98,25 +98,41 @@ describe('IDX folders', () => {
       assert.equal(d.features, 6);
       assert.equal(d.train.count, 4);
       assert.equal(d.test.count, 2);
-      assert.deepEqual([...d.train.labels], [3, 1, 4, 1]);
-      assert.deepEqual([...d.test.labels], [5, 9]);
-      assert.equal(d.train.images[7], (7 * 37) % 256);
-      assert.ok(d.train.images.buffer instanceof SharedArrayBuffer);
+      assert.deepEqual([...d.train.targets], [3, 1, 4, 1]);
+      assert.deepEqual([...d.test.targets], [5, 9]);
+      assert.ok(d.train.inputs instanceof Uint8Array, 'images stay uint8');
+      assert.equal(d.train.inputs[7], (7 * 37) % 256);
+      assert.ok(d.train.inputs.buffer instanceof SharedArrayBuffer);
     });
 
     it(`tells a job's inputs and training rows from the ${gz ? 'gzip' : 'raw'} header alone`, async (t) => {
       const dir = tempDir(t);
       writeIdxDir(dir, { gz });
-      assert.deepEqual(await dataShape(`idx:${dir}`), { features: 6, classes: 10, trainRows: 4 });
+      assert.deepEqual(await dataShape(`idx:${dir}`), {
+        features: 6,
+        outputs: 10,
+        task: 'classify',
+        trainRows: 4,
+      });
     });
   }
 
   it('knows the shapes of the named datasets', async () => {
-    assert.deepEqual(await dataShape('mnist'), { features: 784, classes: 10, trainRows: 8000 });
+    assert.deepEqual(await dataShape('mnist'), {
+      features: 784,
+      outputs: 10,
+      task: 'classify',
+      trainRows: 8000,
+    });
     // Debian's package, 60,000 training images; a machine without it cannot tell (its queue workers may)
     if (!process.env.FASHION_MNIST) {
       const trainRows = existsSync(FASHION_MNIST_DIR) ? 60000 : null;
-      assert.deepEqual(await dataShape('fashion-mnist'), { features: 784, classes: 10, trainRows });
+      assert.deepEqual(await dataShape('fashion-mnist'), {
+        features: 784,
+        outputs: 10,
+        task: 'classify',
+        trainRows,
+      });
     }
   });
 
@@ -186,20 +202,20 @@ describe('the mnist package', () => {
     assert.equal(d.test.count, 2000);
     assert.equal(d.features, 784);
     const again = await loadDataset('mnist');
-    assert.deepEqual(again.train.labels, d.train.labels);
+    assert.deepEqual(again.train.targets, d.train.targets);
     // Every train image is one of the package's images, scaled by 255: check the first one
     // against the package's own JSON by searching its digit's rows.
     const req = createRequire(import.meta.url);
-    const digit = d.train.labels[0];
+    const digit = d.train.targets[0];
     const raw: number[] = req(`mnist/src/digits/${digit}.json`).data;
-    const first = Array.from(d.train.images.subarray(0, 784));
+    const first = Array.from(d.train.inputs.subarray(0, 784));
     let found = false;
     for (let i = 0; i < raw.length / 784 && !found; i++) {
       found = first.every((v, p) => v === Math.round(raw[i * 784 + p] * 255));
     }
     assert.ok(found, 'the first training image is a row of its digit in the package');
     const counts = new Array(10).fill(0);
-    for (const l of [...d.train.labels, ...d.test.labels]) counts[l]++;
+    for (const l of [...d.train.targets, ...d.test.targets]) counts[l]++;
     for (let c = 0; c < 10; c++) assert.equal(counts[c], req(`mnist/src/digits/${c}.json`).data.length / 784);
   });
 });
@@ -209,13 +225,12 @@ describe('Fashion-MNIST (Debian dataset-fashion-mnist)', needs(FASHION_MNIST), (
     const d = await loadDataset('fashion-mnist');
     assert.equal(d.train.count, 60000);
     assert.equal(d.test.count, 10000);
-    assert.equal(d.rows, 28);
-    assert.equal(d.cols, 28);
+    assert.equal(d.features, 28 * 28);
     // The dataset's README: the first training image is an ankle boot (9), the first test one too.
-    assert.equal(d.train.labels[0], 9);
-    assert.equal(d.test.labels[0], 9);
+    assert.equal(d.train.targets[0], 9);
+    assert.equal(d.test.targets[0], 9);
     const counts = new Array(10).fill(0);
-    for (const l of d.train.labels) counts[l]++;
+    for (const l of d.train.targets) counts[l]++;
     assert.deepEqual(counts, new Array(10).fill(6000));
   });
 });

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dataset } from '../src/data/dataset.js';
+import { IMAGE_PREPROCESSING } from '../src/data/preprocessing.js';
 import { sharedSplit } from '../src/data/split.js';
 import { jsKernels } from '../src/nn/kernels/js.js';
 import { naiveKernels } from '../src/nn/kernels/naive.js';
@@ -88,10 +89,10 @@ export function syntheticDataset(trainCount: number, testCount: number, features
   };
   return {
     spec: 'synthetic',
-    rows: 1,
-    cols: features,
+    task: 'classify',
     features,
-    classes: 10,
+    outputs: 10,
+    preprocessing: IMAGE_PREPROCESSING,
     train: make(trainCount, seed),
     test: make(testCount, seed + 1),
   };
@@ -114,9 +115,12 @@ export function writeIdxFolder(dir: string, trainCount: number, testCount: numbe
         : ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
     writeFileSync(
       join(dir, images),
-      Buffer.concat([header(0x0803, [split.count, side, side]), split.images]),
+      Buffer.concat([header(0x0803, [split.count, side, side]), split.inputs as Uint8Array]),
     );
-    writeFileSync(join(dir, labels), Buffer.concat([header(0x0801, [split.count]), split.labels]));
+    writeFileSync(
+      join(dir, labels),
+      Buffer.concat([header(0x0801, [split.count]), Uint8Array.from(split.targets)]),
+    );
   };
   write('train', d.train);
   write('test', d.test);

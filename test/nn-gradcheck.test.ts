@@ -24,7 +24,7 @@ for (const activation of ACTIVATIONS) {
       const k = naiveKernels(m);
       fill(m, 0, net.size, 11 + depth, -0.8, 0.8);
       fill(m, s.acts[0], B * net.sizes[0], 3, 0, 1);
-      for (let r = 0; r < B; r++) m[s.labels + r] = r % net.sizes[net.sizes.length - 1];
+      for (let r = 0; r < B; r++) m[s.targets + r] = r % net.sizes[net.sizes.length - 1];
       const input = m.slice(s.acts[0], s.acts[0] + B * net.sizes[0]);
       const result = new Float64Array(2);
       forwardBackward(k, m, net, 0, net.size, s, B, result);

@@ -78,7 +78,7 @@ async function setUp(
     m.set(row, s.acts[0] + r * c.sizes[0]);
   });
   c.labels.forEach((l, r) => {
-    m[s.labels + r] = l;
+    m[s.targets + r] = l;
   });
   return { net, B, m, k, s, params: base + params, grad: base + grad, velocity: base + velocity };
 }

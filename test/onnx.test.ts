@@ -24,7 +24,7 @@ async function gradpoolProbabilities(model: Model, images: Uint8Array, n: number
   const params = 16384;
   m.set(model.params, params);
   const plan = batchPlan(net, n, params + net.size + 16, false);
-  gatherRows(m, plan, 0, images, new Uint8Array(n), net.sizes[0], null, 0, n);
+  gatherRows(m, plan, 0, images, new Float32Array(n), net.sizes[0], null, 0, n);
   forward(k, net, params, plan, 0, n);
   const C = net.sizes[net.sizes.length - 1];
   const logits = plan.acts[plan.acts.length - 1];
@@ -57,7 +57,7 @@ describe('ONNX export', () => {
       assert.match(r.stdout, /^wrote .*m\.onnx: ONNX opset 13, 784-64-32-10/);
 
       const n = 500;
-      const images = dataset.test.images.subarray(0, n * 784);
+      const images = (dataset.test.inputs as Uint8Array).subarray(0, n * 784);
       const session = await ort.InferenceSession.create(onnxPath);
       const input = new ort.Tensor('float32', Float32Array.from(images), [n, 784]);
       const { probabilities } = await session.run({ input });

@@ -223,7 +223,7 @@ describe('dropout masks', () => {
     const grad = 512;
     fill(m, params, net.size, 3, -0.8, 0.8);
     const images = new Uint8Array(B * 6).map((_, i) => (i * 37) % 256);
-    const labels = new Uint8Array([0, 3, 1, 2, 3]);
+    const labels = new Float32Array([0, 3, 1, 2, 3]);
     const order = new Int32Array([4, 2, 0, 1, 3]);
     const draw = dropoutDraw(0.4, 11, order);
     draw.step = 5;
@@ -306,7 +306,7 @@ describe('early stopping and the kept epoch', () => {
     assert.equal(outcome.kept, 'best');
     // the written model evaluates, by an independent float64 forward pass over the
     // validation rows, to the loss the log reports for the kept epoch, and not the last's
-    const { validation } = stratifiedSplit(small.train.labels, small.train.count, 0.5, overfit.seed);
+    const { validation } = stratifiedSplit(small.train.targets, small.train.count, 0.5, overfit.seed);
     const path = join(tempDir(t), 'kept.safetensors');
     saveTrainedModel(path, r);
     const written = loadModel(path);
@@ -336,7 +336,7 @@ describe('early stopping and the kept epoch', () => {
     const k = naiveKernels(m);
     m.set(params, 16);
     const plan = batchPlan(net, rows.length, 16 + net.size + 16, false);
-    gatherRows(m, plan, 0, small.train.images, small.train.labels, sizes[0], rows, 0, rows.length);
+    gatherRows(m, plan, 0, small.train.inputs, small.train.targets, sizes[0], rows, 0, rows.length);
     return forwardLoss(k, m, net, 16, plan, 0, rows.length, new Float64Array(2)) / rows.length;
   }
 });

@@ -7,7 +7,7 @@ import { checkRunnable } from '../src/train/plan.js';
 // "Can this run?", asked once for train, bench and POST /jobs, from the dataset's shape; and
 // the job lifecycle's rules, shared by the server's runner, the queue dispatcher and workers.
 
-const mnist = { features: 784, classes: 10, trainRows: 8000 };
+const mnist = { features: 784, outputs: 10, task: 'classify' as const, trainRows: 8000 };
 const settings = { hidden: [256, 128], activation: 'relu' as const, batchSize: 128, threads: 2 };
 
 function refusal(f: () => unknown): UsageError {
@@ -22,7 +22,7 @@ function refusal(f: () => unknown): UsageError {
 
 describe('can this run?', () => {
   it('builds the network from the shape: inputs and classes come from the data', () => {
-    const { net } = checkRunnable({ features: 13, classes: 3, trainRows: 1000 }, settings);
+    const { net } = checkRunnable({ features: 13, outputs: 3, task: 'classify', trainRows: 1000 }, settings);
     assert.deepEqual(net.sizes, [13, 256, 128, 3]);
     assert.equal(net.size, 13 * 256 + 256 + 256 * 128 + 128 + 128 * 3 + 3);
   });

@@ -11,6 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { loadDataset } from '../src/data/dataset.js';
 import { buildApp } from '../src/server/app.js';
 import { JobRunner } from '../src/server/job-runner.js';
 import { JobStore } from '../src/server/job-store.js';
@@ -38,6 +39,7 @@ describe('gradpool serve', () => {
     dir = mkdtempSync(join(tmpdir(), 'gradpool-serve-'));
     const root = join(dir, 'root');
     mkdirSync(join(root, 'set'), { recursive: true });
+    writeFileSync(join(root, 'set', 't.csv'), 'a,x\n1,2\n');
     symlinkSync('/etc', join(root, 'escape'));
     server = await startServer([
       '--data-dir',
@@ -124,6 +126,23 @@ describe('gradpool serve', () => {
     ['an encoded ..', { data: 'idx:set/%2e%2e/x' }, 400, /'\.\.' is not allowed/, 'data'],
     ['a symlink out of the data root', { data: 'idx:escape' }, 400, /leads outside the data root/, 'data'],
     ['a NUL', { data: 'idx:set\u0000x' }, 400, /NUL/, 'data'],
+    // CSV datasets (issue 15): paths under the data root, the target named
+    ['a csv path with ..', { data: 'csv:../etc/passwd', target: 'x' }, 400, /'\.\.' is not allowed/, 'data'],
+    [
+      'a test file out of the data root',
+      { data: 'csv:set/t.csv', target: 'x', testData: 'csv:../t.csv' },
+      400,
+      /^testData: '\.\.' is not allowed/,
+      'testData',
+    ],
+    ['a csv without its target', { data: 'csv:set/t.csv' }, 400, /needs target COLUMN/, 'target'],
+    [
+      'a target for images',
+      { target: 'y' },
+      400,
+      /^target applies to csv: data; this run's is mnist$/,
+      'target',
+    ],
     // the recipes' settings (issue 14)
     ['beta1 1', { optimizer: 'adam', beta1: 1 }, 400, /^beta1 must be < 1, got 1$/, 'beta1'],
     ['eps 0', { optimizer: 'adamw', eps: 0 }, 400, /^eps must be > 0, got 0$/, 'eps'],
@@ -207,6 +226,60 @@ describe('gradpool serve', () => {
     assert.equal(list[0].id, id, 'newest first');
   });
 
+  it('POST /jobs/:id/predict: the numbers gradpool predict gives; auth, schema and shape errors', async () => {
+    const job = await waitFor(
+      server.url,
+      (await body(await post(server.url, { hidden: [16], epochs: 1, seed: 3 }))).id,
+      ['succeeded'],
+    );
+    const modelPath = join(dir, 'predict-model.safetensors');
+    writeFileSync(
+      modelPath,
+      Buffer.from(await (await fetch(`${server.url}/jobs/${job.id}/model`, { headers: auth })).arrayBuffer()),
+    );
+    const mnist = await loadDataset('mnist');
+    const n = 5;
+    const pixels = (mnist.test.inputs as Uint8Array).subarray(0, n * 784);
+    const idx = join(dir, 'five-images-idx3-ubyte');
+    const header = Buffer.alloc(16);
+    [0x0803, n, 28, 28].forEach((v, i) => header.writeUInt32BE(v, 4 * i));
+    writeFileSync(idx, Buffer.concat([header, pixels]));
+    const cli = runCli([
+      'predict',
+      '--model',
+      modelPath,
+      '--input',
+      idx,
+      '--format',
+      'jsonl',
+      '--proba',
+      '--threads',
+      '1',
+    ]);
+    assert.equal(cli.status, 0, cli.stderr);
+    const want = cli.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const rows = Array.from({ length: n }, (_, r) => Array.from(pixels.subarray(r * 784, (r + 1) * 784)));
+    const url = `${server.url}/jobs/${job.id}/predict`;
+    const r = await post(url, { rows, proba: true }, json, '');
+    assert.equal(r.status, 200);
+    assert.deepEqual((await body<{ predictions: unknown[] }>(r)).predictions, want);
+    assert.equal((await post(url, { rows }, { 'content-type': 'application/json' }, '')).status, 401);
+    const noRows = await post(url, { proba: true }, json, '');
+    assert.equal(noRows.status, 400);
+    const short = await post(url, { rows: [[1, 2, 3]] }, json, '');
+    assert.equal(short.status, 422);
+    assert.deepEqual(await short.json(), {
+      error: 'row 1: this model takes arrays of 784 pixel values',
+      field: 'rows',
+    });
+    const big = await post(url, { rows: Array.from({ length: 10_001 }, () => [0]) }, json, '');
+    assert.equal(big.status, 400, 'more rows than the limit');
+    assert.equal((await post(`${server.url}/jobs/nope/predict`, { rows }, json, '')).status, 404);
+  });
+
   it('a job with a validation split and AdamW: valLoss per epoch, the kept epoch in its progress, the model gradpool train writes', async () => {
     const recipe = {
       hidden: [32],
@@ -249,6 +322,7 @@ describe('gradpool serve', () => {
       `idempotency-key 'k-1' was used for job ${a.id} with other settings`,
     );
     assert.equal((await fetch(`${server.url}/jobs/${a.id}/model`, { headers: auth })).status, 409);
+    assert.equal((await post(`${server.url}/jobs/${a.id}/predict`, { rows: [[0]] }, json, '')).status, 409);
     await waitFor(server.url, a.id, ['running']);
     assert.equal(
       (await fetch(`${server.url}/jobs/${a.id}`, { method: 'DELETE', headers: auth })).status,

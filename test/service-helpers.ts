@@ -114,8 +114,9 @@ export const body = async <T = JobJson>(r: Response): Promise<T> => (await r.jso
 export const TOKEN = 'test-token';
 export const auth = { authorization: `Bearer ${TOKEN}` };
 export const json = { ...auth, 'content-type': 'application/json' };
-export const post = (url: string, body: unknown, headers: Record<string, string> = json) =>
-  fetch(`${url}/jobs`, {
+/** POST to the server at `url` (to `path` under it: /jobs unless given; '' for `url` itself). */
+export const post = (url: string, body: unknown, headers: Record<string, string> = json, path = '/jobs') =>
+  fetch(`${url}${path}`, {
     method: 'POST',
     headers,
     body: typeof body === 'string' ? body : JSON.stringify(body),

@@ -28,7 +28,7 @@ describe('gathering rows', () => {
       const backing = new Uint8Array(new SharedArrayBuffer(offset + n * features + 3));
       for (let i = 0; i < backing.length; i++) backing[i] = (i * 73 + 11) & 255;
       const images = backing.subarray(offset, offset + n * features);
-      const labels = Uint8Array.from({ length: n }, (_, i) => i % 3);
+      const labels = Float32Array.from({ length: n }, (_, i) => i % 3);
       const plan = batchPlan(networkLayout([features, 4, 3], net.activation), 8, 0);
       const m = new Float32Array(plan.base + plan.size);
       const order = Int32Array.from([8, 3, 0, 5, 7, 1, 2, 4, 6]);
@@ -43,7 +43,7 @@ describe('gathering rows', () => {
             `${features}/${offset}: row ${r} pixel ${c}`,
           );
         }
-        assert.equal(m[plan.labels + 2 + r], labels[row]);
+        assert.equal(m[plan.targets + 2 + r], labels[row]);
       }
     }
   });
@@ -84,7 +84,7 @@ describe('data-parallel training', () => {
     const p32 = new Float32Array(net.size);
     initParams(net, config.seed, p32);
     m.set(p32, 0);
-    gatherRows(m, s, 0, dataset.train.images, dataset.train.labels, 12, null, 0, 20);
+    gatherRows(m, s, 0, dataset.train.inputs, dataset.train.targets, 12, null, 0, 20);
     forwardBackward(naiveKernels(m), m, net, 0, net.size, s, 20, new Float64Array(2));
     let worst = 0;
     for (let j = 0; j < net.size; j++) {
@@ -100,13 +100,13 @@ describe('data-parallel training', () => {
     const r = await train({ hidden: [32], epochs: 3, batchSize: 32, threads: 2, seed: 5 }, { dataset });
     assert.equal(r.metrics.length, 3);
     const last = r.metrics[2];
-    assert.ok(last.trainAccuracy > 0.9, `synthetic data is separable; train accuracy ${last.trainAccuracy}`);
+    assert.ok(last.trainAccuracy! > 0.9, `synthetic data is separable; train accuracy ${last.trainAccuracy}`);
     // The same test metrics computed in float64 on this thread with the naive kernels.
     const net = r.model.layout;
     const s = batchPlan(net, 120, net.size, false);
     const m = new Float64Array(s.base + s.size);
     m.set(r.model.params, 0);
-    gatherRows(m, s, 0, dataset.test.images, dataset.test.labels, net.sizes[0], null, 0, 120);
+    gatherRows(m, s, 0, dataset.test.inputs, dataset.test.targets, net.sizes[0], null, 0, 120);
     const out = new Float64Array(2);
     const loss = forwardLoss(naiveKernels(m), m, net, 0, s, 0, 120, out);
     assert.equal(last.testAccuracy, out[1] / 120);
@@ -114,11 +114,11 @@ describe('data-parallel training', () => {
     const ev = await evaluate(r.model, dataset, { threads: 3 });
     assert.equal(ev.accuracy, last.testAccuracy);
     assert.equal(
-      ev.confusion.flat().reduce((a, b) => a + b, 0),
+      ev.confusion!.flat().reduce((a, b) => a + b, 0),
       120,
     );
     assert.equal(
-      ev.confusion.reduce((a, row, i) => a + row[i], 0),
+      ev.confusion!.reduce((a, row, i) => a + row[i], 0),
       out[1],
     );
     // library callers get the checks (and messages) the CLI gives

@@ -39,7 +39,7 @@ import { waitWhileEqual } from '../src/train/spin-wait.js';
 export default async function runSession(init: SessionInit): Promise<number> {
   const control = new ControlBlock(init.control, init.threads);
   const { ints, floats } = control;
-  const net = networkLayout(init.sizes, init.activation);
+  const net = networkLayout(init.sizes, init.activation, init.loss);
   const m = new Float32Array(init.memory.buffer);
   const k = await loadKernels(init.kernels, init.memory, init.wasmModule);
   const { params } = init.plan;
@@ -56,7 +56,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const perm = new Int32Array(init.permutation);
   // the step's masks are drawn from (seed, step, dataset row, unit): see src/nn/dropout.ts
   const dropout = init.dropout > 0 ? dropoutDraw(init.dropout, init.seed, perm) : undefined;
-  const predictions = new Uint8Array(init.predictions);
+  const outputs = new Float32Array(init.outputs);
   const timing = new Float64Array(init.timings, init.workerIndex * TIMING_FIELDS * 8, TIMING_FIELDS);
   const result = new Float64Array(2);
   const T = init.threads;
@@ -133,7 +133,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
         if (faults && shouldFault(faults, serial, s, attempt)) injectFault(faults.kind, s);
         const r0 = s * SHARD_ROWS;
         const B = Math.min(SHARD_ROWS, rows - r0);
-        gatherRows(m, batch, r0, init.trainImages, init.trainLabels, features, perm, first + r0, B);
+        gatherRows(m, batch, r0, init.trainInputs, init.trainTargets, features, perm, first + r0, B);
         forwardDeltas(k, m, net, src, batch, r0, B, result, dropout);
         stats[2 * (statsAt + s)] = result[0];
         stats[2 * (statsAt + s) + 1] = result[1];
@@ -190,15 +190,15 @@ export default async function runSession(init: SessionInit): Promise<number> {
   function evaluate(): void {
     const { split, first, count, chunks } = control.readEval(evalArgs);
     const test = split === 'test';
-    const images = test ? init.testImages : init.trainImages;
-    const labels = test ? init.testLabels : init.trainLabels;
+    const inputs = test ? init.testInputs : init.trainInputs;
+    const targets = test ? init.testTargets : init.trainTargets;
     const rows = test ? null : init.validationRows;
-    const preds = evalArgs.predictions ? predictions : undefined;
+    const out = evalArgs.predictions ? outputs : undefined;
     for (let c = control.claimShard(); c < chunks; c = control.claimShard()) {
       const B = Math.min(EVAL_ROWS, count - c * EVAL_ROWS);
       const at = first + c * EVAL_ROWS;
-      gatherRows(m, own.eval, 0, images, labels, features, rows, at, B);
-      forwardLoss(k, m, net, params[control.current], own.eval, 0, B, result, preds, at);
+      gatherRows(m, own.eval, 0, inputs, targets, features, rows, at, B);
+      forwardLoss(k, m, net, params[control.current], own.eval, 0, B, result, out, at);
       stats[2 * c] = result[0];
       stats[2 * c + 1] = result[1];
     }

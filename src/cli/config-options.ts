@@ -31,9 +31,11 @@ export function configFromArgv(argv: Record<string, unknown>): Partial<Record<ke
   const out: Partial<Record<keyof TrainConfig, unknown>> = {};
   for (const key of Object.keys(CONFIG_FIELDS) as (keyof TrainConfig)[]) {
     const value = argv[key];
-    if (Array.isArray(value))
+    if (value === undefined) continue;
+    if (CONFIG_FIELDS[key].kind === 'stringList') out[key] = Array.isArray(value) ? value : [value];
+    else if (Array.isArray(value))
       out[key] = value[value.length - 1]; // a repeated flag: the last wins
-    else if (value !== undefined) out[key] = value;
+    else out[key] = value;
   }
   return out;
 }

@@ -38,6 +38,10 @@ export const exportCommand: CommandModule = {
     if (resolve(out) === resolve(String(argv.model)))
       throw new UsageError((name) => `${name('out')} ${out} is the model being exported`, 'out');
     const model = loadModel(String(argv.model));
+    if (model.preprocessing && model.preprocessing.kind !== 'image')
+      throw new UsageError(
+        'ONNX export of CSV (table) models is not available yet: their standardisation and one-hot nodes are still to come',
+      );
     writeFileAtomic(out, [encodeOnnx(model, packageVersion())]);
     const { sizes } = model.layout;
     process.stdout.write(

@@ -5,6 +5,7 @@ import { flagNaming, GradpoolError, UsageError } from '../errors.js';
 import { benchCommand } from './bench-command.js';
 import { evalCommand } from './eval-command.js';
 import { exportCommand } from './export-command.js';
+import { predictCommand } from './predict-command.js';
 import { serveCommand } from './serve-command.js';
 import { watchStdout } from './stdout-closed.js';
 import { trainCommand } from './train-command.js';
@@ -14,7 +15,15 @@ import { usageMessage } from './yargs-messages.js';
 // The command list. Handlers parse, call the library and render; errors come back here and
 // become a one-line message and the exit code their type carries (2: bad usage or input).
 
-const COMMANDS = [trainCommand, evalCommand, exportCommand, benchCommand, serveCommand, workerCommand];
+const COMMANDS = [
+  trainCommand,
+  evalCommand,
+  predictCommand,
+  exportCommand,
+  benchCommand,
+  serveCommand,
+  workerCommand,
+];
 const COMMAND_NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 export async function main(argv: string[]): Promise<number> {

@@ -11,8 +11,12 @@ export interface Renderer {
     /** the epoch the written model is, and its test figures */
     keptEpoch: number;
     stopped: RunOutcome['stopped'];
-    testAccuracy: number;
     testLoss: number;
+    /** classification */
+    testAccuracy?: number;
+    /** regression */
+    testRmse?: number;
+    testR2?: number;
     seconds: number;
     model: string | null;
     peakRssMB: number;
@@ -43,6 +47,7 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
   const rows: EpochMetrics[] = [];
   let epochs = 0;
   let validating = false;
+  let regress = false;
   let patience = 0;
   let outcome: RunOutcome | null = null;
   const line = (text: string) => out.write(`\r\x1b[2K${text}`);
@@ -51,6 +56,7 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
       if (e.type === 'start') {
         epochs = e.config.epochs;
         validating = e.config.validationSplit > 0;
+        regress = e.task === 'regress';
         patience = e.config.earlyStopping;
         out.write(
           `gradpool: ${e.layers.join('-')} ${e.config.activation}, ${e.params.toLocaleString('en-US')} parameters, ` +
@@ -74,7 +80,7 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
           return;
         }
         if (r) out.write(`resumed at epoch ${r.epoch}, step ${r.step} of ${e.stepsPerEpoch}\n`);
-        out.write(`${header(validating)}\n`);
+        out.write(`${header(validating, regress)}\n`);
       } else if (e.type === 'step') {
         const filled = Math.round((BAR * e.step) / e.stepsPerEpoch);
         line(
@@ -83,18 +89,25 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
         );
       } else if (e.type === 'epoch') {
         rows.push(e);
-        line(`${row(e, epochs, validating)}\n`);
+        line(`${row(e, epochs, validating, regress)}\n`);
       } else {
         outcome = e;
       }
     },
     done(summary) {
-      const best = rows.reduce((a, b) => (b.testAccuracy > a.testAccuracy ? b : a), rows[0]);
+      const score = (m: EpochMetrics) => (regress ? (m.testR2 ?? 0) : (m.testAccuracy ?? 0));
+      const best = rows.length > 0 ? rows.reduce((a, b) => (score(b) > score(a) ? b : a)) : null;
       const kept = outcome && validating ? ` ${keptText(outcome, patience, epochs)};` : '';
+      const figures = regress
+        ? `test RMSE ${figure(summary.testRmse)}, R² ${(summary.testR2 ?? Number.NaN).toFixed(4)}, `
+        : `test accuracy ${((summary.testAccuracy ?? Number.NaN) * 100).toFixed(2)} %, `;
+      const bestText = regress
+        ? ` (best R² ${best && score(best).toFixed(4)} at epoch ${best?.epoch})`
+        : ` (best ${best && (score(best) * 100).toFixed(2)} % at epoch ${best?.epoch})`;
       out.write(
-        `done in ${summary.seconds.toFixed(1)} s:${kept} test accuracy ${(summary.testAccuracy * 100).toFixed(2)} %, ` +
+        `done in ${summary.seconds.toFixed(1)} s:${kept} ${figures}` +
           `test loss ${summary.testLoss.toFixed(4)}` +
-          (best && !kept ? ` (best ${(best.testAccuracy * 100).toFixed(2)} % at epoch ${best.epoch})` : '') +
+          (best && !kept ? bestText : '') +
           (summary.model ? `; model written to ${summary.model}` : '') +
           (summary.retries ? `; ${summary.retries} step(s) recomputed after worker failures` : '') +
           '\n',
@@ -114,27 +127,56 @@ export function keptText(o: RunOutcome, patience: number, epochs: number): strin
   return `kept epoch ${o.keptEpoch} (${why}), ${end}`;
 }
 
-function header(validating: boolean): string {
-  const columns = ['epoch', 'train loss', 'train acc', ...(validating ? ['val loss', 'val acc'] : [])];
-  return [...columns, 'test loss', 'test acc', 'lr', 'samples/s', 'seconds']
+function header(validating: boolean, regress: boolean): string {
+  const columns = regress
+    ? [
+        'epoch',
+        'train loss',
+        ...(validating ? ['val loss', 'val RMSE'] : []),
+        'test loss',
+        'test RMSE',
+        'test MAE',
+        'test R²',
+      ]
+    : [
+        'epoch',
+        'train loss',
+        'train acc',
+        ...(validating ? ['val loss', 'val acc'] : []),
+        'test loss',
+        'test acc',
+      ];
+  return [...columns, 'lr', 'samples/s', 'seconds']
     .map((h, i) => (i === 0 ? h.padEnd(8) : h.padStart(11)))
     .join('');
 }
 
-const percent = (x: number) => `${(x * 100).toFixed(2)}%`;
+const percent = (x: number | undefined) => `${((x ?? Number.NaN) * 100).toFixed(2)}%`;
+/** A figure in a target's units: four significant digits, whatever its scale. */
+const figure = (x: number | undefined) => (x ?? Number.NaN).toPrecision(4);
 
-function row(m: EpochMetrics, epochs: number, validating: boolean): string {
-  const validation = validating
-    ? [(m.valLoss ?? Number.NaN).toFixed(4), percent(m.valAccuracy ?? Number.NaN)]
-    : [];
+function row(m: EpochMetrics, epochs: number, validating: boolean, regress: boolean): string {
+  const loss = (x: number | undefined) => (x ?? Number.NaN).toFixed(4);
+  const scores = regress
+    ? [
+        m.trainLoss.toFixed(4),
+        ...(validating ? [loss(m.valLoss), figure(m.valRmse)] : []),
+        m.testLoss.toFixed(4),
+        figure(m.testRmse),
+        figure(m.testMae),
+        loss(m.testR2),
+      ]
+    : [
+        m.trainLoss.toFixed(4),
+        percent(m.trainAccuracy),
+        ...(validating ? [loss(m.valLoss), percent(m.valAccuracy)] : []),
+        m.testLoss.toFixed(4),
+        percent(m.testAccuracy),
+      ];
   return [
     `${m.epoch}/${epochs}`.padEnd(8),
     ...[
-      m.trainLoss.toFixed(4),
-      percent(m.trainAccuracy),
-      ...validation,
-      m.testLoss.toFixed(4),
-      percent(m.testAccuracy),
+      ...scores,
       m.lr.toPrecision(3),
       Math.round(m.samplesPerSec).toLocaleString('en-US'),
       m.seconds.toFixed(2),

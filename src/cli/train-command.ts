@@ -64,8 +64,10 @@ export const trainCommand: CommandModule = {
       renderer.done({
         keptEpoch: result.outcome.keptEpoch,
         stopped: result.outcome.stopped,
-        testAccuracy: kept.testAccuracy,
         testLoss: kept.testLoss,
+        ...(kept.testAccuracy === undefined
+          ? { testRmse: kept.testRmse, testR2: kept.testR2 }
+          : { testAccuracy: kept.testAccuracy }),
         seconds: result.seconds,
         model: resolve(outputs.out),
         peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),

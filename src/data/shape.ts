@@ -7,28 +7,39 @@ import type { Dataset } from './dataset.js';
 import { MNIST_TRAIN_COUNT } from './mnist-package.js';
 import { IDX_FILES, parseDataSpec } from './spec.js';
 import { CLASSES } from './split.js';
+import type { Task } from './task.js';
 
-// What "can this run?" needs to know of a dataset: inputs per row, classes, training rows.
+// What "can this run?" needs to know of a dataset: inputs per row, outputs, training rows.
 // Known from a loaded dataset, or read from a spec before anything is loaded (at most an IDX
-// header), so the server refuses an impossible job at submission.
+// header), so the server refuses an impossible job at submission. A CSV's shape is known only
+// once its categories are read (a pass over the file): checked when it loads.
 
 export interface DataShape {
   /** inputs per row */
   readonly features: number;
-  /** outputs of the model */
-  readonly classes: number;
+  /** outputs of the model: classes, or regression targets */
+  readonly outputs: number;
+  readonly task: Task;
   /** training rows, where this machine can tell (Fashion-MNIST may live only on queue workers) */
   readonly trainRows: number | null;
 }
 
 export function shapeOf(dataset: Dataset): DataShape {
-  return { features: dataset.features, classes: dataset.classes, trainRows: dataset.train.count };
+  return {
+    features: dataset.features,
+    outputs: dataset.outputs,
+    task: dataset.task,
+    trainRows: dataset.train.count,
+  };
 }
 
-/** The shape of the dataset `spec` names, reading at most an IDX header. */
-export async function dataShape(spec: string): Promise<DataShape> {
+const IMAGES = { outputs: CLASSES, task: 'classify' } as const;
+
+/** The shape of the dataset `spec` names, reading at most an IDX header; null for a CSV (known once loaded). */
+export async function dataShape(spec: string): Promise<DataShape | null> {
   const source = parseDataSpec(spec);
-  if (source.kind === 'mnist') return { features: 784, classes: CLASSES, trainRows: MNIST_TRAIN_COUNT };
+  if (source.kind === 'mnist') return { features: 784, ...IMAGES, trainRows: MNIST_TRAIN_COUNT };
+  if (source.kind === 'csv') return null;
   for (const name of [IDX_FILES.trainImages, `${IDX_FILES.trainImages}.gz`]) {
     const path = join(source.dir, name);
     if (!existsSync(path)) continue;
@@ -38,12 +49,12 @@ export async function dataShape(spec: string): Promise<DataShape> {
       throw new DataError(`${path} is not an IDX file of uint8 images (magic 0x00000803)`, 'data');
     return {
       features: head.readUInt32BE(8) * head.readUInt32BE(12),
-      classes: CLASSES,
+      ...IMAGES,
       trainRows: head.readUInt32BE(4),
     };
   }
   // Fashion-MNIST's shape is known; whether it is installed is the runner's business
-  if (source.kind === 'fashion-mnist') return { features: 784, classes: CLASSES, trainRows: null };
+  if (source.kind === 'fashion-mnist') return { features: 784, ...IMAGES, trainRows: null };
   throw new DataError(`${source.dir} has no ${IDX_FILES.trainImages}`, 'data');
 }
 

@@ -19,16 +19,23 @@ export type DataSource =
   | { readonly kind: 'mnist' }
   /** Debian's dataset-fashion-mnist, or $FASHION_MNIST */
   | { readonly kind: 'fashion-mnist'; readonly dir: string }
-  | { readonly kind: 'idx'; readonly dir: string };
+  | { readonly kind: 'idx'; readonly dir: string }
+  /** a CSV file with a header row */
+  | { readonly kind: 'csv'; readonly path: string };
 
-const EXPECTED = 'expected mnist, fashion-mnist or idx:DIR';
+const EXPECTED = 'expected mnist, fashion-mnist, idx:DIR or csv:FILE';
 
 export function parseDataSpec(spec: string): DataSource {
   if (spec === 'mnist') return { kind: 'mnist' };
   if (spec === 'fashion-mnist') return { kind: 'fashion-mnist', dir: fashionMnistDir() };
   if (spec.startsWith('idx:') && spec.length > 4) return { kind: 'idx', dir: spec.slice(4) };
+  if (spec.startsWith('csv:') && spec.length > 4) return { kind: 'csv', path: spec.slice(4) };
+  if (/\.csv$/i.test(spec)) return fail(spec, `; for the CSV file ${spec}, write csv:${spec}`);
   // a folder given as it is: the likeliest meaning is an IDX folder
-  const hint = looksLikeFolder(spec) ? `; for the IDX folder ${spec}, write idx:${spec}` : '';
+  return fail(spec, looksLikeFolder(spec) ? `; for the IDX folder ${spec}, write idx:${spec}` : '');
+}
+
+function fail(spec: string, hint: string): never {
   throw new DataError((name) => `${name('data')}: unknown dataset '${spec}': ${EXPECTED}${hint}`, 'data');
 }
 

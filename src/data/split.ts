@@ -1,7 +1,13 @@
-/** One split: images as Uint8 rows of `features` pixels and labels, both in shared memory. */
+/**
+ * One split in shared memory: `count` rows of `features` inputs and their targets.
+ * inputs:  uint8 pixels (scaled by 1/255 as rows are gathered) or float32 features used as
+ *          they are (a CSV's, already standardised and one-hot encoded)
+ * targets: count × targetWidth floats: a class index per row, or the standardised
+ *          regression targets
+ */
 export interface Split {
-  readonly images: Uint8Array;
-  readonly labels: Uint8Array;
+  readonly inputs: Uint8Array | Float32Array;
+  readonly targets: Float32Array;
   readonly count: number;
 }
 
@@ -12,7 +18,12 @@ export const CLASSES = 10;
 export function sharedSplit(images: Uint8Array, labels: Uint8Array, count: number): Split {
   const img = new Uint8Array(new SharedArrayBuffer(images.length));
   img.set(images);
-  const lab = new Uint8Array(new SharedArrayBuffer(count));
-  lab.set(labels.subarray(0, count));
-  return { images: img, labels: lab, count };
+  const targets = sharedFloats(count);
+  for (let i = 0; i < count; i++) targets[i] = labels[i];
+  return { inputs: img, targets, count };
+}
+
+/** A zeroed Float32Array over a SharedArrayBuffer. */
+export function sharedFloats(n: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(n * 4));
 }

@@ -1,7 +1,22 @@
 import { createHash, type Hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import {
+  featureCount,
+  outputCount,
+  type Preprocessing,
+  parsePreprocessing,
+  taskOf,
+} from '../data/preprocessing.js';
+import { LOSS_OF } from '../data/task.js';
 import { ModelFileError } from '../errors.js';
-import { ACTIVATIONS, type Activation, networkLayout } from '../nn/layout.js';
+import {
+  ACTIVATIONS,
+  type Activation,
+  LOSSES,
+  type Loss,
+  type NetworkLayout,
+  networkLayout,
+} from '../nn/layout.js';
 import type { Model } from '../nn/model.js';
 import { OPTIMIZERS } from '../nn/optim/index.js';
 import { writeFileAtomic } from './atomic-write.js';
@@ -40,6 +55,11 @@ export function modelMetadata(model: Model, extra: Record<string, string> = {}):
     version: MODEL_VERSION,
     layers: model.layout.sizes.join(','),
     activation: model.layout.activation,
+    // written where they differ from what files without them meant: cross-entropy over images
+    ...(model.layout.loss === 'cross-entropy' ? {} : { loss: model.layout.loss }),
+    ...(model.preprocessing && model.preprocessing.kind !== 'image'
+      ? { preprocessing: JSON.stringify(model.preprocessing) }
+      : {}),
     ...extra,
   };
 }
@@ -182,12 +202,18 @@ export function modelFromDecoded(
       `__metadata__.activation ${JSON.stringify(metadata.activation)} is not one of ${ACTIVATIONS.join(', ')}`,
     );
   }
+  const loss = (metadata.loss ?? 'cross-entropy') as Loss;
+  if (!LOSSES.includes(loss))
+    throw new ModelFileError(
+      `__metadata__.loss ${JSON.stringify(metadata.loss)} is not one of ${LOSSES.join(', ')}`,
+    );
   let layout: ReturnType<typeof networkLayout>;
   try {
-    layout = networkLayout(sizes, activation);
+    layout = networkLayout(sizes, activation, loss);
   } catch (e) {
     throw new ModelFileError((e as Error).message);
   }
+  const preprocessing = preprocessingOf(metadata, layout);
   const params = new Float32Array(layout.size);
   const expected = new Set<string>();
   layout.layers.forEach((L, i) => {
@@ -215,5 +241,26 @@ export function modelFromDecoded(
     if (expected.has(name) || others.some((p) => name.startsWith(`${p}.`))) continue;
     throw new ModelFileError(`unexpected tensor ${name} for layers ${sizes.join(',')}`);
   }
-  return { layout, params, metadata };
+  return { layout, params, metadata, ...(preprocessing ? { preprocessing } : {}) };
+}
+
+/** The file's preprocessing, checked against the layout's inputs, outputs and loss. */
+function preprocessingOf(metadata: Record<string, string>, layout: NetworkLayout): Preprocessing | undefined {
+  if (metadata.preprocessing === undefined) {
+    if (layout.loss !== 'cross-entropy')
+      throw new ModelFileError('a regression model needs __metadata__.preprocessing');
+    return undefined;
+  }
+  const p = parsePreprocessing(metadata.preprocessing, (why) => new ModelFileError(`__metadata__: ${why}`));
+  const sizes = layout.sizes;
+  const inputs = p.kind === 'table' ? featureCount(p.inputs) : sizes[0];
+  if (inputs !== sizes[0] || outputCount(p) !== sizes.at(-1))
+    throw new ModelFileError(
+      `__metadata__.preprocessing gives ${inputs} inputs and ${outputCount(p)} outputs; the layers have ${sizes[0]} and ${sizes.at(-1)}`,
+    );
+  if (LOSS_OF[taskOf(p)] !== layout.loss)
+    throw new ModelFileError(
+      `__metadata__.preprocessing is for ${taskOf(p)}, but the loss is ${layout.loss}`,
+    );
+  return p;
 }

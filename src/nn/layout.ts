@@ -19,10 +19,15 @@ export interface LayerView {
   readonly bias: number;
 }
 
+/** The output head: softmax + cross-entropy (classes) or identity + squared error (regression). */
+export type Loss = 'cross-entropy' | 'squared-error';
+export const LOSSES: readonly Loss[] = ['cross-entropy', 'squared-error'];
+
 export interface NetworkLayout {
-  /** [inputs, hidden..., classes] */
+  /** [inputs, hidden..., outputs] */
   readonly sizes: readonly number[];
   readonly activation: Activation;
+  readonly loss: Loss;
   readonly layers: readonly LayerView[];
   /** total number of parameters */
   readonly size: number;
@@ -38,13 +43,18 @@ export function parameterCount(sizes: readonly number[]): number {
   return n;
 }
 
-export function networkLayout(sizes: readonly number[], activation: Activation): NetworkLayout {
+export function networkLayout(
+  sizes: readonly number[],
+  activation: Activation,
+  loss: Loss = 'cross-entropy',
+): NetworkLayout {
   if (sizes.length < 2) throw new RangeError(`a network needs at least 2 layer sizes, got ${sizes.length}`);
   for (const n of sizes) {
     if (!Number.isInteger(n) || n < 1)
       throw new RangeError(`layer sizes must be positive integers, got ${n}`);
   }
   if (!ACTIVATIONS.includes(activation)) throw new RangeError(`unknown activation '${activation}'`);
+  if (!LOSSES.includes(loss)) throw new RangeError(`unknown loss '${loss}'`);
   const layers: LayerView[] = [];
   let offset = 0;
   for (let i = 0; i + 1 < sizes.length; i++) {
@@ -56,5 +66,5 @@ export function networkLayout(sizes: readonly number[], activation: Activation):
   if (offset > MAX_PARAMS) {
     throw new RangeError(`network ${sizes.join('-')} has ${offset} parameters; the limit is ${MAX_PARAMS}`);
   }
-  return { sizes: [...sizes], activation, layers, size: offset };
+  return { sizes: [...sizes], activation, loss, layers, size: offset };
 }

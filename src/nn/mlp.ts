@@ -48,31 +48,40 @@ export function forward(
   }
 }
 
-/**
- * Counts rows whose largest logit is the label; writes each row's predicted class into
- * `predictions` at `at + r` when given. Must run before softmaxCrossEntropy overwrites logits.
- */
-export function countCorrect(
-  m: Floats,
-  logits: number,
-  labels: number,
-  B: number,
-  C: number,
-  predictions?: Uint8Array,
-  at = 0,
-): number {
+/** The first index of the row's largest output: the predicted class (ties to the lower class). */
+export function argmax(m: ArrayLike<number>, row: number, C: number): number {
+  let best = 0;
+  for (let c = 1; c < C; c++) if (m[row + c] > m[row + best]) best = c;
+  return best;
+}
+
+/** Counts rows whose largest logit is the label. Must run before softmaxCrossEntropy overwrites logits. */
+export function countCorrect(m: Floats, logits: number, labels: number, B: number, C: number): number {
   let correct = 0;
-  for (let r = 0; r < B; r++) {
-    const row = logits + r * C;
-    let best = 0;
-    for (let c = 1; c < C; c++) if (m[row + c] > m[row + best]) best = c;
-    if (best === m[labels + r]) correct++;
-    if (predictions) predictions[at + r] = best;
-  }
+  for (let r = 0; r < B; r++) if (argmax(m, logits + r * C, C) === m[labels + r]) correct++;
   return correct;
 }
 
-/** Forward and loss of the rows; leaves softmax − onehot in the logits. result = [Σ loss, correct]. */
+/**
+ * Squared error of outputs against targets (both B × T): Σ (y − t)² over the rows and outputs
+ * in row order, in float64; leaves dZ = 2·(y − t) in the outputs (each element on its own, so
+ * the same whatever the shards; PyTorch's mse_loss(reduction='sum') and its gradient).
+ */
+export function squaredError(m: Floats, outputs: number, targets: number, B: number, T: number): number {
+  let sum = 0;
+  for (let i = 0; i < B * T; i++) {
+    const d = m[outputs + i] - m[targets + i];
+    sum += d * d;
+    m[outputs + i] = 2 * d;
+  }
+  return sum;
+}
+
+/**
+ * Forward and loss of the rows; leaves dZ_out in the outputs (softmax − onehot, or 2·(y − t)).
+ * result = [Σ loss, correct] (correct: 0 for regression). With `outputs`, each row's raw
+ * outputs (logits, or regression values) are copied to outputs[outputsAt + r·C …] first.
+ */
 export function forwardLoss(
   k: Kernels,
   m: Floats,
@@ -82,16 +91,22 @@ export function forwardLoss(
   r0: number,
   B: number,
   result: Float64Array,
-  predictions?: Uint8Array,
-  predictionsAt = 0,
+  outputs?: Float32Array,
+  outputsAt = 0,
   dropout?: DropoutDraw,
 ): number {
   forward(k, net, params, p, r0, B, dropout, m);
   const C = net.sizes[net.sizes.length - 1];
-  const logits = rowsOf(p.acts[p.acts.length - 1], r0, C);
-  const labels = p.labels + r0;
-  result[1] = countCorrect(m, logits, labels, B, C, predictions, predictionsAt);
-  result[0] = k.softmaxCrossEntropy(logits, labels, B, C);
+  const z = rowsOf(p.acts[p.acts.length - 1], r0, C);
+  if (outputs) for (let i = 0; i < B * C; i++) outputs[outputsAt * C + i] = m[z + i];
+  const targets = rowsOf(p.targets, r0, p.targetWidth);
+  if (net.loss === 'squared-error') {
+    result[1] = 0;
+    result[0] = squaredError(m, z, targets, B, C);
+  } else {
+    result[1] = countCorrect(m, z, targets, B, C);
+    result[0] = k.softmaxCrossEntropy(z, targets, B, C);
+  }
   return result[0];
 }
 
@@ -174,16 +189,42 @@ export function forwardBackward(
 export const PIXEL_SCALE = 1 / 255;
 
 /**
- * Copies rows `rows[from … from+B)` of a Uint8 image set into the plan at row r0 as floats
- * scaled by 1/255, with their labels. The dataset stays Uint8 in shared memory; this is the
- * only conversion.
+ * Copies rows `rows[from … from+B)` of a split into the plan at row r0, with their targets:
+ * uint8 pixels as floats scaled by 1/255 (the dataset stays uint8 in shared memory; this is
+ * the only conversion), float32 features as they are.
  */
 export function gatherRows(
   m: Floats,
   p: BatchPlan,
   r0: number,
+  inputs: Uint8Array | Float32Array,
+  targets: Float32Array,
+  features: number,
+  rows: Int32Array | null,
+  from: number,
+  B: number,
+): void {
+  const T = p.targetWidth;
+  for (let r = 0; r < B; r++) {
+    const row = rows ? rows[from + r] : from + r;
+    const t = p.targets + (r0 + r) * T;
+    for (let j = 0; j < T; j++) m[t + j] = targets[row * T + j];
+  }
+  if (inputs instanceof Uint8Array) gatherPixels(m, p, r0, inputs, features, rows, from, B);
+  else {
+    for (let r = 0; r < B; r++) {
+      const src = (rows ? rows[from + r] : from + r) * features;
+      const dst = p.acts[0] + (r0 + r) * features;
+      for (let c = 0; c < features; c++) m[dst + c] = inputs[src + c];
+    }
+  }
+}
+
+function gatherPixels(
+  m: Floats,
+  p: BatchPlan,
+  r0: number,
   images: Uint8Array,
-  labels: Uint8Array,
   features: number,
   rows: Int32Array | null,
   from: number,
@@ -209,7 +250,6 @@ export function gatherRows(
     } else {
       for (let c = 0; c < features; c++) m[dst + c] = images[src + c] * scale;
     }
-    m[p.labels + r0 + r] = labels[row];
   }
 }
 

@@ -11,7 +11,8 @@ import type { NetworkLayout } from './layout.js';
  *             each unit's dropout factor, 0 or 1/(1 − p), for the step's rows
  *   inputs[l] what layer l reads: acts[0] for the first; acts[l], or with dropout acts[l] ⊙
  *             masks[l] in a buffer of its own (acts[l] keeps α(z) for the derivative)
- *   labels    rows class indices, as floats
+ *   targets   rows × targetWidth floats: class indices (cross-entropy, width 1) or target
+ *             values (squared error, one per output)
  *   pack      the kernels' scratch (kernelScratchFloats), for passes over the plan on one
  *             thread; a parallel step gives each thread its own (see withScratch)
  */
@@ -21,7 +22,9 @@ export interface BatchPlan {
   readonly deltas: readonly number[];
   readonly masks: readonly number[];
   readonly inputs: readonly number[];
-  readonly labels: number;
+  readonly targets: number;
+  /** floats per row of targets */
+  readonly targetWidth: number;
   readonly pack: number;
   /** first float and floats used, rounded up to ALIGN */
   readonly base: number;
@@ -55,9 +58,10 @@ export function batchPlan(
   const hidden = (l: number) => withDeltas && withDropout && l > 0 && l < last;
   const masks = layout.sizes.map((n, l) => (hidden(l) ? take(rows * n) : -1));
   const inputs = layout.sizes.slice(0, last).map((n, l) => (hidden(l) ? take(rows * n) : acts[l]));
-  const labels = take(rows);
+  const targetWidth = layout.loss === 'cross-entropy' ? 1 : layout.sizes[last];
+  const targets = take(rows * targetWidth);
   const pack = take(kernelScratchFloats(layout.sizes, rows));
-  return { rows, acts, deltas, masks, inputs, labels, pack, base: start, size: at - start };
+  return { rows, acts, deltas, masks, inputs, targets, targetWidth, pack, base: start, size: at - start };
 }
 
 /** The same buffers with another thread's kernel scratch, for threads sharing one batch. */

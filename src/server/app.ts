@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { dataShape } from '../data/shape.js';
 import { GradpoolError } from '../errors.js';
-import { resolveConfig, type TrainConfig } from '../train/config.js';
+import { isCsv, resolveConfig, type TrainConfig } from '../train/config.js';
 import { resolveKernels } from '../train/kernels.js';
 import { checkRunnable } from '../train/plan.js';
 import { DASHBOARD_HTML } from './dashboard.js';
@@ -14,6 +14,7 @@ import type { JobExecutor } from './job-executor.js';
 import { jobBodySchema } from './job-schema.js';
 import { isFinal } from './job-states.js';
 import type { JobStore } from './job-store.js';
+import { predictRoute } from './predict-route.js';
 
 // The HTTP job API. fastify: the ecosystem's most used maintained framework with JSON-schema
 // validation (ajv) built in, a body limit, and light per-request overhead.
@@ -106,10 +107,14 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
     if (limits.threads !== null && config.kernels !== 'auto') await resolveKernels(config.kernels);
     checkDataSpec(config.data, limits.dataRoot);
     const data = resolveDataSpec(config.data, limits.dataRoot);
+    // a CSV's test file is a path on the server too, under the same rules
+    if (config.testData !== '') checkDataSpec(config.testData, limits.dataRoot, 'testData');
+    const testData = config.testData === '' ? '' : resolveDataSpec(config.testData, limits.dataRoot);
     const shape = await dataShape(data);
     try {
       // under --queue the worker's thread count may differ; this checks with the server's
-      checkRunnable(shape, config, limits.maxParams);
+      // a CSV's shape is known once it loads: the runner reports what does not fit
+      if (shape) checkRunnable(shape, config, limits.maxParams);
     } catch (e) {
       if (!(e instanceof GradpoolError)) throw e;
       return reply.code(422).send({ error: e.message, field: e.field });
@@ -119,9 +124,11 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
     if (!idempotencyKey && store.countQueued() >= limits.maxQueued) {
       return reply.code(429).send({ error: `${limits.maxQueued} jobs are already queued` });
     }
-    const stored: Record<string, unknown> = { ...config, data };
+    const stored: Record<string, unknown> = { ...config, data, testData };
     // left to the worker that takes the job, which trains with its own --threads
     if (!threadsChosen) delete stored.threads;
+    // a CSV's default rate depends on its task, known once the data loads: left to the run
+    if (body.lr === undefined && isCsv(config)) delete stored.lr;
     const { job, created } = store.create(stored, idempotencyKey);
     // a retry must be the same request: a key reused for other settings would silently drop them
     if (!created && JSON.stringify(job.config) !== JSON.stringify(stored)) {
@@ -155,6 +162,8 @@ export function buildApp(store: JobStore, runner: JobExecutor, limits: ServerLim
       .header('content-disposition', `attachment; filename="${job.id}.safetensors"`)
       .send(createReadStream(path));
   });
+
+  predictRoute(app, store, limits.threads);
 
   app.delete<{ Params: { id: string } }>('/jobs/:id', async (request, reply) => {
     const job = store.get(request.params.id);

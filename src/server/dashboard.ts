@@ -132,6 +132,7 @@ function jobBody(form) {
     // optimizer or schedule (beta1 under sgd) is not sent unless changed
     if (raw === '' || raw === f.value) continue;
     if (f.kind === 'intList') job[f.key] = raw.split(',').map((s) => numberOrText(s.trim()));
+    else if (f.kind === 'stringList') job[f.key] = raw.split(',').map((s) => s.trim());
     else if (f.kind === 'boolean') job[f.key] = raw === 'true';
     else job[f.key] = f.kind === 'int' || f.kind === 'number' ? numberOrText(raw) : raw;
   }
@@ -194,7 +195,7 @@ function optimizer(c) {
   const name = c.optimizer || 'sgd';
   const own = name === 'sgd' ? 'momentum ' + c.momentum + (c.nesterov ? ' nesterov' : '') : 'betas ' + c.beta1 + ', ' + c.beta2;
   const schedule = c.lrSchedule && c.lrSchedule !== 'constant' ? ' ' + c.lrSchedule : '';
-  const text = name + ' lr ' + c.lr + schedule + ' · ' + own + ' · weight decay ' + c.weightDecay + ' · batch ' + c.batchSize;
+  const text = name + ' lr ' + (c.lr ?? 'default') + schedule + ' · ' + own + ' · weight decay ' + c.weightDecay + ' · batch ' + c.batchSize;
   // every setting in the tooltip, so one added to the config shows without a new column
   const all = Object.entries(c).map(([k, v]) => k + ' ' + v).join(', ');
   return '<td class="optimizer" title="' + escapeHtml(all) + '">' + escapeHtml(text) + '</td>';

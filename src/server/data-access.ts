@@ -6,29 +6,39 @@ import { UsageError } from '../errors.js';
 // (no '..', no NUL, no symlink that leads out).
 
 /** Resolves an `idx:` path inside the data root, or throws. */
-export function checkDataSpec(spec: string, dataRoot: string | null): void {
-  if (spec.includes('\0')) throw new UsageError('data: NUL in the dataset path', 'data');
-  if (!spec.startsWith('idx:')) return;
+export function checkDataSpec(spec: string, dataRoot: string | null, field = 'data'): void {
+  if (spec.includes('\0')) throw new UsageError(`${field}: NUL in the dataset path`, field);
+  const prefix = pathPrefix(spec);
+  if (!prefix) return;
   if (!dataRoot)
-    throw new UsageError('data: idx: datasets are disabled on this server (it has no data root)', 'data');
+    throw new UsageError(
+      `${field}: ${prefix} datasets are disabled on this server (it has no data root)`,
+      field,
+    );
   const raw = spec.slice(4);
   let decoded = raw;
   try {
     decoded = decodeURIComponent(raw);
   } catch {}
   if ([raw, decoded].some((p) => p.split(/[\\/]/).includes('..')))
-    throw new UsageError(`data: '..' is not allowed in ${spec}`, 'data');
-  if (!existsSync(dataRoot)) throw new UsageError("data: the server's data root no longer exists", 'data');
+    throw new UsageError(`${field}: '..' is not allowed in ${spec}`, field);
+  if (!existsSync(dataRoot)) throw new UsageError(`${field}: the server's data root no longer exists`, field);
   const root = realpathSync(dataRoot);
   const target = resolve(root, raw);
-  if (!existsSync(target)) throw new UsageError(`data: ${spec} does not exist under the data root`, 'data');
+  if (!existsSync(target))
+    throw new UsageError(`${field}: ${spec} does not exist under the data root`, field);
   const real = realpathSync(target);
   const rel = relative(root, real);
   if (rel.startsWith(`..${sep}`) || rel === '..' || isAbsolute(rel))
-    throw new UsageError(`data: ${spec} leads outside the data root`, 'data');
+    throw new UsageError(`${field}: ${spec} leads outside the data root`, field);
 }
 
-/** idx: paths in jobs are relative to the data root. */
+/** idx: and csv: paths in jobs are relative to the data root. */
 export function resolveDataSpec(spec: string, dataRoot: string | null): string {
-  return spec.startsWith('idx:') && dataRoot ? `idx:${resolve(realpathSync(dataRoot), spec.slice(4))}` : spec;
+  const prefix = pathPrefix(spec);
+  return prefix && dataRoot ? `${prefix}${resolve(realpathSync(dataRoot), spec.slice(4))}` : spec;
 }
+
+/** The specs that name a path on the server: idx:DIR and csv:FILE. */
+const pathPrefix = (spec: string): 'idx:' | 'csv:' | null =>
+  spec.startsWith('idx:') ? 'idx:' : spec.startsWith('csv:') ? 'csv:' : null;

@@ -9,6 +9,13 @@ export function jobBodySchema(): Record<string, unknown> {
   for (const [key, spec] of Object.entries(CONFIG_FIELDS)) {
     if (spec.kind === 'intList')
       properties[key] = { type: 'array', items: { type: 'integer' }, minItems: 1, maxItems: 64 };
+    else if (spec.kind === 'stringList')
+      properties[key] = {
+        anyOf: [
+          { type: 'string', maxLength: 4096 },
+          { type: 'array', items: { type: 'string', maxLength: 4096 }, maxItems: 4096 },
+        ],
+      };
     else if (spec.kind === 'int') properties[key] = { type: 'integer' };
     else if (spec.kind === 'number') properties[key] = { type: 'number' };
     else if (spec.kind === 'boolean') properties[key] = { type: 'boolean' };

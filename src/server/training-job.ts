@@ -81,8 +81,15 @@ export async function runTrainingJob(job: TrainingJob): Promise<TrainResult> {
             epoch: e.epoch,
             step: 0,
             samplesPerSec: e.samplesPerSec,
-            testAccuracy: e.testAccuracy,
-            ...(e.valLoss === undefined ? {} : { valLoss: e.valLoss, valAccuracy: e.valAccuracy }),
+            ...(e.testAccuracy === undefined
+              ? { testRmse: e.testRmse, testMae: e.testMae, testR2: e.testR2 }
+              : { testAccuracy: e.testAccuracy }),
+            ...(e.valLoss === undefined
+              ? {}
+              : {
+                  valLoss: e.valLoss,
+                  ...(e.valRmse === undefined ? { valAccuracy: e.valAccuracy } : { valRmse: e.valRmse }),
+                }),
           },
           epoch: m,
           metrics,

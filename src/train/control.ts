@@ -369,18 +369,19 @@ export interface SessionInit {
   readonly stats: SharedArrayBuffer;
   /** Int32 permutation of the train split */
   readonly permutation: SharedArrayBuffer;
-  /** Uint8 predicted class per test row */
-  readonly predictions: SharedArrayBuffer;
+  /** Float32 raw outputs per evaluated row (rows × outputs) */
+  readonly outputs: SharedArrayBuffer;
   /** Float64 per worker: TIMING_FIELDS accumulated milliseconds (see T_*) */
   readonly timings: SharedArrayBuffer;
-  readonly trainImages: Uint8Array;
-  readonly trainLabels: Uint8Array;
-  readonly testImages: Uint8Array;
-  readonly testLabels: Uint8Array;
+  readonly trainInputs: Uint8Array | Float32Array;
+  readonly trainTargets: Float32Array;
+  readonly testInputs: Uint8Array | Float32Array;
+  readonly testTargets: Float32Array;
   /** Int32, shared: the train-split rows that validate (empty: none) */
   readonly validationRows: Int32Array;
   readonly sizes: readonly number[];
   readonly activation: import('../nn/layout.js').Activation;
+  readonly loss: import('../nn/layout.js').Loss;
   readonly plan: import('../nn/arena.js').ArenaPlan;
   readonly optimizer: import('../nn/optim/optimizer.js').OptimizerName;
   /** hidden units' dropout rate (0: none); masks are drawn from `seed` */

@@ -1,17 +1,24 @@
-import { type Dataset, loadDataset } from '../data/dataset.js';
+import type { CsvOptions, Dataset } from '../data/dataset.js';
 import { UsageError } from '../errors.js';
 import type { Model } from '../nn/model.js';
 import { type KernelChoice, resolveConfig } from './config.js';
 import { resolveKernels } from './kernels.js';
+import { confusionMatrix, type RegressionScores, regressionScores, targetScalings } from './metrics.js';
+import { datasetForModel } from './model-data.js';
 import { StepPool, type StepStats } from './pool.js';
 
 export interface Evaluation {
-  /** mean cross-entropy */
+  /** mean cross-entropy, or mean squared error of the standardised targets (summed over targets) */
   loss: number;
-  accuracy: number;
   count: number;
-  /** confusion[label][predicted] */
-  confusion: number[][];
+  /** classification: the share of rows whose largest output is the label */
+  accuracy?: number;
+  /** classification: confusion[label][predicted] */
+  confusion?: number[][];
+  /** regression, in the targets' units */
+  rmse?: number;
+  mae?: number;
+  r2?: number;
 }
 
 export interface EvaluateOptions {
@@ -20,7 +27,7 @@ export interface EvaluateOptions {
   dataset?: Dataset;
 }
 
-/** Loss, accuracy and confusion matrix of a model on a dataset's test split, across the pool. */
+/** Loss and scores of a model on a dataset's test split, across the pool. */
 export async function evaluate(
   model: Model,
   data: string | Dataset,
@@ -28,14 +35,14 @@ export async function evaluate(
 ): Promise<Evaluation> {
   // checked as train checks them: library callers get the CLI's messages, not piscina's
   const { threads, kernels: choice } = resolveConfig({ threads: options.threads, kernels: options.kernels });
-  const dataset = typeof data === 'string' ? await loadDataset(data) : data;
+  const dataset = typeof data === 'string' ? await datasetForModel(model, data) : data;
   const sizes = model.layout.sizes;
-  if (sizes[0] !== dataset.features || sizes[sizes.length - 1] !== dataset.classes) {
+  if (sizes[0] !== dataset.features || sizes[sizes.length - 1] !== dataset.outputs) {
     // the usual cause: data other than the model's own, which its file's metadata names
     const trainedOn = model.metadata?.data;
     const note = trainedOn && trainedOn !== dataset.spec ? `; the model was trained on ${trainedOn}` : '';
     throw new UsageError(
-      `the model expects ${sizes[0]} inputs and ${sizes[sizes.length - 1]} classes; ${dataset.spec} has ${dataset.features} and ${dataset.classes}${note}`,
+      `the model expects ${sizes[0]} inputs and ${sizes[sizes.length - 1]} outputs; ${dataset.spec} has ${dataset.features} and ${dataset.outputs}${note}`,
     );
   }
   const kernels = await resolveKernels(choice);
@@ -44,12 +51,21 @@ export async function evaluate(
     pool.params.set(model.params);
     const stats: StepStats = { loss: 0, correct: 0 };
     await pool.evaluate('test', stats);
-    const C = dataset.classes;
-    const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
     const n = dataset.test.count;
-    for (let i = 0; i < n; i++) confusion[dataset.test.labels[i]][pool.predictions[i]]++;
-    return { loss: stats.loss / n, accuracy: stats.correct / n, count: n, confusion };
+    return { loss: stats.loss / n, count: n, ...scores(dataset, pool.outputs, stats) };
   } finally {
     await pool.close();
   }
 }
+
+function scores(dataset: Dataset, outputs: Float32Array, stats: StepStats): Partial<Evaluation> {
+  const { test } = dataset;
+  if (dataset.task === 'regress')
+    return regressionScores(outputs, test, targetScalings(dataset)) as RegressionScores;
+  return {
+    accuracy: stats.correct / test.count,
+    confusion: confusionMatrix(outputs, test.targets, test.count, dataset.outputs),
+  };
+}
+
+export type { CsvOptions };

@@ -1,8 +1,15 @@
 import type { DataShape } from '../data/shape.js';
+import { LOSS_OF } from '../data/task.js';
 import { validationCount } from '../data/validation-split.js';
 import { UsageError } from '../errors.js';
 import { type ArenaPlan, ArenaTooLarge, arenaPlan } from '../nn/arena.js';
-import { type Activation, type NetworkLayout, networkLayout, parameterCount } from '../nn/layout.js';
+import {
+  type Activation,
+  type Loss,
+  type NetworkLayout,
+  networkLayout,
+  parameterCount,
+} from '../nn/layout.js';
 import { type OptimizerName, optimizerNamed } from '../nn/optim/index.js';
 import { warmupSteps } from './config.js';
 import { EVAL_ROWS } from './control.js';
@@ -49,7 +56,7 @@ export interface RunPlan {
 export function checkRunnable(shape: DataShape, settings: RunSettings, maxParams?: number): RunPlan {
   const { batchSize, hidden } = settings;
   if (shape.trainRows !== null) checkRows(shape.trainRows, settings);
-  const sizes = [shape.features, ...hidden, shape.classes];
+  const sizes = [shape.features, ...hidden, shape.outputs];
   const params = parameterCount(sizes);
   if (maxParams !== undefined && params > maxParams) {
     throw new UsageError(
@@ -58,7 +65,7 @@ export function checkRunnable(shape: DataShape, settings: RunSettings, maxParams
       'hidden',
     );
   }
-  const net = networkFor(shape.features, hidden, shape.classes, settings.activation);
+  const net = networkFor(shape.features, hidden, shape.outputs, settings.activation, LOSS_OF[shape.task]);
   return { net, plan: planArena(net, batchSize, settings.threads, settings) };
 }
 
@@ -95,15 +102,16 @@ function checkRows(rows: number, settings: RunSettings): void {
   }
 }
 
-/** The layout of features → hidden → classes, or a UsageError naming hidden. */
+/** The layout of features → hidden → outputs, or a UsageError naming hidden. */
 export function networkFor(
   features: number,
   hidden: readonly number[],
-  classes: number,
+  outputs: number,
   activation: Activation,
+  loss: Loss = 'cross-entropy',
 ): NetworkLayout {
   try {
-    return networkLayout([features, ...hidden, classes], activation);
+    return networkLayout([features, ...hidden, outputs], activation, loss);
   } catch (e) {
     throw new UsageError(
       (name) => `${name('hidden')} ${hidden.join(',')}: ${(e as Error).message}`,

@@ -95,7 +95,8 @@ export class StepPool {
   readonly memory: WebAssembly.Memory;
   /** the arena as floats */
   readonly arena: Float32Array;
-  readonly predictions: Uint8Array;
+  /** the last evaluation's raw outputs (logits, or regression values): rows × outputs */
+  readonly outputs: Float32Array;
   /** per worker, TIMING_FIELDS accumulated ms */
   readonly timings: Float64Array;
   /** commands rerun after a failure, since the pool opened */
@@ -137,7 +138,8 @@ export class StepPool {
       );
     if ((options.dropout ?? 0) > 0 !== plan.batch.masks.some((m) => m >= 0))
       throw new RangeError(`dropout ${options.dropout ?? 0} does not match the plan's dropout masks`);
-    this.predictions = new Uint8Array(new SharedArrayBuffer(dataset.test.count));
+    const evalRows = Math.max(dataset.test.count, validation.length);
+    this.outputs = new Float32Array(new SharedArrayBuffer(evalRows * options.net.sizes.at(-1)! * 4));
     this.busy = new Int32Array(new SharedArrayBuffer(options.threads * 4));
     this.spin = spinBudget(options.threads, coreCount());
     this.coordinatorSpin = spinBudget(options.threads + 1, coreCount());
@@ -265,11 +267,11 @@ export class StepPool {
     }
   }
 
-  /** Loss and correct count over a split's rows [0, count); fills `predictions` for the test split. */
+  /** Loss and correct count over a split's rows [0, count); their raw outputs into `outputs`. */
   async evaluate(split: 'test' | 'validation', out: StepStats, count?: number): Promise<void> {
     const n = count ?? (split === 'test' ? this.options.dataset.test.count : this.validationRows.length);
     const chunks = Math.ceil(n / EVAL_ROWS);
-    this.control.writeEval({ split, first: 0, count: n, chunks, predictions: split === 'test' });
+    this.control.writeEval({ split, first: 0, count: n, chunks, predictions: true });
     await this.run(CMD_EVAL);
     this.sumStats(0, chunks, out);
   }
@@ -371,17 +373,18 @@ export class StepPool {
         control: this.control.buffer,
         stats: this.stats.buffer as SharedArrayBuffer,
         permutation: this.permutation.buffer as SharedArrayBuffer,
-        predictions: this.predictions.buffer as SharedArrayBuffer,
+        outputs: this.outputs.buffer as SharedArrayBuffer,
         timings: this.timings.buffer as SharedArrayBuffer,
         busy: this.busy.buffer as SharedArrayBuffer,
         faults: this.faults,
-        trainImages: dataset.train.images,
-        trainLabels: dataset.train.labels,
-        testImages: dataset.test.images,
-        testLabels: dataset.test.labels,
+        trainInputs: dataset.train.inputs,
+        trainTargets: dataset.train.targets,
+        testInputs: dataset.test.inputs,
+        testTargets: dataset.test.targets,
         validationRows: this.validationRows,
         sizes: options.net.sizes,
         activation: options.net.activation,
+        loss: options.net.loss,
         plan: options.plan,
         optimizer: (options.optimizer ?? sgd).name,
         dropout: options.dropout ?? 0,

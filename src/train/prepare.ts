@@ -1,4 +1,4 @@
-import { type Dataset, loadDataset } from '../data/dataset.js';
+import { type CsvOptions, type Dataset, loadDataset } from '../data/dataset.js';
 import { shapeOf } from '../data/shape.js';
 import { type RowSplit, stratifiedSplit } from '../data/validation-split.js';
 import { UsageError } from '../errors.js';
@@ -7,7 +7,16 @@ import type { ArenaPlan } from '../nn/arena.js';
 import type { NetworkLayout } from '../nn/layout.js';
 import { type Optimizer, optimizerFields, optimizerNamed } from '../nn/optim/index.js';
 import type { Schedule, ScheduleName } from '../nn/optim/schedule.js';
-import { KERNEL_CHOICES, type KernelChoice, resolveConfig, type TrainConfig, warmupSteps } from './config.js';
+import {
+  CSV_FIELDS,
+  defaultLearningRate,
+  isCsv,
+  KERNEL_CHOICES,
+  type KernelChoice,
+  resolveConfig,
+  type TrainConfig,
+  warmupSteps,
+} from './config.js';
 import { type ResolvedKernels, resolveKernels } from './kernels.js';
 import { checkRunnable } from './plan.js';
 import type { EpochMetrics } from './trainer.js';
@@ -56,6 +65,7 @@ export interface PreparedRun {
  */
 const LOCKED: readonly (keyof TrainConfig)[] = [
   'data',
+  ...CSV_FIELDS,
   'hidden',
   'activation',
   'batchSize',
@@ -98,11 +108,15 @@ export async function prepareRun(
     ? resolveConfig({ ...(saved as Partial<TrainConfig>), ...given, ...fromCheckpoint }, new Set(changed))
     : resolveConfig(input);
   if (resume) checkResumable(resume, config);
-  const dataset = options.dataset ?? (await loadDataset(config.data));
+  const dataset = options.dataset ?? (await loadDataset(config.data, csvOptions(config)));
+  // the default rate is the task's (the task of a CSV is known once it loads)
+  if (!resume && input.lr === undefined) config.lr = defaultLearningRate(dataset.task);
   const { net, plan } = checkRunnable(shapeOf(dataset), config);
+  // classes are stratified; regression rows are one stratum (a plain seeded sample)
+  const strata = dataset.task === 'classify' ? dataset.train.targets : new Uint8Array(dataset.train.count);
   const rows =
     config.validationSplit > 0
-      ? stratifiedSplit(dataset.train.labels, dataset.train.count, config.validationSplit, config.seed)
+      ? stratifiedSplit(strata, dataset.train.count, config.validationSplit, config.seed)
       : undefined;
   if (resume && resume.model.layout.sizes.join(',') !== net.sizes.join(',')) {
     throw new UsageError(
@@ -209,4 +223,18 @@ function checkResumable(resume: Checkpoint, config: TrainConfig): void {
       'epochs',
     );
   }
+}
+
+/** What loading a CSV dataset needs of the config (undefined for images). */
+export function csvOptions(c: TrainConfig): CsvOptions | undefined {
+  if (!isCsv(c)) return undefined;
+  return {
+    target: c.target,
+    task: c.task === 'auto' ? undefined : c.task,
+    ignore: c.ignore,
+    testData: c.testData === '' ? undefined : c.testData.slice(4),
+    testSplit: c.testSplit,
+    standardize: c.standardize,
+    seed: c.seed,
+  };
 }

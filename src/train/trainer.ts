@@ -1,4 +1,5 @@
 import type { Dataset } from '../data/dataset.js';
+import type { Task } from '../data/task.js';
 import type { RowSplit } from '../data/validation-split.js';
 import { GradpoolError, type Message } from '../errors.js';
 import type { Checkpoint } from '../io/checkpoint.js';
@@ -10,21 +11,31 @@ import { learningRate } from '../nn/optim/schedule.js';
 import { permutation, Rng } from '../nn/rng.js';
 import type { KeepChoice, TrainConfig } from './config.js';
 import { EpochRunner } from './epoch.js';
+import { type RegressionScores, regressionScores, targetScalings } from './metrics.js';
 import { StepPool, type StepStats } from './pool.js';
 import { type EpochSums, type PreparedRun, prepareRun } from './prepare.js';
 import { type CheckpointOptions, RunCheckpoints } from './run-checkpoints.js';
 
 export type { CheckpointOptions } from './run-checkpoints.js';
 
+/**
+ * One epoch's figures. Losses are mean cross-entropy, or for regression the mean over rows of
+ * the squared error of the standardised targets (summed over targets). Accuracies are for
+ * classification; RMSE, MAE and R² (in the targets' units) for regression.
+ */
 export interface EpochMetrics {
   epoch: number;
   trainLoss: number;
-  trainAccuracy: number;
+  trainAccuracy?: number;
   /** on the validation rows after the epoch, when the run holds some out */
   valLoss?: number;
   valAccuracy?: number;
+  valRmse?: number;
   testLoss: number;
-  testAccuracy: number;
+  testAccuracy?: number;
+  testRmse?: number;
+  testMae?: number;
+  testR2?: number;
   /** the learning rate of the epoch's last step */
   lr: number;
   samplesPerSec: number;
@@ -49,6 +60,7 @@ export type TrainEvent =
   | {
       type: 'start';
       config: TrainConfig;
+      task: Task;
       layers: readonly number[];
       params: number;
       /** rows that train (the train split less the validation rows) */
@@ -234,7 +246,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
     const kept = config.keep === 'best' && best.params ? best.params : pool.params;
     return {
       config,
-      model: modelFromParams(net, kept),
+      model: modelFromParams(net, kept, run.dataset.preprocessing),
       optimizerState: pool.state.map((s) => Float32Array.from(s)),
       metrics,
       outcome,
@@ -327,6 +339,7 @@ function startEvent(run: PreparedRun, pool: StepPool, stoppedEarly: boolean): Tr
   return {
     type: 'start',
     config,
+    task: dataset.task,
     layers: net.sizes,
     params: net.size,
     trainCount: pool.trainRows,
@@ -357,28 +370,39 @@ async function epochMetrics(
 ): Promise<EpochMetrics> {
   const { dataset, stepsPerEpoch, schedule } = run;
   const trainSeconds = (performance.now() - epochStart) / 1000;
+  const regress = dataset.task === 'regress';
   const validation: Partial<EpochMetrics> = {};
   if (pool.validationCount > 0) {
     const v: StepStats = { loss: 0, correct: 0 };
+    const n = pool.validationCount;
     await pool.evaluate('validation', v);
-    validation.valLoss = v.loss / pool.validationCount;
-    validation.valAccuracy = v.correct / pool.validationCount;
+    validation.valLoss = v.loss / n;
+    if (regress) {
+      const on = { targets: dataset.train.targets, count: n, rows: run.rows?.validation };
+      validation.valRmse = regressionScores(pool.outputs, on, targetScalings(dataset)).rmse;
+    } else validation.valAccuracy = v.correct / n;
   }
   const test: StepStats = { loss: 0, correct: 0 };
   await pool.evaluate('test', test);
   const N = pool.trainRows;
+  const n = dataset.test.count;
+  const scores = regress
+    ? testScores(regressionScores(pool.outputs, dataset.test, targetScalings(dataset)))
+    : { testAccuracy: test.correct / n };
   return {
     epoch,
     trainLoss: sums.loss / N,
-    trainAccuracy: sums.correct / N,
+    ...(regress ? {} : { trainAccuracy: sums.correct / N }),
     ...validation,
-    testLoss: test.loss / dataset.test.count,
-    testAccuracy: test.correct / dataset.test.count,
+    testLoss: test.loss / n,
+    ...scores,
     lr: learningRate(schedule, epoch * stepsPerEpoch - 1),
     samplesPerSec: trained / trainSeconds,
     seconds: (performance.now() - epochStart) / 1000,
   };
 }
+
+const testScores = (s: RegressionScores) => ({ testRmse: s.rmse, testMae: s.mae, testR2: s.r2 });
 
 /** The run's state as a checkpoint: parameters, optimizer state, position, sums, metrics and best epoch so far. */
 function snapshot(
@@ -389,7 +413,7 @@ function snapshot(
 ): Checkpoint {
   return {
     config: { ...run.config },
-    model: { layout: run.net, params: pool.params },
+    model: { layout: run.net, params: pool.params, preprocessing: run.dataset.preprocessing },
     optimizerState: pool.state,
     best: best.params,
     state: {

@@ -1,0 +1,61 @@
+// Prediction throughput, gradpool's warm Predictor against onnxruntime-node on the same model
+// (784-256-128-10 relu, seeded weights, exported by `gradpool export`'s encoder) and the same
+// 10,000 MNIST test rows, threads matched, alternating rounds in one process: rows/s, median
+// of the rounds. Usage: node dist/bench/predict-throughput.js [threads…] [--rounds N]
+
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { loadDataset } from '../src/data/dataset.js';
+import { encodeOnnx } from '../src/io/onnx-export.js';
+import { initParams } from '../src/nn/init.js';
+import { networkLayout } from '../src/nn/layout.js';
+import { Predictor } from '../src/train/predictor.js';
+
+const { values, positionals } = parseArgs({
+  options: { rounds: { type: 'string', default: '7' } },
+  allowPositionals: true,
+});
+const threadList = positionals.length ? positionals.map(Number) : [1, 2];
+const rounds = Number(values.rounds);
+const net = networkLayout([784, 256, 128, 10], 'relu');
+const params = new Float32Array(net.size);
+initParams(net, 1, params);
+const model = { layout: net, params };
+const data = await loadDataset('mnist');
+const N = 10_000;
+// 10,000 rows: the test split's 2,000 five times
+const pixels = new Uint8Array(N * 784);
+for (let i = 0; i < N; i++)
+  pixels.set(data.test.inputs.subarray((i % 2000) * 784, ((i % 2000) + 1) * 784), i * 784);
+const floats = Float32Array.from(pixels);
+const onnx = encodeOnnx(model, 'bench');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+console.log(`| threads | gradpool rows/s | onnxruntime-node rows/s | ratio |`);
+console.log(`|---:|---:|---:|---:|`);
+for (const threads of threadList) {
+  const predictor = await Predictor.open(model, { threads, capacity: N });
+  const session = await ort.InferenceSession.create(onnx, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  });
+  const input = new ort.Tensor('float32', floats, [N, 784]);
+  const g: number[] = [];
+  const o: number[] = [];
+  await predictor.run(pixels, N); // warm both
+  await session.run({ input });
+  for (let r = 0; r < rounds; r++) {
+    let t = performance.now();
+    await predictor.run(pixels, N);
+    g.push(N / ((performance.now() - t) / 1000));
+    t = performance.now();
+    await session.run({ input });
+    o.push(N / ((performance.now() - t) / 1000));
+  }
+  await predictor.close();
+  await session.release();
+  const [gm, om] = [median(g), median(o)];
+  console.log(
+    `| ${threads} | ${Math.round(gm).toLocaleString('en-US')} | ${Math.round(om).toLocaleString('en-US')} | ${(gm / om).toFixed(2)} |`,
+  );
+}

@@ -1,0 +1,206 @@
+import { DataError } from '../errors.js';
+import { PIXEL_SCALE } from '../nn/mlp.js';
+import { CLASSES } from './split.js';
+import type { Task } from './task.js';
+
+// How raw inputs become the network's features and its outputs become answers, fitted on the
+// training rows and stored in the model file's metadata: eval, predict and the ONNX export
+// apply it, so a user never normalises by hand.
+//   images: pixel × 1/255; classes '0'…'9'
+//   tables: each number column standardised, (x − mean) / std, each category column one-hot
+//           in the order of its category list; a class index or standardised targets
+
+/** A standardised number: mean and population standard deviation of the training rows. */
+export interface Scaling {
+  readonly mean: number;
+  /** 1 for a constant column (as scikit-learn's StandardScaler), or without standardisation */
+  readonly std: number;
+}
+
+export interface NumberColumn extends Scaling {
+  readonly name: string;
+  readonly kind: 'number';
+}
+
+export interface CategoryColumn {
+  readonly name: string;
+  readonly kind: 'category';
+  /** the training rows' values, sorted; one feature each */
+  readonly categories: readonly string[];
+}
+
+export type InputColumn = NumberColumn | CategoryColumn;
+
+export type TargetEncoding =
+  | { readonly task: 'classify'; readonly column: string; readonly classes: readonly string[] }
+  | { readonly task: 'regress'; readonly columns: readonly (Scaling & { readonly name: string })[] };
+
+export interface ImagePreprocessing {
+  readonly kind: 'image';
+  readonly scale: number;
+  readonly classes: readonly string[];
+}
+
+export interface TablePreprocessing {
+  readonly kind: 'table';
+  readonly inputs: readonly InputColumn[];
+  readonly target: TargetEncoding;
+}
+
+export type Preprocessing = ImagePreprocessing | TablePreprocessing;
+
+export const IMAGE_PREPROCESSING: ImagePreprocessing = {
+  kind: 'image',
+  scale: PIXEL_SCALE,
+  classes: Array.from({ length: CLASSES }, (_, i) => String(i)),
+};
+
+export const taskOf = (p: Preprocessing): Task => (p.kind === 'image' ? 'classify' : p.target.task);
+
+/** Features a table's columns expand to: one per number, one per category. */
+export function featureCount(inputs: readonly InputColumn[]): number {
+  let n = 0;
+  for (const c of inputs) n += c.kind === 'number' ? 1 : c.categories.length;
+  return n;
+}
+
+/** The model's outputs: classes, or regression targets. */
+export function outputCount(p: Preprocessing): number {
+  if (p.kind === 'image') return p.classes.length;
+  return p.target.task === 'classify' ? p.target.classes.length : p.target.columns.length;
+}
+
+/** The class names of a classifier (images: '0'…'9'). */
+export function classNames(p: Preprocessing): readonly string[] | null {
+  if (p.kind === 'image') return p.classes;
+  return p.target.task === 'classify' ? p.target.classes : null;
+}
+
+/** A float32 value standardised: the one formula the loader, eval and predict share. */
+export const scaled = (x: number, s: Scaling): number => (Math.fround(x) - s.mean) / s.std;
+
+/** A regression output back in its column's units. */
+export const unscaled = (y: number, s: Scaling): number => y * s.std + s.mean;
+
+const isDigitOrDot = (c: number) => (c >= 0x30 && c <= 0x39) || c === 0x2e;
+
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** A CSV field as a finite number, or NaN: decimal notation only (no hex, no "Infinity", no blanks). */
+export function parseNumber(field: string): number {
+  // the common case without the regex: starts and ends with a digit or '.', no 0x/0b/0o prefix
+  // (`+` reads those too); anything else takes the strict path below
+  const n = field.length;
+  if (n > 0 && isDigitOrDot(field.charCodeAt(0)) && isDigitOrDot(field.charCodeAt(n - 1))) {
+    const second = n > 1 ? field.charCodeAt(1) | 0x20 : 0;
+    if (second !== 0x78 && second !== 0x62 && second !== 0x6f) {
+      const x = +field;
+      if (Number.isFinite(x)) return x;
+    }
+  }
+  const s = field.trim();
+  if (!DECIMAL.test(s)) return Number.NaN;
+  const x = Number(s);
+  return Number.isFinite(x) ? x : Number.NaN;
+}
+
+/**
+ * Writes one row's features at out[at …] from its raw fields (field(i) is input column i's
+ * text). An unparseable number or a category the training rows never held is a DataError
+ * naming `where` (for example "data.csv, row 12") and the column.
+ */
+export function encodeRow(
+  inputs: readonly InputColumn[],
+  field: (i: number) => string,
+  out: Float32Array,
+  at: number,
+  where: string,
+  categoryIndex: readonly ReadonlyMap<string, number>[],
+): void {
+  let f = at;
+  for (let i = 0; i < inputs.length; i++) {
+    const c = inputs[i];
+    const text = field(i);
+    if (c.kind === 'number') {
+      const x = parseNumber(text);
+      if (Number.isNaN(x)) throw badNumber(where, c.name, text);
+      out[f++] = scaled(x, c);
+    } else {
+      const k = categoryIndex[i].get(text);
+      if (k === undefined)
+        throw new DataError(
+          `${where}, column '${c.name}': category ${quoted(text)} was not in the training rows (${listed(c.categories)})`,
+        );
+      out.fill(0, f, f + c.categories.length);
+      out[f + k] = 1;
+      f += c.categories.length;
+    }
+  }
+}
+
+/** Per input column, category → its index (empty maps for number columns), for encodeRow. */
+export function categoryIndexes(inputs: readonly InputColumn[]): Map<string, number>[] {
+  return inputs.map((c) => new Map(c.kind === 'category' ? c.categories.map((v, i) => [v, i]) : []));
+}
+
+export function badNumber(where: string, column: string, text: string): DataError {
+  return new DataError(
+    text.trim() === ''
+      ? `${where}, column '${column}': empty field in a number column (gradpool does not fill in missing values)`
+      : `${where}, column '${column}': ${quoted(text)} is not a number`,
+  );
+}
+
+/** A value in a one-line message: quoted, its line breaks escaped. */
+export const quoted = (s: string): string => `'${s.replace(/\r/g, '\\r').replace(/\n/g, '\\n')}'`;
+
+/** A short list for a message: the first few values, then how many more. */
+export function listed(values: readonly string[], max = 8): string {
+  const shown = values.slice(0, max).map(quoted);
+  return values.length > max ? `${shown.join(', ')} and ${values.length - max} more` : shown.join(', ');
+}
+
+/** The preprocessing stored in a model file, validated: anything else is a ModelFileError. */
+export function parsePreprocessing(text: string, fail: (why: string) => Error): Preprocessing {
+  let p: unknown;
+  try {
+    p = JSON.parse(text);
+  } catch {
+    throw fail('its preprocessing is not JSON');
+  }
+  const ok = (cond: unknown, why: string) => {
+    if (!cond) throw fail(`its preprocessing ${why}`);
+  };
+  const o = p as Record<string, unknown>;
+  ok(o && typeof o === 'object', 'is not an object');
+  const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+  const scalingOk = (s: Record<string, unknown>) =>
+    typeof s.name === 'string' && finite(s.mean) && finite(s.std) && (s.std as number) > 0;
+  const strings = (a: unknown) => Array.isArray(a) && a.length > 0 && a.every((v) => typeof v === 'string');
+  if (o.kind === 'image') {
+    ok(finite(o.scale) && strings(o.classes), 'has a malformed image entry');
+    return o as unknown as ImagePreprocessing;
+  }
+  ok(o.kind === 'table' && Array.isArray(o.inputs) && o.inputs.length > 0, 'has no input columns');
+  for (const c of o.inputs as Record<string, unknown>[]) {
+    ok(
+      c &&
+        (c.kind === 'number'
+          ? scalingOk(c)
+          : c.kind === 'category' && typeof c.name === 'string' && strings(c.categories)),
+      'has a malformed input column',
+    );
+  }
+  const t = o.target as Record<string, unknown>;
+  ok(t && typeof t === 'object', 'has no target');
+  if (t.task === 'classify') ok(typeof t.column === 'string' && strings(t.classes), 'has malformed classes');
+  else
+    ok(
+      t.task === 'regress' &&
+        Array.isArray(t.columns) &&
+        t.columns.length > 0 &&
+        (t.columns as Record<string, unknown>[]).every(scalingOk),
+      'has a malformed target',
+    );
+  return o as unknown as TablePreprocessing;
+}
