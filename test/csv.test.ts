@@ -76,6 +76,13 @@ describe('CSV reader and encoding', () => {
       ['007', 7],
     ];
     for (const [text, want] of cases) assert.equal(parseNumber(text), want, text);
+    // its fast path (mantissa / 10^k) gives Number()'s double, bit for bit
+    let x = 7;
+    for (let i = 0; i < 100_000; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      const text = ((x / 2 ** 32 - 0.3) * 10 ** (i % 9)).toFixed(i % 7);
+      assert.ok(Object.is(parseNumber(text), Number(text)), text);
+    }
     for (const text of [
       '',
       ' ',

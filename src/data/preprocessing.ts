@@ -82,12 +82,41 @@ export const scaled = (x: number, s: Scaling): number => (Math.fround(x) - s.mea
 /** A regression output back in its column's units. */
 export const unscaled = (y: number, s: Scaling): number => y * s.std + s.mean;
 
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+/**
+ * `[-]digits[.digits]` with at most 15 digits, read as mantissa / 10^k: both exact doubles,
+ * so the one division is correctly rounded, the double Number() gives (Clinger's fast path),
+ * at a fifth of its cost. NaN for anything else.
+ */
+function plainDecimal(s: string): number {
+  const n = s.length;
+  let i = s.charCodeAt(0) === 0x2d ? 1 : 0;
+  if (i >= n) return Number.NaN;
+  let mantissa = 0;
+  let digits = 0;
+  let point = -1;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      mantissa = mantissa * 10 + (c - 0x30);
+      digits++;
+    } else if (c === 0x2e && point < 0) point = i;
+    else return Number.NaN;
+  }
+  if (digits === 0 || digits > 15) return Number.NaN;
+  const x = point < 0 ? mantissa : mantissa / POW10[n - 1 - point];
+  return s.charCodeAt(0) === 0x2d ? -x : x;
+}
+
 const isDigitOrDot = (c: number) => (c >= 0x30 && c <= 0x39) || c === 0x2e;
 
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** A CSV field as a finite number, or NaN: decimal notation only (no hex, no "Infinity", no blanks). */
 export function parseNumber(field: string): number {
+  const fast = plainDecimal(field);
+  if (!Number.isNaN(fast)) return fast;
   // the common case without the regex: starts and ends with a digit or '.', no 0x/0b/0o prefix
   // (`+` reads those too); anything else takes the strict path below
   const n = field.length;
