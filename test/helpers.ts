@@ -169,3 +169,39 @@ export function assertResumeEqualsStraight(
   }
   assert.ok(readFileSync(resumed).equals(readFileSync(straight)), 'resumed and uninterrupted models differ');
 }
+
+/** A classification table: two numbers, a category, a class that depends on all three. */
+export function classTable(n: number, seed = 3): string {
+  let x = seed;
+  const rnd = () => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return x / 2 ** 32;
+  };
+  const rows = ['a,b,colour,y'];
+  for (let i = 0; i < n; i++) {
+    const a = rnd() * 100;
+    const b = rnd() * 2 - 1;
+    const colour = ['red', 'green', 'blue'][Math.floor(rnd() * 3)];
+    const y = a / 100 + b + (colour === 'red' ? 0.5 : 0) > 0.7 ? 'high' : 'low';
+    rows.push(`${a.toFixed(3)},${b.toFixed(4)},${colour},${y}`);
+  }
+  return `${rows.join('\n')}\n`;
+}
+
+/** A regression table: price in the hundreds from two numbers and a category. */
+export function priceTable(n: number, seed = 5): string {
+  let x = seed;
+  const rnd = () => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return x / 2 ** 32;
+  };
+  const rows = ['area,age,zone,price'];
+  for (let i = 0; i < n; i++) {
+    const area = 30 + rnd() * 170;
+    const age = rnd() * 50;
+    const zone = rnd() < 0.5 ? 'north' : 'south';
+    const price = 50 + 2.5 * area - 1.5 * age + (zone === 'north' ? 40 : 0) + (rnd() - 0.5) * 10;
+    rows.push(`${area.toFixed(2)},${age.toFixed(1)},${zone},${price.toFixed(2)}`);
+  }
+  return `${rows.join('\n')}\n`;
+}

@@ -4,13 +4,16 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { loadDataset } from '../src/data/dataset.js';
+import type { TablePreprocessing } from '../src/data/preprocessing.js';
 import { loadModel, saveModel } from '../src/io/model-file.js';
 import { type Activation, networkLayout } from '../src/nn/layout.js';
 import { forward, gatherRows } from '../src/nn/mlp.js';
 import type { Model } from '../src/nn/model.js';
 import { batchPlan } from '../src/nn/scratch.js';
+import { Predictor } from '../src/train/predictor.js';
+import { saveTrainedModel } from '../src/train/save-result.js';
 import { train } from '../src/train/trainer.js';
-import { arena, kernelsOn, runCli, tempDir } from './helpers.js';
+import { arena, classTable, kernelsOn, priceTable, runCli, tempDir } from './helpers.js';
 
 // `gradpool export --format onnx` run by onnxruntime-node (an independent runtime): its
 // probabilities on raw test rows against gradpool's own forward pass (the wasm kernels
@@ -71,6 +74,88 @@ describe('ONNX export', () => {
       // (sigmoid learns slowly at the default rate: 0.5 gives it confident classes in one epoch)
       assert.ok(want.some((p) => p > 0.3) && want.some((p) => p < 0.05), 'the model is not uniform');
       await session.release();
+    });
+  }
+
+  for (const [kind, table, target] of [
+    ['a classification', classTable, 'y'],
+    ['a regression', priceTable, 'price'],
+  ] as const) {
+    it(`${kind} CSV model: the graph takes raw columns; onnxruntime gives gradpool predict's answers within 1e-5`, async (t) => {
+      const dir = tempDir(t);
+      const data = join(dir, 't.csv');
+      writeFileSync(data, table(400));
+      const trained = await train({
+        data: `csv:${data}`,
+        target: [target],
+        hidden: [16],
+        epochs: 4,
+        threads: 2,
+      });
+      const modelPath = join(dir, 'm.safetensors');
+      saveTrainedModel(modelPath, trained);
+      const onnxPath = join(dir, 'm.onnx');
+      const r = runCli(['export', '--model', modelPath, '--out', onnxPath]);
+      assert.equal(r.status, 0, r.stderr);
+      const model = loadModel(modelPath);
+      const p = model.preprocessing as TablePreprocessing;
+      const lines = table(200, 77).trim().split('\n');
+      const header = lines[0].split(',');
+      const records = lines
+        .slice(1)
+        .map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i], v])));
+      const feeds = Object.fromEntries(
+        p.inputs.map((c) => [
+          c.name,
+          c.kind === 'number'
+            ? new ort.Tensor(
+                'float32',
+                Float32Array.from(records, (rec) => Number(rec[c.name])),
+                [records.length, 1],
+              )
+            : new ort.Tensor(
+                'string',
+                records.map((rec) => rec[c.name]),
+                [records.length, 1],
+              ),
+        ]),
+      );
+      const session = await ort.InferenceSession.create(onnxPath);
+      const out = await session.run(feeds);
+      const predictor = await Predictor.open(model, { threads: 2 });
+      const answers = await predictor.predictRecords(records, true);
+      await predictor.close();
+      await session.release();
+      let worst = 0;
+      if (p.target.task === 'classify') {
+        const classes = p.target.classes;
+        const got = out.probabilities.data as Float32Array;
+        answers.forEach((a, i) => {
+          const probabilities = (a as { probabilities: Record<string, number> }).probabilities;
+          classes.forEach((c, k) => {
+            worst = Math.max(worst, Math.abs(got[i * classes.length + k] - probabilities[c]));
+          });
+        });
+        assert.ok(worst <= 1e-5, `largest probability difference ${worst}`);
+      } else {
+        const got = out.values.data as Float32Array;
+        answers.forEach((a, i) => {
+          const want = (a as { values: Record<string, number> }).values.price;
+          worst = Math.max(worst, Math.abs(got[i] - want) / Math.abs(want));
+        });
+        assert.ok(worst <= 1e-5, `largest relative difference ${worst}`);
+      }
+      // a category the model never saw fails in the graph as in gradpool
+      const unseen = { ...feeds };
+      const category = p.inputs.find((c) => c.kind === 'category')!;
+      unseen[category.name] = new ort.Tensor(
+        'string',
+        records.map(() => 'never-seen'),
+        [records.length, 1],
+      );
+      const again = await ort.InferenceSession.create(onnxPath, { logSeverityLevel: 4 });
+      await assert.rejects(again.run(unseen), /Unknown Category/);
+      await again.release();
     });
   }
 

@@ -242,7 +242,7 @@ describe('gradpool serve', () => {
     const pixels = (mnist.test.inputs as Uint8Array).subarray(0, n * 784);
     const idx = join(dir, 'five-images-idx3-ubyte');
     const header = Buffer.alloc(16);
-    [0x0803, n, 28, 28].forEach((v, i) => header.writeUInt32BE(v, 4 * i));
+    for (const [i, v] of [0x0803, n, 28, 28].entries()) header.writeUInt32BE(v, 4 * i);
     writeFileSync(idx, Buffer.concat([header, pixels]));
     const cli = runCli([
       'predict',

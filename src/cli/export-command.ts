@@ -4,7 +4,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { loadModel } from '../io/model-file.js';
-import { encodeOnnx, ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT } from '../io/onnx-export.js';
+import { encodeOnnx, ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT, ONNX_VALUES } from '../io/onnx-export.js';
 import { checkWritableTarget } from '../io/paths.js';
 import { withValues } from './flags.js';
 
@@ -38,16 +38,17 @@ export const exportCommand: CommandModule = {
     if (resolve(out) === resolve(String(argv.model)))
       throw new UsageError((name) => `${name('out')} ${out} is the model being exported`, 'out');
     const model = loadModel(String(argv.model));
-    if (model.preprocessing && model.preprocessing.kind !== 'image')
-      throw new UsageError(
-        'ONNX export of CSV (table) models is not available yet: their standardisation and one-hot nodes are still to come',
-      );
     writeFileAtomic(out, [encodeOnnx(model, packageVersion())]);
     const { sizes } = model.layout;
+    const p = model.preprocessing;
+    const inputs =
+      p?.kind === 'table'
+        ? `inputs ${p.inputs.map((c) => `'${c.name}' ${c.kind === 'number' ? 'float' : 'string'} [N, 1]`).join(', ')}`
+        : `input '${ONNX_INPUT}' float [N, ${sizes[0]}] of raw pixel values (0–255)`;
+    const output = p?.kind === 'table' && p.target.task === 'regress' ? ONNX_VALUES : ONNX_OUTPUT;
     process.stdout.write(
       `wrote ${out}: ONNX opset ${ONNX_OPSET}, ${sizes.join('-')} ${model.layout.activation}; ` +
-        `input '${ONNX_INPUT}' float [N, ${sizes[0]}] of raw pixel values (0–255), ` +
-        `output '${ONNX_OUTPUT}' float [N, ${sizes[sizes.length - 1]}]\n`,
+        `${inputs}, output '${output}' float [N, ${sizes[sizes.length - 1]}]\n`,
     );
   },
 };
