@@ -120,6 +120,37 @@ describe('CSV reader and encoding', () => {
     assert.equal(plain.train.inputs[3], 2, 'without standardisation values are as they are');
   });
 
+  it('several targets: multi-output regression, each target standardised on its own', async (t) => {
+    const path = csvFile(tempDir(t), 'two.csv', priceTable(300));
+    const d = await loadCsvDataset(path, { ...base, target: ['price', 'age'] });
+    assert.equal(d.task, 'regress');
+    assert.equal(d.outputs, 2);
+    const p = d.preprocessing as TablePreprocessing;
+    assert.deepEqual(
+      p.inputs.map((c) => c.name),
+      ['area', 'zone'],
+    );
+    for (const k of [0, 1]) {
+      let sum = 0;
+      let sq = 0;
+      for (let r = 0; r < d.train.count; r++) {
+        sum += d.train.targets[2 * r + k];
+        sq += d.train.targets[2 * r + k] ** 2;
+      }
+      assert.ok(Math.abs(sum / d.train.count) < 1e-6, `target ${k} has mean 0 on the training rows`);
+      assert.ok(Math.abs(sq / d.train.count - 1) < 1e-5, `target ${k} has variance 1 on the training rows`);
+    }
+    const r = await train({
+      data: `csv:${path}`,
+      target: ['price', 'age'],
+      hidden: [16],
+      epochs: 3,
+      threads: 2,
+    });
+    assert.equal(r.model.layout.sizes.at(-1), 2);
+    assert.ok(Number.isFinite(r.metrics.at(-1)!.testRmse));
+  });
+
   const bad: [string, string, CsvOptions | null, RegExp][] = [
     ['a ragged row', 'a,y\n1,x\n2\n3,z\n', null, /row 2: 1 fields, but the header has 2/],
     [

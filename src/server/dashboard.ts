@@ -73,7 +73,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div id="job-error" class="error" role="alert"></div>
 <table>
   <thead><tr><th>job</th><th>data</th><th>layers</th><th>optimizer</th><th>created</th><th>finished</th>
-    <th>state</th><th>progress</th><th>samples/s</th><th>test accuracy</th><th></th></tr></thead>
+    <th>state</th><th>progress</th><th>samples/s</th><th>test accuracy (R²)</th><th></th></tr></thead>
   <tbody id="jobs"></tbody>
 </table>
 <div id="chart-title"></div>
@@ -232,7 +232,8 @@ function jobRow(j) {
     '<td class="state state-' + escapeHtml(j.state) + '">' + escapeHtml(j.state + (j.error ? ': ' + j.error : '')) + '</td>',
     '<td class="progress">' + escapeHtml(progressText(j, p)) + '</td>',
     '<td class="speed">' + (speed ? Math.round(speed).toLocaleString() : '') + '</td>',
-    '<td class="accuracy">' + (kept ? (100 * kept.testAccuracy).toFixed(2) + ' %' : '') + '</td>',
+    // a regression job has R² where a classifier has accuracy
+    '<td class="accuracy">' + (!kept ? '' : kept.testAccuracy === undefined ? 'R² ' + kept.testR2.toFixed(4) : (100 * kept.testAccuracy).toFixed(2) + ' %') + '</td>',
     '<td>' + actions(j) + '</td>',
   ];
   return '<tr data-id="' + escapeHtml(j.id) + '" class="' + (j.id === selected ? 'selected' : '') + '">' + cells.join('') + '</tr>';
@@ -305,7 +306,9 @@ function chart(job) {
   const n = Math.max(job.config.epochs, m[m.length - 1].epoch);
   const x = (e) => L + (W - L - R) * (n === 1 ? 0.5 : (e - 1) / (n - 1));
   const loss = valueAxis(m.map((r) => r.trainLoss), 0, Infinity);
-  const acc = valueAxis(m.map((r) => 100 * r.testAccuracy), 0, 100);
+  // regression: R² in percent on the same axis
+  const score = (r) => 100 * (r.testAccuracy ?? r.testR2);
+  const acc = valueAxis(m.map(score), 0, 100);
   const y = (axis) => (v) => H - B - ((H - T - B) * (v - axis.lo)) / (axis.hi - axis.lo);
   const yl = y(loss), ya = y(acc);
   const parts = [];
@@ -324,7 +327,7 @@ function chart(job) {
     const dots = m.map((r) => '<circle cx="' + x(r.epoch).toFixed(1) + '" cy="' + f(r).toFixed(1) + '" r="2.5" fill="' + color + '"/>');
     return '<path class="' + cls + '" d="' + d + '" fill="none" stroke="' + color + '" stroke-width="2"/>' + dots.join('');
   };
-  parts.push(curve('line-loss', LOSS, (r) => yl(r.trainLoss)), curve('line-acc', ACC, (r) => ya(100 * r.testAccuracy)));
+  parts.push(curve('line-loss', LOSS, (r) => yl(r.trainLoss)), curve('line-acc', ACC, (r) => ya(score(r))));
   $('chart').innerHTML = parts.join('');
 }
 function escapeHtml(s) { return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]); }
