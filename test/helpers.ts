@@ -170,13 +170,43 @@ export function assertResumeEqualsStraight(
   assert.ok(readFileSync(resumed).equals(readFileSync(straight)), 'resumed and uninterrupted models differ');
 }
 
-/** A classification table: two numbers, a category, a class that depends on all three. */
-export function classTable(n: number, seed = 3): string {
+/** A seeded stream of numbers in [0, 1) (an LCG: tables for tests, not statistics). */
+function uniforms(seed: number): () => number {
   let x = seed;
-  const rnd = () => {
+  return () => {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     return x / 2 ** 32;
   };
+}
+
+/**
+ * The largest relative difference between the analytic gradient at m[grad + j] and central
+ * finite differences of `loss` in each of the `size` parameters at m[0 …], with where it is.
+ */
+export function worstFiniteDifference(m: Floats, size: number, grad: number, loss: () => number, h = 1e-5) {
+  let worst = 0;
+  let where = '';
+  for (let j = 0; j < size; j++) {
+    const saved = m[j];
+    m[j] = saved + h;
+    const up = loss();
+    m[j] = saved - h;
+    const down = loss();
+    m[j] = saved;
+    const numeric = (up - down) / (2 * h);
+    const analytic = m[grad + j];
+    const rel = Math.abs(numeric - analytic) / Math.max(1e-3, Math.abs(numeric) + Math.abs(analytic));
+    if (rel > worst) {
+      worst = rel;
+      where = `param ${j}: analytic ${analytic}, numeric ${numeric}`;
+    }
+  }
+  return { worst, where };
+}
+
+/** A classification table: two numbers, a category, a class that depends on all three. */
+export function classTable(n: number, seed = 3): string {
+  const rnd = uniforms(seed);
   const rows = ['a,b,colour,y'];
   for (let i = 0; i < n; i++) {
     const a = rnd() * 100;
@@ -190,11 +220,7 @@ export function classTable(n: number, seed = 3): string {
 
 /** A regression table: price in the hundreds from two numbers and a category. */
 export function priceTable(n: number, seed = 5): string {
-  let x = seed;
-  const rnd = () => {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    return x / 2 ** 32;
-  };
+  const rnd = uniforms(seed);
   const rows = ['area,age,zone,price'];
   for (let i = 0; i < n; i++) {
     const area = 30 + rnd() * 170;

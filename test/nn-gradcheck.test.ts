@@ -4,7 +4,7 @@ import { naiveKernels } from '../src/nn/kernels/naive.js';
 import { ACTIVATIONS, networkLayout } from '../src/nn/layout.js';
 import { forwardBackward, forwardLoss } from '../src/nn/mlp.js';
 import { batchPlan } from '../src/nn/scratch.js';
-import { fill } from './helpers.js';
+import { fill, worstFiniteDifference } from './helpers.js';
 
 // Backprop (src/nn/mlp.ts over the naive kernels) run in float64 against central finite
 // differences of the loss, for every activation and depths 1–3. With h = 1e-5 the
@@ -32,23 +32,7 @@ for (const activation of ACTIVATIONS) {
         m.set(input, s.acts[0]);
         return forwardLoss(k, m, net, 0, s, 0, B, result);
       };
-      let worst = 0;
-      let where = '';
-      for (let j = 0; j < net.size; j++) {
-        const saved = m[j];
-        m[j] = saved + H;
-        const up = loss();
-        m[j] = saved - H;
-        const down = loss();
-        m[j] = saved;
-        const numeric = (up - down) / (2 * H);
-        const analytic = m[net.size + j];
-        const rel = Math.abs(numeric - analytic) / Math.max(1e-3, Math.abs(numeric) + Math.abs(analytic));
-        if (rel > worst) {
-          worst = rel;
-          where = `param ${j}: analytic ${analytic}, numeric ${numeric}`;
-        }
-      }
+      const { worst, where } = worstFiniteDifference(m, net.size, net.size, loss, H);
       assert.ok(worst < TOLERANCE, `max relative error ${worst.toExponential(2)} at ${where}`);
     });
   }

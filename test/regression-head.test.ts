@@ -4,7 +4,7 @@ import { naiveKernels } from '../src/nn/kernels/naive.js';
 import { ACTIVATIONS, type Activation, networkLayout } from '../src/nn/layout.js';
 import { forwardBackward, forwardLoss } from '../src/nn/mlp.js';
 import { batchPlan } from '../src/nn/scratch.js';
-import { arena, fill, fixture, kernelsOn } from './helpers.js';
+import { arena, fill, fixture, kernelsOn, worstFiniteDifference } from './helpers.js';
 
 // The squared-error head (identity output, Σ (y − t)², dZ = 2·(y − t)) against PyTorch's
 // float64 values in shared/reference/optim.json's `mse` case, on every kernel build, and
@@ -83,23 +83,8 @@ describe('squared-error gradients equal central finite differences (float64)', (
         m.set(input, s.acts[0]);
         return forwardLoss(k, m, net, 0, s, 0, B, result);
       };
-      const H = 1e-5;
-      let worst = 0;
-      for (let j = 0; j < net.size; j++) {
-        const saved = m[j];
-        m[j] = saved + H;
-        const up = loss();
-        m[j] = saved - H;
-        const down = loss();
-        m[j] = saved;
-        const numeric = (up - down) / (2 * H);
-        const analytic = m[net.size + j];
-        worst = Math.max(
-          worst,
-          Math.abs(numeric - analytic) / Math.max(1e-3, Math.abs(numeric) + Math.abs(analytic)),
-        );
-      }
-      assert.ok(worst < 1e-6, `max relative error ${worst.toExponential(2)}`);
+      const { worst, where } = worstFiniteDifference(m, net.size, net.size, loss);
+      assert.ok(worst < 1e-6, `max relative error ${worst.toExponential(2)} at ${where}`);
     });
   }
 });
