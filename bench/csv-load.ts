@@ -1,4 +1,4 @@
-// CSV loading: MB/s and peak RSS of gradpool's loader (two streaming passes, into shared
+// CSV loading: MB/s and peak RSS of gradpool's loader (three streaming passes: scan, statistics, write, into shared
 // float32) on a generated file, beside papaparse's own streaming parse of the same file (one
 // pass, fields discarded), each in a fresh process. Usage:
 //   node dist/bench/csv-load.js [ROWS=1000000] [COLUMNS=50]
@@ -55,7 +55,7 @@ console.log(`${rows.toLocaleString('en-US')} rows × ${columns} columns, ${mb.to
 console.log('| reader | seconds | MB/s | peak RSS MB |');
 console.log('|---|---:|---:|---:|');
 for (const [name, m, passes] of [
-  ['gradpool loadCsvDataset (2 passes, into float32)', gradpool, 2],
+  ['gradpool loadCsvDataset (3 passes, into float32)', gradpool, 3],
   ['papaparse streaming parse (1 pass, fields dropped)', papa, 1],
 ] as const)
   console.log(

@@ -43,6 +43,55 @@ async function gradpoolProbabilities(model: Model, images: Uint8Array, n: number
   return out;
 }
 
+/** A table's rows as records, column → text (no field of these tables is quoted). */
+function recordsOf(table: string): Record<string, string>[] {
+  const lines = table.trim().split('\n');
+  const header = lines[0].split(',');
+  return lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i], v])));
+}
+
+/** onnxruntime's feeds for records: a number column as float64 [N, 1], a category as strings. */
+function feedsOf(p: TablePreprocessing, records: readonly Record<string, string>[]) {
+  return Object.fromEntries(
+    p.inputs.map((c) => [
+      c.name,
+      c.kind === 'number'
+        ? new ort.Tensor(
+            'float64',
+            Float64Array.from(records, (rec) => Number(rec[c.name])),
+            [records.length, 1],
+          )
+        : new ort.Tensor(
+            'string',
+            records.map((rec) => rec[c.name]),
+            [records.length, 1],
+          ),
+    ]),
+  );
+}
+
+/** Input columns named as the graph's internal values were, or as its namespace is. */
+const AWKWARD = ['x0', 'z0', 'a0', 'mean.0', 'feature.0', 'values', 'gradpool/x0', 'time'];
+
+/** A class table over AWKWARD columns: `time` a timestamp near 1.7e9 whose seconds decide the class. */
+function awkwardTable(n: number, seed: number): string {
+  let x = seed;
+  const rnd = () => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return x / 2 ** 32;
+  };
+  const rows = [[...AWKWARD, 'y'].join(',')];
+  for (let i = 0; i < n; i++) {
+    const offset = rnd() * 1000;
+    const time = (1.7e9 + offset).toFixed(3);
+    const numbers = Array.from({ length: 5 }, () => (rnd() * 2 - 1).toFixed(3));
+    const colour = ['red', 'green', 'blue'][Math.floor(rnd() * 3)];
+    const y = offset > 500 ? 'late' : 'early';
+    rows.push([...numbers, colour, (rnd() * 10).toFixed(2), time, y].join(','));
+  }
+  return `${rows.join('\n')}\n`;
+}
+
 describe('ONNX export', () => {
   for (const activation of ['relu', 'tanh', 'sigmoid'] as Activation[]) {
     it(`a ${activation} mnist model: onnxruntime's probabilities equal gradpool's within 1e-5 on 500 test rows`, async (t) => {
@@ -99,27 +148,8 @@ describe('ONNX export', () => {
       assert.equal(r.status, 0, r.stderr);
       const model = loadModel(modelPath);
       const p = model.preprocessing as TablePreprocessing;
-      const lines = table(200, 77).trim().split('\n');
-      const header = lines[0].split(',');
-      const records = lines
-        .slice(1)
-        .map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i], v])));
-      const feeds = Object.fromEntries(
-        p.inputs.map((c) => [
-          c.name,
-          c.kind === 'number'
-            ? new ort.Tensor(
-                'float32',
-                Float32Array.from(records, (rec) => Number(rec[c.name])),
-                [records.length, 1],
-              )
-            : new ort.Tensor(
-                'string',
-                records.map((rec) => rec[c.name]),
-                [records.length, 1],
-              ),
-        ]),
-      );
+      const records = recordsOf(table(200, 77));
+      const feeds = feedsOf(p, records);
       const session = await ort.InferenceSession.create(onnxPath);
       const out = await session.run(feeds);
       const predictor = await Predictor.open(model, { threads: 2 });
@@ -158,6 +188,66 @@ describe('ONNX export', () => {
       await again.release();
     });
   }
+
+  it('a CSV model with columns named like the graph’s own values (x0, z0, mean.0, gradpool/x0 …) and a timestamp: onnxruntime agrees within 1e-5', async (t) => {
+    const dir = tempDir(t);
+    const data = join(dir, 'names.csv');
+    writeFileSync(data, awkwardTable(400, 3));
+    const trained = await train({ data: `csv:${data}`, target: ['y'], hidden: [16], epochs: 6, threads: 2 });
+    const modelPath = join(dir, 'm.safetensors');
+    saveTrainedModel(modelPath, trained);
+    const onnxPath = join(dir, 'm.onnx');
+    const r = runCli(['export', '--model', modelPath, '--out', onnxPath]);
+    assert.equal(r.status, 0, r.stderr);
+    const model = loadModel(modelPath);
+    const p = model.preprocessing as TablePreprocessing;
+    assert.deepEqual(
+      p.inputs.map((c) => c.name),
+      AWKWARD,
+    );
+    const records = recordsOf(awkwardTable(200, 9));
+    const session = await ort.InferenceSession.create(onnxPath);
+    const got = (await session.run(feedsOf(p, records))).probabilities.data as Float32Array;
+    await session.release();
+    const predictor = await Predictor.open(model, { threads: 2 });
+    const answers = await predictor.predictRecords(records, true);
+    await predictor.close();
+    const classes = p.target.task === 'classify' ? p.target.classes : [];
+    let worst = 0;
+    answers.forEach((a, i) => {
+      const probabilities = (a as { probabilities: Record<string, number> }).probabilities;
+      classes.forEach((c, k) => {
+        worst = Math.max(worst, Math.abs(got[i * classes.length + k] - probabilities[c]));
+      });
+    });
+    assert.ok(worst <= 1e-5, `largest probability difference ${worst}`);
+    // the class follows the time within its 1000 s: a time read as float32 (128 s apart) loses it
+    const right = answers.filter((a, i) => 'class' in a && a.class === records[i].y).length;
+    assert.ok(right / records.length > 0.8, `accuracy ${right / records.length}`);
+  });
+
+  it('a CSV model with a column named as the graph’s output: the export is refused with one line', async (t) => {
+    const dir = tempDir(t);
+    const data = join(dir, 'v.csv');
+    writeFileSync(data, priceTable(200).replace('area,age,zone,price', 'values,age,zone,price'));
+    const trained = await train({
+      data: `csv:${data}`,
+      target: ['price'],
+      hidden: [4],
+      epochs: 1,
+      threads: 2,
+    });
+    const modelPath = join(dir, 'm.safetensors');
+    saveTrainedModel(modelPath, trained);
+    const out = join(dir, 'm.onnx');
+    const r = runCli(['export', '--model', modelPath, '--out', out]);
+    assert.equal(r.status, 2);
+    assert.equal(
+      r.stderr,
+      "gradpool: column 'values' has the name of the ONNX graph's output 'values': rename the column and train again to export this model\n",
+    );
+    assert.equal(existsSync(out), false);
+  });
 
   it('bad input: one line naming the flag, exit 2, nothing written', (t) => {
     const dir = tempDir(t);

@@ -280,6 +280,59 @@ describe('gradpool serve', () => {
     assert.equal((await post(`${server.url}/jobs/nope/predict`, { rows }, json, '')).status, 404);
   });
 
+  it('POST /jobs/:id/predict on a CSV regression model: a 422 names the field at fault; a missing model file is said so', async (t) => {
+    const { store, app, close } = inProcess(t);
+    try {
+      const data = join(tempDir(t), 'reg.csv');
+      const rows = Array.from({ length: 200 }, (_, i) => `${i % 13},${((i * 7) % 11) / 4}`);
+      writeFileSync(data, `a,y\n${rows.join('\n')}\n`);
+      // a succeeded job with its model, recorded straight in the store (the runner never sees it)
+      const { job } = store.create({ data: `csv:${data}`, target: ['y'] });
+      assert.ok(store.finish(job.id, 'succeeded'));
+      const model = join(store.jobDir(job.id), 'model.safetensors');
+      const flags = [
+        '--data',
+        `csv:${data}`,
+        '--target',
+        'y',
+        '--hidden',
+        '4',
+        '--epochs',
+        '1',
+        '--threads',
+        '1',
+      ];
+      const trained = runCli(['train', ...flags, '--out', model, '--log', 'json']);
+      assert.equal(trained.status, 0, trained.stderr);
+      const predict = (payload: unknown) =>
+        app.inject({ method: 'POST', url: `/jobs/${job.id}/predict`, payload: payload as object });
+      const ok = await predict({ rows: [{ a: 3 }] });
+      assert.equal(ok.statusCode, 200, ok.body);
+      const [answer] = (ok.json() as { predictions: { values: { y: number } }[] }).predictions;
+      assert.ok(Number.isFinite(answer.values.y), ok.body);
+      const proba = await predict({ rows: [{ a: 3 }], proba: true });
+      assert.equal(proba.statusCode, 422);
+      assert.deepEqual(proba.json(), {
+        error: 'proba applies to classifiers; this model regresses',
+        field: 'proba',
+      });
+      const array = await predict({ rows: [[3]] });
+      assert.equal(array.statusCode, 422);
+      assert.deepEqual(array.json(), {
+        error: 'row 1: this model takes objects of column values',
+        field: 'rows',
+      });
+      rmSync(model);
+      const gone = await predict({ rows: [{ a: 3 }] });
+      assert.equal(gone.statusCode, 409);
+      assert.deepEqual(gone.json(), {
+        error: 'the job has succeeded, but its model file is missing on the server',
+      });
+    } finally {
+      await close();
+    }
+  });
+
   it('a job with a validation split and AdamW: valLoss per epoch, the kept epoch in its progress, the model gradpool train writes', async () => {
     const recipe = {
       hidden: [32],
@@ -525,8 +578,7 @@ function inProcess(
   limits: Partial<Parameters<typeof buildApp>[2]> = {},
 ) {
   const store = new JobStore(tempDir(t));
-  const runner = new JobRunner(store, { concurrency: 1, checkpointEvery: 10 });
-  const app = buildApp(store, runner, {
+  const given = {
     token: null,
     threads: 1,
     maxThreads: 2,
@@ -535,7 +587,9 @@ function inProcess(
     maxQueued: 10,
     dataRoot: null,
     ...limits,
-  });
+  };
+  const runner = new JobRunner(store, { concurrency: 1, checkpointEvery: 10, maxParams: given.maxParams });
+  const app = buildApp(store, runner, given);
   const close = async () => {
     await runner.shutdown();
     await app.close();
@@ -559,6 +613,45 @@ describe('gradpool serve: limits that need the model', () => {
         /784-60000-10 in batches of 8000 rows on 1 thread needs 4\.\d GiB of working memory; WebAssembly's limit is 4 GiB: lower batchSize, hidden or threads/,
       );
       assert.equal(store.countQueued(), 0);
+    } finally {
+      await close();
+    }
+  });
+
+  it("a CSV job trains with its own settings; past the server's parameter cap it fails once its file is read", async (t) => {
+    const root = tempDir(t);
+    const rows = Array.from({ length: 60 }, (_, i) => `${i % 7},${(i * 3) % 5},${i % 2 ? 'a' : 'b'}`);
+    writeFileSync(join(root, 't.csv'), `x,z,y\n${rows.join('\n')}\n`);
+    const { store, app, close } = inProcess(t, { maxParams: 1000, dataRoot: root });
+    try {
+      const r = await app.inject({
+        method: 'POST',
+        url: '/jobs',
+        payload: { data: 'csv:t.csv', target: 'y', hidden: [400], epochs: 1, batchSize: 16 },
+      });
+      assert.equal(r.statusCode, 201, r.body);
+      const { id } = r.json();
+      for (let i = 0; i < 200 && store.get(id)?.state !== 'failed'; i++)
+        await new Promise((w) => setTimeout(w, 50));
+      assert.equal(store.get(id)?.state, 'failed');
+      // 2 inputs → 400 → 2 classes: 2·400 + 400 + 400·2 + 2 parameters
+      assert.match(String(store.get(id)?.error), /the model has 2002 parameters; the server's limit is 1000/);
+      // within the cap, the same file trains: the job reads it with its own target and split
+      const ok = await app.inject({
+        method: 'POST',
+        url: '/jobs',
+        payload: { data: 'csv:t.csv', target: 'y', hidden: [4], epochs: 2, batchSize: 16, testSplit: 0.25 },
+      });
+      assert.equal(ok.statusCode, 201, ok.body);
+      const job = ok.json().id;
+      for (let i = 0; i < 400 && store.get(job)?.state !== 'succeeded'; i++)
+        await new Promise((w) => setTimeout(w, 50));
+      assert.equal(store.get(job)?.state, 'succeeded', String(store.get(job)?.error));
+      const metrics = store.get(job)?.metrics as { testAccuracy?: number }[];
+      assert.equal(metrics.length, 2);
+      // 60 rows, a quarter of them (15) test rows: an accuracy is a whole number of fifteenths
+      const correct = (metrics[1].testAccuracy ?? Number.NaN) * 15;
+      assert.ok(Math.abs(correct - Math.round(correct)) < 1e-9, String(metrics[1].testAccuracy));
     } finally {
       await close();
     }

@@ -43,7 +43,7 @@ export const exportCommand: CommandModule = {
     const p = model.preprocessing;
     const inputs =
       p?.kind === 'table'
-        ? `inputs ${p.inputs.map((c) => `'${c.name}' ${c.kind === 'number' ? 'float' : 'string'} [N, 1]`).join(', ')}`
+        ? `inputs ${p.inputs.map((c) => `'${c.name}' ${c.kind === 'number' ? 'double' : 'string'} [N, 1]`).join(', ')}`
         : `input '${ONNX_INPUT}' float [N, ${sizes[0]}] of raw pixel values (0–255)`;
     const output = p?.kind === 'table' && p.target.task === 'regress' ? ONNX_VALUES : ONNX_OUTPUT;
     process.stdout.write(

@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { encodeCsv } from '../data/csv-dataset.js';
@@ -48,13 +49,19 @@ export const predictCommand: CommandModule = {
     const format = formatOf(argv.format, out);
     if (out) checkWritableTarget(out, 'out');
     const model = loadModel(String(argv.model));
-    if (out && resolve(out) === resolve(String(argv.model)))
+    if (out && samePath(out, String(argv.model)))
       throw new UsageError((name) => `${name('out')} ${out} is the model`, 'out');
+    const input = String(argv.input);
+    if (out && samePath(out, input))
+      throw new UsageError(
+        (name) =>
+          `${name('out')} ${out} is the input file; predictions would overwrite it (write them elsewhere)`,
+        'out',
+      );
     const p = model.preprocessing ?? IMAGE_PREPROCESSING;
     const proba = argv.proba === true;
     if (proba && !classNames(p))
       throw new UsageError('--proba applies to classifiers; this model regresses', 'proba');
-    const input = String(argv.input);
     const rows = await readInputs(input, p, model.layout.sizes[0]);
     const predictor = await Predictor.open(model, { threads, kernels, capacity: Math.min(rows.count, 8192) });
     let result: Answer[];
@@ -68,6 +75,16 @@ export const predictCommand: CommandModule = {
     else process.stdout.write(text);
   },
 };
+
+/** Whether two paths name one file: resolved, and through symlinks where both exist. */
+function samePath(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false; // one of them does not exist yet: not the same file
+  }
+}
 
 function formatOf(given: unknown, out: string | null): Format {
   if (given !== undefined) {

@@ -10,13 +10,14 @@ import {
 } from './csv-scan.js';
 import type { Dataset } from './dataset.js';
 import {
-  type CategoryColumn,
+  badNumber,
   categoryIndexes,
   encodeRow,
   featureCount,
   type InputColumn,
   listed,
   parseNumber,
+  parseRow,
   quoted,
   type Scaling,
   scaled,
@@ -27,11 +28,12 @@ import { type Split, sharedFloats } from './split.js';
 import { type Task, targetWidth } from './task.js';
 import { stratifiedSplit } from './validation-split.js';
 
-// A CSV dataset in two passes over the file, never holding its text: the first decides each
-// column's kind, the task, the classes and the test rows (csv-scan.ts); the second writes
-// every row into the shared float32 splits, one-hot encodes categories, and the training
-// rows' means and deviations then standardise both splits in place. A separate test file is
-// encoded with what the training file fitted, as predict encodes its input.
+// A CSV dataset in three passes over the file, never holding its text: the first decides each
+// column's kind, the task, the classes and the test rows (csv-scan.ts); the second fits the
+// training rows' means and deviations on the parsed doubles; the third writes the shared
+// float32 splits through encodeRow, each value standardised in float64 and rounded once. A
+// separate test file, and predict's input, go through the same encodeRow with what the
+// training file fitted, so the same row gives the same bytes whichever way it comes.
 
 export interface CsvOptions {
   /** target columns: one (classification or regression) or several (multi-output regression) */
@@ -73,13 +75,14 @@ export async function loadCsvDataset(path: string, o: CsvOptions): Promise<Datas
   const place = Int32Array.from({ length: rows }, (_, r) => r);
   let trainCount = rows;
   let testCount = 0;
+  const strata = classes ? classIndexOfCodes(scan.columns[targetAt[0]], classes, scan.targetCodes!) : null;
   if (!o.testData) {
-    const strata = classes
-      ? classIndexOfCodes(scan.columns[targetAt[0]], classes, scan.targetCodes!)
-      : new Uint8Array(rows);
-    const split = stratifiedSplit(strata, rows, o.testSplit, testSeed(o.seed));
+    const split = stratifiedSplit(strata ?? new Uint8Array(rows), rows, o.testSplit, testSeed(o.seed));
     if (split.validation.length === 0 || split.train.length === 0)
-      throw new UsageError(`testSplit ${o.testSplit} of ${rows} rows leaves an empty split`, 'testSplit');
+      throw new UsageError(
+        (n) => `${n('testSplit')} ${o.testSplit} of ${rows} rows leaves an empty split`,
+        'testSplit',
+      );
     split.train.forEach((r, i) => {
       place[r] = i;
     });
@@ -88,6 +91,7 @@ export async function loadCsvDataset(path: string, o: CsvOptions): Promise<Datas
     });
     trainCount = split.train.length;
     testCount = split.validation.length;
+    if (strata) everyClassTrains(path, scan.header[targetAt[0]], classes!, strata, split.train, o.testSplit);
   }
 
   // categories as the whole file holds them, sorted; those no training row holds are refused below
@@ -102,63 +106,73 @@ export async function loadCsvDataset(path: string, o: CsvOptions): Promise<Datas
   const features = featureCount(provisional);
   const outputs = classes ? classes.length : targetAt.length;
   const width = targetWidth(task, outputs);
-  const train = emptySplit(trainCount, features, width);
-  const test = emptySplit(testCount, features, width);
   const index = categoryIndexes(provisional);
-  const classIndex = new Map(classes?.map((c, i) => [c, i]));
   const inTraining = categories.map((c) => new Uint8Array(c.length));
   const firstTestRow = categories.map((c) => new Int32Array(c.length));
-  const identity: Scaling = { mean: 0, std: 1 };
-
+  // Pass 2: the training rows' statistics, and which categories training rows hold. Pass 3
+  // writes the splits with them. Holding every row's doubles in between would take 8 bytes a
+  // cell, twice the float32 dataset (712 MB at the peak for 1M × 50); a third read costs less.
+  const C = inputAt.length;
+  const cells = new Float64Array(C);
+  const values = new Float64Array(width);
+  const inputMoments = new Moments(C);
+  const targetMoments = new Moments(width);
+  // the row being read, and what its fields and messages are drawn from (no closure per row)
+  const current: { fields: readonly string[]; row: number } = { fields: [], row: 0 };
+  const field = (i: number) => current.fields[inputAt[i]];
+  const where = () => `${path}, row ${current.row}`;
   await readCsv(
     path,
     () => {},
-    (fields, row) => {
-      const p = place[row - 1];
-      const split = p >= 0 ? train : test;
-      const r = p >= 0 ? p : ~p;
-      let f = r * features;
-      for (let i = 0; i < inputAt.length; i++) {
-        const text = fields[inputAt[i]];
-        if (kinds[i] === 'number') {
-          split.inputs[f++] = scaled(parseNumber(text), identity);
-        } else {
-          const k = index[i].get(text)!;
-          split.inputs[f + k] = 1;
-          f += categories[i].length;
-          if (p >= 0) inTraining[i][k] = 1;
-          else if (firstTestRow[i][k] === 0) firstTestRow[i][k] = row;
-        }
+    (fields, n, row) => {
+      const training = place[n] >= 0;
+      current.fields = fields;
+      current.row = row;
+      // the first pass found every number and category valid: this cannot throw on an unchanged file
+      parseRow(provisional, field, cells, 0, where, index);
+      for (let i = 0; i < C; i++) {
+        if (kinds[i] !== 'category') continue;
+        const k = cells[i];
+        if (training) inTraining[i][k] = 1;
+        else if (firstTestRow[i][k] === 0) firstTestRow[i][k] = row;
       }
-      const t = r * width;
-      if (classes) split.targets[t] = classIndex.get(targetKey(fields[targetAt[0]]))!;
-      else for (let k = 0; k < width; k++) split.targets[t + k] = parseNumber(fields[targetAt[k]]);
+      if (!training) return;
+      inputMoments.add(cells);
+      if (classes) return;
+      for (let k = 0; k < width; k++) values[k] = parseNumber(fields[targetAt[k]]);
+      targetMoments.add(values);
     },
+    rows,
   );
   categories.forEach((list, i) => {
     const k = inTraining[i].indexOf(0);
     if (list.length > 0 && k >= 0)
       throw new DataError(
-        `${path}, row ${firstTestRow[i][k]}, column '${provisional[i].name}': category ${quoted(list[k])} is only in test rows, never in training rows (change seed or testSplit, or ignore the column)`,
+        (n) =>
+          `${path}, row ${firstTestRow[i][k]}, column '${provisional[i].name}': category ${quoted(list[k])} is only in test rows, never in training rows (change ${n('seed')} or ${n('testSplit')}, or ignore the column)`,
       );
   });
 
-  const inputs = provisional.map((c, i) => {
-    if (c.kind !== 'number') return c;
-    const s = o.standardize ? fitScaling(train, features, featureOffset(provisional, i)) : identity;
-    return { ...c, ...s };
-  });
+  const inputs = provisional.map((c, i) =>
+    c.kind === 'number' && o.standardize ? { ...c, ...inputMoments.scaling(i) } : c,
+  );
   const target: TargetEncoding = classes
     ? { task: 'classify', column: scan.header[targetAt[0]], classes }
     : {
         task: 'regress',
         columns: targetAt.map((j, k) => ({
           name: scan.header[j],
-          ...(o.standardize ? fitScaling({ inputs: train.targets, count: trainCount }, width, k) : identity),
+          ...(o.standardize ? targetMoments.scaling(k) : IDENTITY),
         })),
       };
   const preprocessing: TablePreprocessing = { kind: 'table', inputs, target };
-  for (const split of [train, test]) standardise(split, preprocessing, features, width);
+  const train = emptySplit(trainCount, features, width);
+  const test = emptySplit(testCount, features, width);
+  // pass 3: each row where its split puts it, through encodeRow as a test file or predict's input is
+  await writeRows(path, preprocessing, true, rows, (n) => {
+    const p = place[n];
+    return p >= 0 ? [train, p] : [test, ~p];
+  });
   const testSplit = o.testData ? await encodeCsv(o.testData, preprocessing, true) : test;
   return { spec: `csv:${path}`, task, features, outputs, preprocessing, train, test: testSplit };
 }
@@ -174,15 +188,34 @@ export async function encodeCsv(path: string, p: TablePreprocessing, targets: bo
     () => {},
     () => {},
   );
+  const outputs = p.target.task === 'classify' ? p.target.classes.length : p.target.columns.length;
+  const split = emptySplit(rows, featureCount(p.inputs), targets ? targetWidth(p.target.task, outputs) : 0);
+  await writeRows(path, p, targets, rows, (n) => [split, n]);
+  return split;
+}
+
+/**
+ * Writes each of the `rows` rows of a CSV file (as a first read counted them) where `at(n)`
+ * says: its features standardised and one-hot, and with `targets` its target (a class index,
+ * or values standardised). Columns are found by name: extra ones ignored, a missing one named.
+ */
+async function writeRows(
+  path: string,
+  p: TablePreprocessing,
+  targets: boolean,
+  rows: number,
+  at: (n: number) => readonly [Split, number],
+): Promise<void> {
   const features = featureCount(p.inputs);
   const outputs = p.target.task === 'classify' ? p.target.classes.length : p.target.columns.length;
   const width = targetWidth(p.target.task, outputs);
-  const split = emptySplit(rows, features, targets ? width : 0);
   const index = categoryIndexes(p.inputs);
+  const cells = new Float64Array(p.inputs.length);
   let inputAt: number[] = [];
   let targetAt: number[] = [];
-  const fields: { row: readonly string[] } = { row: [] };
-  const field = (i: number) => fields.row[inputAt[i]];
+  const current: { fields: readonly string[]; row: number } = { fields: [], row: 0 };
+  const field = (i: number) => current.fields[inputAt[i]];
+  const where = () => `${path}, row ${current.row}`;
   const classIndex = p.target.task === 'classify' ? new Map(p.target.classes.map((c, i) => [c, i])) : null;
   await readCsv(
     path,
@@ -192,31 +225,32 @@ export async function encodeCsv(path: string, p: TablePreprocessing, targets: bo
       const names = p.target.task === 'classify' ? [p.target.column] : p.target.columns.map((c) => c.name);
       targetAt = names.map((name) => columnIndex(path, header, name, 'target'));
     },
-    (row, n) => {
-      fields.row = row;
-      const where = `${path}, row ${n}`;
-      encodeRow(p.inputs, field, split.inputs as Float32Array, (n - 1) * features, where, index);
+    (fields, n, row) => {
+      const [split, r] = at(n);
+      current.fields = fields;
+      current.row = row;
+      encodeRow(p.inputs, field, split.inputs as Float32Array, r * features, where, index, cells);
       if (!targets) return;
-      const t = (n - 1) * width;
+      const t = r * width;
       if (p.target.task === 'classify') {
-        const text = row[targetAt[0]];
+        const text = fields[targetAt[0]];
         const k = classIndex!.get(targetKey(text));
         if (k === undefined)
           throw new DataError(
-            `${where}, column '${p.target.column}': class ${quoted(text)} was not in the training rows (${listed(p.target.classes)})`,
+            `${where()}, column '${p.target.column}': class ${quoted(text)} was not in the training rows (${listed(p.target.classes)})`,
           );
         split.targets[t] = k;
       } else {
         p.target.columns.forEach((c, k) => {
-          const x = parseNumber(row[targetAt[k]]);
-          if (Number.isNaN(x))
-            throw new DataError(`${where}, column '${c.name}': ${quoted(row[targetAt[k]])} is not a number`);
+          const text = fields[targetAt[k]];
+          const x = parseNumber(text);
+          if (Number.isNaN(x)) throw badNumber(where(), c.name, text);
           split.targets[t + k] = scaled(x, c);
         });
       }
     },
+    rows,
   );
-  return split;
 }
 
 /** The target columns' indices; a missing, repeated or ignored target is a UsageError. */
@@ -284,6 +318,26 @@ function classIndexOfCodes(c: ColumnScan, classes: readonly string[], codes: Int
   return codes.map((code) => byCode[code]);
 }
 
+/** A class none of whose rows is left to train on is refused, as a category only test rows hold is. */
+function everyClassTrains(
+  path: string,
+  column: string,
+  classes: readonly string[],
+  strata: Int32Array,
+  train: Int32Array,
+  testSplit: number,
+): void {
+  const trains = new Uint8Array(classes.length);
+  for (const r of train) trains[strata[r]] = 1;
+  const k = trains.indexOf(0);
+  if (k < 0) return;
+  const count = strata.reduce((n, c) => n + (c === k ? 1 : 0), 0);
+  throw new DataError(
+    (n) =>
+      `${path}, column '${column}': all ${count} rows of class ${quoted(classes[k])} fell in the test split, so training never sees it (use a smaller ${n('testSplit')} than ${testSplit}, another ${n('seed')}, or more rows of that class)`,
+  );
+}
+
 function notNumeric(path: string, c: ColumnScan): DataError {
   const where = c.firstOther
     ? `row ${c.firstOther.row}: ${quoted(c.firstOther.text)}`
@@ -295,41 +349,38 @@ function emptySplit(count: number, features: number, width: number) {
   return { inputs: sharedFloats(count * features), targets: sharedFloats(count * width), count };
 }
 
-function featureOffset(inputs: readonly InputColumn[], i: number): number {
-  return featureCount(inputs.slice(0, i));
-}
+const IDENTITY: Scaling = { mean: 0, std: 1 };
 
-/** Mean and population deviation of column `at` of rows of `width` floats, in float64 and row order. */
-function fitScaling(
-  split: { inputs: Float32Array | Uint8Array; count: number },
-  width: number,
-  at: number,
-): Scaling {
-  const x = split.inputs;
-  let sum = 0;
-  for (let r = 0; r < split.count; r++) sum += x[r * width + at];
-  const mean = sum / split.count;
-  let sq = 0;
-  for (let r = 0; r < split.count; r++) sq += (x[r * width + at] - mean) ** 2;
-  const std = Math.sqrt(sq / split.count);
-  return { mean, std: std > 0 && Number.isFinite(std) ? std : 1 };
-}
+/**
+ * Per column, the count, sum and sum of squares of (x − shift), shift being the column's first
+ * value: its mean and population deviation in one pass, without the cancellation that raw sums
+ * of a column far from zero (a timestamp near 1.7e9) would suffer.
+ */
+class Moments {
+  private count = 0;
+  private readonly shift: Float64Array;
+  private readonly sum: Float64Array;
+  private readonly squares: Float64Array;
 
-/** Applies the fitted scalings in place (the loader wrote the raw float32 values). */
-function standardise(split: Split, p: TablePreprocessing, features: number, width: number): void {
-  const x = split.inputs;
-  let f = 0;
-  for (const c of p.inputs) {
-    if (c.kind === 'category') {
-      f += (c as CategoryColumn).categories.length;
-      continue;
-    }
-    for (let r = 0; r < split.count; r++) x[r * features + f] = scaled(x[r * features + f], c);
-    f++;
+  constructor(columns: number) {
+    this.shift = new Float64Array(columns);
+    this.sum = new Float64Array(columns);
+    this.squares = new Float64Array(columns);
   }
-  if (p.target.task === 'regress')
-    p.target.columns.forEach((c, k) => {
-      for (let r = 0; r < split.count; r++)
-        split.targets[r * width + k] = scaled(split.targets[r * width + k], c);
-    });
+
+  add(row: Float64Array): void {
+    if (this.count++ === 0) this.shift.set(row);
+    for (let i = 0; i < this.shift.length; i++) {
+      const d = row[i] - this.shift[i];
+      this.sum[i] += d;
+      this.squares[i] += d * d;
+    }
+  }
+
+  /** Column i's mean and population deviation (1 where that is 0: a constant column). */
+  scaling(i: number): Scaling {
+    const m = this.sum[i] / this.count;
+    const std = Math.sqrt(Math.max(0, this.squares[i] / this.count - m * m));
+    return { mean: this.shift[i] + m, std: std > 0 && Number.isFinite(std) ? std : 1 };
+  }
 }

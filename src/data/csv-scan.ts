@@ -1,6 +1,6 @@
 import { DataError, UsageError } from '../errors.js';
 import { readCsv } from './csv-reader.js';
-import { listed, parseNumber, quoted } from './preprocessing.js';
+import { beyondFloat32, listed, notANumber, parseNumber } from './preprocessing.js';
 
 // The first pass over a training CSV: how many rows, and for each column whether it holds
 // numbers, whole numbers only, and which distinct values (up to MAX_CATEGORIES) — enough to
@@ -12,10 +12,11 @@ export const MAX_CATEGORIES = 1000;
 
 export interface ColumnScan {
   readonly name: string;
-  /** fields that parse as numbers / that do not (empty fields counted apart) */
+  /** fields that parse as numbers (or are numbers past float32's range) / that do not (empty fields counted apart) */
   numbers: number;
   others: number;
   empty: number;
+  /** the first field that is not a number float32 holds: text, or a number past its range */
   firstOther: { row: number; text: string } | null;
   firstEmpty: number;
   wholeNumbers: boolean;
@@ -60,7 +61,7 @@ export async function scanCsv(
       }));
       target = columnsOf(h).target;
     },
-    (fields, row) => {
+    (fields, index, row) => {
       for (let j = 0; j < fields.length; j++) {
         const c = columns[j];
         const text = fields[j];
@@ -69,7 +70,11 @@ export async function scanCsv(
         } else {
           const x = parseNumber(text);
           if (Number.isNaN(x)) {
-            if (c.others++ === 0) c.firstOther = { row, text };
+            // 1e39 is a number, but one a feature cannot hold: its column is a number column in error
+            if (beyondFloat32(text)) {
+              c.numbers++;
+              c.firstOther ??= { row, text };
+            } else if (c.others++ === 0) c.firstOther = { row, text };
           } else {
             c.numbers++;
             if (!Number.isInteger(x)) c.wholeNumbers = false;
@@ -84,8 +89,8 @@ export async function scanCsv(
             else c.values.set(key, code);
           }
           if (j === target && code !== undefined) {
-            if (row > codes.length) codes = grow(codes);
-            codes[row - 1] = c.values ? code : -1;
+            if (index >= codes.length) codes = grow(codes);
+            codes[index] = c.values ? code : -1;
           }
         }
       }
@@ -119,7 +124,7 @@ export function isNumberColumn(path: string, c: ColumnScan): boolean {
   if (c.numbers > 0 && c.numbers >= c.others) {
     if (c.firstOther)
       throw new DataError(
-        `${path}, row ${c.firstOther.row}, column '${c.name}': ${quoted(c.firstOther.text)} is not a number`,
+        `${path}, row ${c.firstOther.row}, column '${c.name}': ${notANumber(c.firstOther.text)}`,
       );
     if (c.empty > 0)
       throw new DataError(

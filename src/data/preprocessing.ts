@@ -76,8 +76,12 @@ export function classNames(p: Preprocessing): readonly string[] | null {
   return p.target.task === 'classify' ? p.target.classes : null;
 }
 
-/** A float32 value standardised: the one formula the loader, eval and predict share. */
-export const scaled = (x: number, s: Scaling): number => (Math.fround(x) - s.mean) / s.std;
+/**
+ * A parsed value standardised in float64: the one formula the loader, eval and predict share.
+ * Stored in a Float32Array, it is rounded once, at the end (a timestamp near 1.7e9 keeps its
+ * seconds: rounded to float32 first, it would move by up to 64).
+ */
+export const scaled = (x: number, s: Scaling): number => (x - s.mean) / s.std;
 
 /** A regression output back in its column's units. */
 export const unscaled = (y: number, s: Scaling): number => y * s.std + s.mean;
@@ -113,9 +117,15 @@ const isDigitOrDot = (c: number) => (c >= 0x30 && c <= 0x39) || c === 0x2e;
 
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-/** A CSV field as a finite number, or NaN: decimal notation only (no hex, no "Infinity", no blanks). */
+/** Whether float32, the features' type, holds a finite double (|x| ≤ 3.4e38 after rounding). */
+const inFloat32 = (x: number): boolean => Number.isFinite(Math.fround(x));
+
+/**
+ * A CSV field as a number float32 holds, or NaN: decimal notation only (no hex, no "Infinity",
+ * no blanks), and nothing past float32's range (1e39 would become Infinity in a feature).
+ */
 export function parseNumber(field: string): number {
-  const fast = plainDecimal(field);
+  const fast = plainDecimal(field); // at most 15 digits: always in float32's range
   if (!Number.isNaN(fast)) return fast;
   // the common case without the regex: starts and ends with a digit or '.', no 0x/0b/0o prefix
   // (`+` reads those too); anything else takes the strict path below
@@ -124,47 +134,104 @@ export function parseNumber(field: string): number {
     const second = n > 1 ? field.charCodeAt(1) | 0x20 : 0;
     if (second !== 0x78 && second !== 0x62 && second !== 0x6f) {
       const x = +field;
-      if (Number.isFinite(x)) return x;
+      if (Number.isFinite(x)) return inFloat32(x) ? x : Number.NaN;
     }
   }
   const s = field.trim();
   if (!DECIMAL.test(s)) return Number.NaN;
   const x = Number(s);
-  return Number.isFinite(x) ? x : Number.NaN;
+  return inFloat32(x) ? x : Number.NaN;
+}
+
+/** A field in decimal notation that parseNumber refuses for its size alone (1e39, -1e400). */
+export function beyondFloat32(field: string): boolean {
+  const s = field.trim();
+  return DECIMAL.test(s) && !inFloat32(Number(s));
+}
+
+/** Why a non-empty field is not a number, for a message: `'x' is not a number`, or its range. */
+export const notANumber = (field: string): string =>
+  beyondFloat32(field)
+    ? `${quoted(field)} is beyond float32's range (±3.4e38)`
+    : `${quoted(field)} is not a number`;
+
+/** Where a row is, for a message ("data.csv, row 12"): a string, or a function a reader calls only on an error. */
+export type Where = string | (() => string);
+
+const placeOf = (where: Where): string => (typeof where === 'string' ? where : where());
+
+/**
+ * One row's cells from its raw fields (field(i) is input column i's text), at cells[at + i]:
+ * a number column's value as parsed (a double), a category column's index in its list. An
+ * unparseable number or a category the training rows never held is a DataError naming
+ * `where` (for example "data.csv, row 12") and the column.
+ */
+export function parseRow(
+  inputs: readonly InputColumn[],
+  field: (i: number) => string,
+  cells: Float64Array,
+  at: number,
+  where: Where,
+  categoryIndex: readonly ReadonlyMap<string, number>[],
+): void {
+  for (let i = 0; i < inputs.length; i++) {
+    const c = inputs[i];
+    const text = field(i);
+    if (c.kind === 'number') {
+      const x = parseNumber(text);
+      if (Number.isNaN(x)) throw badNumber(placeOf(where), c.name, text);
+      cells[at + i] = x;
+    } else {
+      const k = categoryIndex[i].get(text);
+      if (k === undefined)
+        throw new DataError(
+          `${placeOf(where)}, column '${c.name}': category ${quoted(text)} was not in the training rows (${listed(c.categories)})`,
+        );
+      cells[at + i] = k;
+    }
+  }
 }
 
 /**
- * Writes one row's features at out[at …] from its raw fields (field(i) is input column i's
- * text). An unparseable number or a category the training rows never held is a DataError
- * naming `where` (for example "data.csv, row 12") and the column.
+ * A row's features from its cells (parseRow's), at out[at …]: each number standardised in
+ * float64 and rounded to float32 once, as `out` stores it; each category one-hot.
+ */
+export function writeFeatures(
+  inputs: readonly InputColumn[],
+  cells: Float64Array,
+  cellsAt: number,
+  out: Float32Array,
+  at: number,
+): void {
+  let f = at;
+  for (let i = 0; i < inputs.length; i++) {
+    const c = inputs[i];
+    if (c.kind === 'number') {
+      out[f++] = scaled(cells[cellsAt + i], c);
+    } else {
+      out.fill(0, f, f + c.categories.length);
+      out[f + cells[cellsAt + i]] = 1;
+      f += c.categories.length;
+    }
+  }
+}
+
+/**
+ * Writes one row's features at out[at …] from its raw fields: parseRow, then writeFeatures,
+ * through `cells` (inputs.length doubles of scratch). The loader runs the same two steps with
+ * its statistics fitted in between.
  */
 export function encodeRow(
   inputs: readonly InputColumn[],
   field: (i: number) => string,
   out: Float32Array,
   at: number,
-  where: string,
+  where: Where,
   categoryIndex: readonly ReadonlyMap<string, number>[],
+  cells: Float64Array,
 ): void {
-  let f = at;
-  for (let i = 0; i < inputs.length; i++) {
-    const c = inputs[i];
-    const text = field(i);
-    if (c.kind === 'number') {
-      const x = parseNumber(text);
-      if (Number.isNaN(x)) throw badNumber(where, c.name, text);
-      out[f++] = scaled(x, c);
-    } else {
-      const k = categoryIndex[i].get(text);
-      if (k === undefined)
-        throw new DataError(
-          `${where}, column '${c.name}': category ${quoted(text)} was not in the training rows (${listed(c.categories)})`,
-        );
-      out.fill(0, f, f + c.categories.length);
-      out[f + k] = 1;
-      f += c.categories.length;
-    }
-  }
+  parseRow(inputs, field, cells, 0, where, categoryIndex);
+  writeFeatures(inputs, cells, 0, out, at);
 }
 
 /** Per input column, category → its index (empty maps for number columns), for encodeRow. */
@@ -176,7 +243,7 @@ export function badNumber(where: string, column: string, text: string): DataErro
   return new DataError(
     text.trim() === ''
       ? `${where}, column '${column}': empty field in a number column (gradpool does not fill in missing values)`
-      : `${where}, column '${column}': ${quoted(text)} is not a number`,
+      : `${where}, column '${column}': ${notANumber(text)}`,
   );
 }
 

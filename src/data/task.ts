@@ -1,9 +1,9 @@
+import type { Loss } from '../nn/layout.js';
+
 // What a model predicts: a class (softmax + cross-entropy) or real values (identity + squared error).
 
 export type Task = 'classify' | 'regress';
 export const TASKS: readonly Task[] = ['classify', 'regress'];
-
-import type { Loss } from '../nn/layout.js';
 
 /** The network's loss head for a task. */
 export const LOSS_OF: Record<Task, Loss> = { classify: 'cross-entropy', regress: 'squared-error' };

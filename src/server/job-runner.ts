@@ -15,6 +15,8 @@ export interface RunnerOptions {
   concurrency: number;
   /** checkpoint every N steps (and at each epoch end) */
   checkpointEvery: number;
+  /** the server's parameter cap, applied again once a CSV job's file is read */
+  maxParams?: number;
 }
 
 export class JobRunner implements JobExecutor {
@@ -82,6 +84,7 @@ export class JobRunner implements JobExecutor {
         datasets: this.datasets,
         checkpointPath: join(dir, 'checkpoint.safetensors'),
         checkpointEvery: this.options.checkpointEvery,
+        maxParams: this.options.maxParams,
         signal,
         onUpdate: ({ progress, epoch, metrics }) => {
           if (throttle.due(Boolean(epoch))) this.store.setProgress(id, progress, epoch ? metrics : undefined);

@@ -11,7 +11,7 @@ import type { JobStore } from './job-store.js';
 // Table models take objects (column → number or text; extra keys ignored), image models
 // arrays of pixel values 0–255. Answers are what `gradpool predict` writes as JSON lines.
 
-/** Rows per request, and bytes per body: a bigger request is a 413 (split it). */
+/** Rows per request (more: 400, from the body's schema) and bytes per body (more: 413); split a bigger request. */
 export const PREDICT_MAX_ROWS = 10_000;
 export const PREDICT_BODY_LIMIT = 16 * 1024 * 1024;
 const WARM_MODELS = 2;
@@ -59,15 +59,19 @@ export function predictRoute(app: FastifyInstance, store: JobStore, threads: num
       const job = store.get(request.params.id);
       if (!job) return reply.code(404).send({ error: 'no such job' });
       const path = join(store.jobDir(job.id), 'model.safetensors');
-      if (job.state !== 'succeeded' || !existsSync(path))
+      if (job.state !== 'succeeded')
         return reply.code(409).send({ error: `the job is ${job.state}; it predicts once it has succeeded` });
+      if (!existsSync(path))
+        return reply
+          .code(409)
+          .send({ error: 'the job has succeeded, but its model file is missing on the server' });
       const predictor = await predictorFor(job.id, path);
       const { rows, proba = false } = request.body;
       try {
         return { predictions: await run(predictor, rows, proba) };
       } catch (e) {
         if (!(e instanceof GradpoolError)) throw e;
-        return reply.code(422).send({ error: e.message, field: 'rows' });
+        return reply.code(422).send({ error: e.message, field: e.field ?? 'rows' });
       }
     },
   );

@@ -39,6 +39,7 @@ export class QueueDispatcher implements JobExecutor {
     private readonly queue: Queue<QueueJobData, QueueJobResult>,
     private readonly queueEvents: QueueEvents,
     private readonly log: (event: Record<string, unknown>) => void,
+    private readonly maxParams?: number,
   ) {
     this.events.setMaxListeners(0);
     this.files = new SharedJobFiles(redis, queue.name);
@@ -49,10 +50,11 @@ export class QueueDispatcher implements JobExecutor {
     redis: Redis,
     queueName: string,
     log: (event: Record<string, unknown>) => void,
+    maxParams?: number,
   ): Promise<QueueDispatcher> {
     const queue = new Queue<QueueJobData, QueueJobResult>(queueName, { connection: redis });
     const queueEvents = new QueueEvents(queueName, { connection: redis });
-    const d = new QueueDispatcher(store, redis, queue, queueEvents, log);
+    const d = new QueueDispatcher(store, redis, queue, queueEvents, log, maxParams);
     queueEvents.on('active', ({ jobId }) => d.onActive(jobId));
     queueEvents.on('waiting', ({ jobId }) => d.onWaiting(jobId));
     queueEvents.on('progress', ({ jobId, data }) => d.onProgress(jobId, data as unknown as QueueProgress));
@@ -120,7 +122,7 @@ export class QueueDispatcher implements JobExecutor {
       // finished BullMQ jobs are kept until this server has recorded their outcome
       await this.queue.add(
         'train',
-        { config: job.config },
+        { config: job.config, maxParams: this.maxParams },
         { jobId: id, removeOnComplete: false, removeOnFail: false },
       );
     } catch (e) {

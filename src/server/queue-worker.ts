@@ -120,6 +120,8 @@ export class QueueWorker {
       const where = { worker: this.name, threads };
       const result = await runTrainingJob({
         config: { ...(job.data.config as Partial<TrainConfig>), threads },
+        // the cap of the server that accepted the job, for a CSV file read only now
+        maxParams: job.data.maxParams,
         datasets: this.datasets,
         checkpointPath,
         checkpointEvery: this.options.checkpointEvery,

@@ -11,6 +11,8 @@ export const CANCELLED_REASON = 'gradpool:cancelled';
 
 export interface QueueJobData {
   config: Record<string, unknown>;
+  /** the accepting server's parameter cap, applied once a CSV job's file is read */
+  maxParams?: number;
 }
 
 /** What a worker sends with `job.updateProgress`. */

@@ -97,7 +97,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     let executor: JobExecutor;
     let startJobs: () => Promise<number>;
     if (!redis || !o.queue) {
-      const runner = new JobRunner(store, { concurrency: o.concurrency, checkpointEvery: o.checkpointEvery });
+      const runner = new JobRunner(store, {
+        concurrency: o.concurrency,
+        checkpointEvery: o.checkpointEvery,
+        maxParams: o.limits.maxParams,
+      });
       executor = runner;
       startJobs = async () => {
         const resumed = store.requeueRunning();
@@ -107,7 +111,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     } else {
       // jobs go to BullMQ; this server (with concurrency > 0) is one of the workers taking them
       const queue = o.queue;
-      executor = await QueueDispatcher.open(store, redis, queue.name, o.log);
+      executor = await QueueDispatcher.open(store, redis, queue.name, o.log, o.limits.maxParams);
       startJobs = async () => {
         if (o.concurrency === 0) return 0;
         const worker = await QueueWorker.start(redis, {

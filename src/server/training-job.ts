@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { type Dataset, loadDataset } from '../data/dataset.js';
 import { GradpoolError } from '../errors.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
-import type { TrainConfig } from '../train/config.js';
+import { isCsv, type TrainConfig } from '../train/config.js';
 import { type EpochMetrics, TrainingInterrupted, type TrainResult, train } from '../train/trainer.js';
 import { type StopReason, stopReason } from './job-states.js';
 
@@ -18,7 +18,7 @@ export interface JobUpdate {
   metrics: EpochMetrics[];
 }
 
-/** Datasets by spec, loaded once and shared by every job of the process (they are read-only). */
+/** Image datasets by spec, loaded once and shared by every job of the process (they are read-only). */
 export class DatasetCache {
   private readonly loaded = new Map<string, Promise<Dataset>>();
 
@@ -44,6 +44,8 @@ export interface TrainingJob {
   onCheckpoint?: (path: string) => void;
   /** called before training when the job continues from its checkpoint */
   onResume?: (from: { epoch: number; step: number }) => void;
+  /** the server's parameter cap, for datasets whose shape is known only once loaded (CSV) */
+  maxParams?: number;
 }
 
 export async function runTrainingJob(job: TrainingJob): Promise<TrainResult> {
@@ -52,9 +54,12 @@ export async function runTrainingJob(job: TrainingJob): Promise<TrainResult> {
   const metrics: EpochMetrics[] = resume ? [...(resume.state.metrics as EpochMetrics[])] : [];
   const spec = String(resume?.config.data ?? job.config.data ?? 'mnist');
   return train(job.config, {
-    dataset: await job.datasets.get(spec),
+    // a CSV file is read with the job's own settings (target, task, split), which the run
+    // resolves with the checkpoint's: it loads it itself; image sets are shared by every job
+    dataset: isCsv({ data: spec }) ? undefined : await job.datasets.get(spec),
     signal: job.signal,
     resume,
+    maxParams: job.maxParams,
     checkpoint: {
       path: job.checkpointPath,
       everySteps: job.checkpointEvery,

@@ -1,4 +1,4 @@
-import type { CsvOptions, Dataset } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { UsageError } from '../errors.js';
 import type { Model } from '../nn/model.js';
 import { type KernelChoice, resolveConfig } from './config.js';
@@ -67,5 +67,3 @@ function scores(dataset: Dataset, outputs: Float32Array, stats: StepStats): Part
     confusion: confusionMatrix(outputs, test.targets, test.count, dataset.outputs),
   };
 }
-
-export type { CsvOptions };

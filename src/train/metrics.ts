@@ -1,5 +1,5 @@
 import type { Dataset } from '../data/dataset.js';
-import { type Scaling, unscaled } from '../data/preprocessing.js';
+import type { Scaling } from '../data/preprocessing.js';
 import { argmax } from '../nn/mlp.js';
 
 // Scores of a model's raw outputs on rows of a split, computed by the coordinator from the
@@ -72,16 +72,4 @@ export function targetScalings(dataset: Dataset): readonly Scaling[] {
   const p = dataset.preprocessing;
   if (p.kind === 'table' && p.target.task === 'regress') return p.target.columns;
   throw new Error(`${dataset.spec} is not a regression dataset`);
-}
-
-/** Regression outputs back in their targets' units, row by row (predict's answers). */
-export function unscaleOutputs(
-  outputs: Float32Array,
-  count: number,
-  columns: readonly Scaling[],
-): Float64Array {
-  const T = columns.length;
-  const out = new Float64Array(count * T);
-  for (let i = 0; i < count * T; i++) out[i] = unscaled(outputs[i], columns[i % T]);
-  return out;
 }

@@ -21,6 +21,8 @@ import { StepPool, type StepStats } from './pool.js';
 // input buffer of `capacity` rows are set up once; each call copies its rows in, runs the
 // forward pass across the threads (the evaluation command, rows claimed in chunks) and reads
 // the raw outputs back. predict(), `gradpool predict` and POST /jobs/:id/predict use it.
+// Answers are keyed by class and column names, which may be any text (`__proto__`,
+// `constructor`): they are objects without a prototype, and records are read by own keys only.
 
 export interface PredictorOptions {
   threads?: number;
@@ -29,7 +31,10 @@ export interface PredictorOptions {
   capacity?: number;
 }
 
-/** One row's answer: its class (and with probabilities, each class's), or its regression values. */
+/**
+ * One row's answer: its class (and with probabilities, each class's), or its regression values.
+ * The probabilities and values are objects without a prototype, so no name is lost to one.
+ */
 export type Answer =
   | { readonly class: string; readonly probabilities?: Readonly<Record<string, number>> }
   | { readonly values: Readonly<Record<string, number>> };
@@ -119,7 +124,10 @@ export class Predictor {
     return out;
   }
 
-  /** Table rows given as objects (column → value, extra columns ignored), encoded and predicted. */
+  /**
+   * Table rows given as objects (column → value, own keys only, extra columns ignored),
+   * encoded as `gradpool predict` encodes a CSV file's rows, and predicted.
+   */
   async predictRecords(
     records: readonly Readonly<Record<string, unknown>>[],
     proba = false,
@@ -129,16 +137,19 @@ export class Predictor {
     const features = featureCount(p.inputs);
     const x = new Float32Array(records.length * features);
     const index = categoryIndexes(p.inputs);
+    const cells = new Float64Array(p.inputs.length);
     records.forEach((record, r) => {
+      if (typeof record !== 'object' || record === null || Array.isArray(record))
+        throw new DataError(`row ${r + 1}: expected an object of column values`);
       const field = (i: number) => {
         const name = p.inputs[i].name;
-        const v = record[name];
+        const v = Object.hasOwn(record, name) ? record[name] : undefined;
         if (v === undefined || v === null) throw new DataError(`row ${r + 1}: column '${name}' is missing`);
         if (typeof v !== 'string' && typeof v !== 'number')
           throw new DataError(`row ${r + 1}, column '${name}': expected a number or text`);
         return String(v);
       };
-      encodeRow(p.inputs, field, x, r * features, `row ${r + 1}`, index);
+      encodeRow(p.inputs, field, x, r * features, `row ${r + 1}`, index, cells);
     });
     return answers(p, await this.run(x, records.length), records.length, proba);
   }
@@ -164,7 +175,7 @@ export function answers(p: Preprocessing, outputs: Float32Array, count: number, 
   }
   const columns = p.kind === 'table' && p.target.task === 'regress' ? p.target.columns : [];
   for (let r = 0; r < count; r++) {
-    const values: Record<string, number> = {};
+    const values: Record<string, number> = Object.create(null);
     columns.forEach((c, k) => {
       values[c.name] = unscaled(outputs[r * C + k], c);
     });
@@ -178,35 +189,51 @@ function softmax(z: Float32Array, at: number, C: number, names: readonly string[
   for (let c = 0; c < C; c++) max = Math.max(max, z[at + c]);
   let sum = 0;
   for (let c = 0; c < C; c++) sum += Math.exp(z[at + c] - max);
-  const p: Record<string, number> = {};
+  const p: Record<string, number> = Object.create(null);
   for (let c = 0; c < C; c++) p[names[c]] = Math.exp(z[at + c] - max) / sum;
   return p;
 }
 
 /**
- * Predicts prepared rows with a pool opened for the call: `inputs` are uint8 pixels (image
- * models) or encoded features; for table rows as objects, open a Predictor and use
- * predictRecords. Keep a Predictor for repeated calls: opening one starts threads.
+ * Predicts rows with a pool opened for the call: an image model's uint8 pixels (n × its
+ * inputs), or a table model's records (objects of column values, as predictRecords takes;
+ * the model's standardisation and categories applied). Keep a Predictor for repeated calls:
+ * opening one starts threads. Features already encoded go to Predictor.run.
  */
 export async function predict(
   model: Model,
-  inputs: Uint8Array | Float32Array,
+  inputs: Uint8Array | readonly Readonly<Record<string, unknown>>[],
   options: PredictorOptions & { proba?: boolean } = {},
 ): Promise<Answer[]> {
+  const p = model.preprocessing ?? IMAGE_PREPROCESSING;
+  const proba = options.proba ?? false;
+  if (p.kind === 'table') {
+    if (!Array.isArray(inputs))
+      throw new DataError(
+        'a table model predicts records (objects of column values), not arrays of numbers: give [{ column: value, … }]; for features already standardised and one-hot encoded, use Predictor.run',
+      );
+    const records = inputs as readonly Readonly<Record<string, unknown>>[];
+    const predictor = await Predictor.open(model, {
+      ...options,
+      capacity: capacityFor(records.length, options),
+    });
+    try {
+      return await predictor.predictRecords(records, proba);
+    } finally {
+      await predictor.close();
+    }
+  }
+  if (!(inputs instanceof Uint8Array))
+    throw new DataError('an image model predicts uint8 pixels: give a Uint8Array of n × its inputs');
   const count = inputs.length / model.layout.sizes[0];
   if (!Number.isInteger(count)) throw new RangeError(`inputs are not whole rows of ${model.layout.sizes[0]}`);
-  const predictor = await Predictor.open(model, {
-    ...options,
-    capacity: Math.min(count, options.capacity ?? DEFAULT_CAPACITY),
-  });
+  const predictor = await Predictor.open(model, { ...options, capacity: capacityFor(count, options) });
   try {
-    return answers(
-      predictor.preprocessing,
-      await predictor.run(inputs, count),
-      count,
-      options.proba ?? false,
-    );
+    return answers(p, await predictor.run(inputs, count), count, proba);
   } finally {
     await predictor.close();
   }
 }
+
+const capacityFor = (count: number, options: PredictorOptions) =>
+  Math.min(count, options.capacity ?? DEFAULT_CAPACITY);

@@ -92,7 +92,7 @@ export const SPANS_THE_RUN: readonly ScheduleName[] = ['cosine', 'onecycle'];
 
 export async function prepareRun(
   input: Partial<TrainConfig>,
-  options: { dataset?: Dataset; resume?: Checkpoint } = {},
+  options: { dataset?: Dataset; resume?: Checkpoint; maxParams?: number } = {},
 ): Promise<PreparedRun> {
   const { resume } = options;
   const fromCheckpoint = resume ? checkpointKernels(resume, input.kernels) : {};
@@ -111,7 +111,7 @@ export async function prepareRun(
   const dataset = options.dataset ?? (await loadDataset(config.data, csvOptions(config)));
   // the default rate is the task's (the task of a CSV is known once it loads)
   if (!resume && input.lr === undefined) config.lr = defaultLearningRate(dataset.task);
-  const { net, plan } = checkRunnable(shapeOf(dataset), config);
+  const { net, plan } = checkRunnable(shapeOf(dataset), config, options.maxParams);
   // classes are stratified; regression rows are one stratum (a plain seeded sample)
   const strata = dataset.task === 'classify' ? dataset.train.targets : new Uint8Array(dataset.train.count);
   const rows =

@@ -106,6 +106,11 @@ export interface TrainOptions {
   resume?: Checkpoint;
   /** stop as if interrupted once this many steps (counted from the first epoch) are applied */
   stopAfterStep?: number;
+  /**
+   * refuse a model of more parameters (a server's cap), checked once the dataset is loaded: a
+   * CSV file's width is known only then
+   */
+  maxParams?: number;
 }
 
 export interface TrainResult {
