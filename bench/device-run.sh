@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The many-core measurement, run on the lent 16-core machine (../shared/device/README.md):
 #   here:   npm ci && npm run build && ../shared/device/pack.sh && cp -r node_modules/tinybench .device/node_modules/
+#           (npm ci builds the native kernels into native/build: carry it, with .device and dist,
+#           as the device has no Node headers and may have no compiler)
 #           optionally the previous build for an A/B: a checkout's dist/ copied to dist-old/
 #           (git-ignored through .git/info/exclude), carried beside dist/
 #   device: source .device/setup.sh && bash bench/device-run.sh      (results under $OUT)
@@ -16,6 +18,11 @@ t0=$SECONDS
 #    breakdown, PyTorch at the same thread counts; each count the faster of two passes
 node dist/bench/run.js --threads 1,2,4,8,16 --seconds 3 --rounds 2 --data "$data" --no-peer --pytorch --out "$out" > /dev/null 2> "$out/bench.log"
 echo "suite: $((SECONDS - t0)) s"
+# 1b. the suite's scaling ran on the native kernels (where they loaded: bench.log says); the
+#     same steps on wasm, for the native ÷ wasm ratio at each thread count in the same call
+node dist/src/cli/main.js bench --kernels wasm --threads 1,2,4,8,16 --seconds 3 --rounds 2 --data "$data" --json 2>> "$out/bench.log" |
+  node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(`${r.kernels}:`, r.rows.map((x) => `${x.threads} threads ${Math.round(x.samplesPerSec)}`).join(", "))' >> "$out/train.txt"
+echo "wasm scaling: $((SECONDS - t0)) s"
 # 2. the previous build against this one, interleaved, where the threads are many
 if [ -d dist-old ]; then
   old=$(mktemp -d) && ln -s "$PWD/dist-old" "$old/dist" && ln -s "$PWD/node_modules" "$old/node_modules"

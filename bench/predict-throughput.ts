@@ -1,7 +1,8 @@
 // Prediction throughput, gradpool's warm Predictor against onnxruntime-node on the same model
 // (784-256-128-10 relu, seeded weights, exported by `gradpool export`'s encoder) and the same
-// 10,000 MNIST test rows, threads matched, alternating rounds in one process: rows/s, median
-// of the rounds. Usage: node dist/bench/predict-throughput.js [threads…] [--rounds N]
+// 10,000 MNIST test rows, threads matched, alternating rounds in one process (each timed run
+// after an untimed one of the same engine): rows/s, median of the rounds.
+// Usage: node dist/bench/predict-throughput.js [threads…] [--rounds N]
 
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -42,12 +43,16 @@ for (const threads of threadList) {
   const input = new ort.Tensor('float32', floats, [N, 784]);
   const g: number[] = [];
   const o: number[] = [];
-  await predictor.run(pixels, N); // warm both
-  await session.run({ input });
   for (let r = 0; r < rounds; r++) {
+    // each engine's idle threads spin a while after a run before they sleep (onnxruntime's
+    // pool by default, gradpool's workers for GRADPOOL_SPIN polls): on a machine with as many
+    // cores as threads, the other's first run would share its cores with them, so each timed
+    // run follows an untimed one of its own
+    await predictor.run(pixels, N);
     let t = performance.now();
     await predictor.run(pixels, N);
     g.push(N / ((performance.now() - t) / 1000));
+    await session.run({ input });
     t = performance.now();
     await session.run({ input });
     o.push(N / ((performance.now() - t) / 1000));

@@ -1,9 +1,9 @@
 // The benchmark suite: kernel GFLOP/s per variant and shape (tinybench), thread scaling of
 // whole training steps with a step-time breakdown, and peers measured in the same run
-// (TensorFlow.js wasm; PyTorch where python3 has torch). Writes <date>-<host>.json, .md and
-// .svg under bench/results/ (or --out DIR). Run one at a time: a second benchmark beside it
+// (TensorFlow.js wasm; numpy + OpenBLAS where python3 has numpy, on Fashion-MNIST; PyTorch with
+// --pytorch). Writes <date>-<host>.json, .md and .svg under bench/results/ (or --out DIR). Run one at a time: a second benchmark beside it
 // halves it. Usage: npm run bench -- [--threads 1,2] [--seconds 3] [--data fashion-mnist]
-//   [--out DIR] [--no-peer] [--pytorch] [--rounds N]
+//   [--out DIR] [--no-peer] [--no-numpy] [--pytorch] [--rounds N]
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,9 +11,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
-import { loadDataset } from '../src/data/dataset.js';
+import { FASHION_MNIST_DIR, loadDataset } from '../src/data/dataset.js';
 import { machineInfo } from '../src/machine.js';
 import { jsKernels } from '../src/nn/kernels/js.js';
+import { loadNativeAddon, type NativeVariant, nativeKernels } from '../src/nn/kernels/native.js';
 import type { Kernels } from '../src/nn/kernels/types.js';
 import { instantiateWasmKernels } from '../src/nn/kernels/wasm.js';
 import { compileWasmVariant } from '../src/nn/kernels/wasm-module.js';
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     data: { type: 'string' },
     out: { type: 'string', default: join(ROOT, 'bench/results') },
     'no-peer': { type: 'boolean', default: false },
+    'no-numpy': { type: 'boolean', default: false },
     pytorch: { type: 'boolean', default: false },
     'kernel-time': { type: 'string', default: '400' },
     rounds: { type: 'string', default: '1' },
@@ -77,6 +79,20 @@ for (const v of ['simd', 'relaxed'] as const) {
       module: mod,
       peak: new URL(v === 'simd' ? '../peak.wasm' : '../peak-relaxed.wasm', import.meta.url),
     };
+  }
+}
+// The native kernels of each instruction set and arithmetic this CPU runs, beside the wasm
+// builds of the same arithmetic (same bits; the columns say which computes it).
+const nativeLoad = loadNativeAddon();
+if (!nativeLoad.addon) console.error(`  native kernels unavailable: ${nativeLoad.reason}`);
+const nativePeaks: [string, NativeVariant][] = [];
+if (nativeLoad.addon) {
+  for (const isa of nativeLoad.isas) {
+    for (const fused of nativeLoad.addon.cpu().fma ? [false, true] : [false]) {
+      const variant = `${fused ? 'wasm-relaxed-simd' : 'wasm-simd'} / native ${isa}`;
+      variants.push([variant, nativeKernels(memory, { isa, fused })]);
+      nativePeaks.push([variant, { isa, fused }]);
+    }
   }
 }
 // Kernels and the ceiling, `rounds` times in turn, each keeping its fastest round: on a shared
@@ -129,6 +145,20 @@ for (let round = 0; round < rounds; round++) {
     peakGflops[variant] = best;
     console.error(`  multiply-add on registers ${variant}: ${best.toFixed(1)} GFLOP/s`);
   }
+  // the native twin (native/src/peak.c): independent multiply-add chains on registers only
+  for (const [variant, { isa, fused }] of nativePeaks) {
+    const addon = nativeLoad.addon;
+    if (!addon) break;
+    addon.peak(isa, fused, 100_000);
+    let best = peakGflops[variant] ?? 0;
+    for (let t = 0; t < 10; t++) {
+      const t0 = performance.now();
+      const flops = addon.peak(isa, fused, 5_000_000);
+      best = Math.max(best, flops / ((performance.now() - t0) * 1e6));
+    }
+    peakGflops[variant] = best;
+    console.error(`  multiply-add on registers ${variant}: ${best.toFixed(1)} GFLOP/s`);
+  }
 }
 
 // What T threads get at once when they share nothing: the bound on any step's efficiency here;
@@ -175,6 +205,39 @@ if (!values['no-peer']) {
   });
   if (r.status === 0) peers.push({ ...JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}'), threads: 1 });
   else console.error(`  TensorFlow.js peer failed: ${r.stderr.split('\n')[0]}`);
+}
+// numpy + OpenBLAS, one process per thread count (OpenBLAS reads its count at import), where
+// python3 has numpy; each thread count keeps its fastest of the rounds
+const hasNumpy = spawnSync(PYTHON, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+// the numpy recipe reads Fashion-MNIST's .gz IDX files: `fashion-mnist`, or an idx: folder of them
+const fashionDir =
+  dataSpec === 'fashion-mnist'
+    ? process.env.FASHION_MNIST || FASHION_MNIST_DIR
+    : dataSpec.startsWith('idx:') && existsSync(join(dataSpec.slice(4), 'train-images-idx3-ubyte.gz'))
+      ? dataSpec.slice(4)
+      : null;
+if (!values['no-numpy'] && hasNumpy && fashionDir) {
+  for (const n of threads) {
+    let best: PeerRow | null = null;
+    for (let round = 0; round < rounds; round++) {
+      const r = spawnSync(PYTHON, [join(PEERS, 'numpy_recipe.py'), String(seconds), String(n)], {
+        encoding: 'utf8',
+        env: { ...process.env, FASHION_MNIST: fashionDir },
+      });
+      if (r.status !== 0) {
+        console.error(`  numpy peer failed: ${r.stderr.trim().split('\n').pop()}`);
+        break;
+      }
+      const row = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as PeerRow;
+      if (!best || best.samplesPerSec < row.samplesPerSec) best = row;
+    }
+    if (best) {
+      peers.push(best);
+      console.error(
+        `  numpy (${best.backend}), ${n} thread${n === 1 ? '' : 's'}: ${Math.round(best.samplesPerSec).toLocaleString('en-US')} samples/s`,
+      );
+    }
+  }
 }
 if (values.pytorch) {
   const fastest = new Map<number, PeerRow>();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dataset } from '../src/data/dataset.js';
@@ -8,7 +8,8 @@ import { IMAGE_PREPROCESSING } from '../src/data/preprocessing.js';
 import { sharedSplit } from '../src/data/split.js';
 import { jsKernels } from '../src/nn/kernels/js.js';
 import { naiveKernels } from '../src/nn/kernels/naive.js';
-import type { Floats, KernelName, Kernels } from '../src/nn/kernels/types.js';
+import { loadNativeAddon, NATIVE_ISAS, nativeKernels } from '../src/nn/kernels/native.js';
+import type { Floats, Kernels } from '../src/nn/kernels/types.js';
 import { instantiateWasmKernels } from '../src/nn/kernels/wasm.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
@@ -25,12 +26,26 @@ export function arena(floats: number): { memory: WebAssembly.Memory; m: Float32A
   return { memory, m: new Float32Array(memory.buffer) };
 }
 
-export const FAST_KERNELS: readonly KernelName[] = ['js', 'wasm'];
+/** Every native variant this machine runs, as `native avx512 fused`: each is tested on its own. */
+export const NATIVE_VARIANTS: readonly string[] = (() => {
+  const load = loadNativeAddon();
+  if (!load.addon) return [];
+  const fma = load.addon.cpu().fma;
+  return NATIVE_ISAS.filter((isa) => load.isas.includes(isa)).flatMap((isa) =>
+    fma ? [`native ${isa} fused`, `native ${isa}`] : [`native ${isa}`],
+  );
+})();
 
-export async function kernelsOn(name: KernelName, memory: WebAssembly.Memory): Promise<Kernels> {
+export const FAST_KERNELS: readonly string[] = ['js', 'wasm', ...NATIVE_VARIANTS];
+
+/** naive, js, wasm (its fastest build here) or one of NATIVE_VARIANTS over `memory` */
+export async function kernelsOn(name: string, memory: WebAssembly.Memory): Promise<Kernels> {
   const m = new Float32Array(memory.buffer);
   if (name === 'naive') return naiveKernels(m);
   if (name === 'js') return jsKernels(m);
+  const native = /^native (avx512|avx2)( fused)?$/.exec(name);
+  if (native)
+    return nativeKernels(memory, { isa: native[1] as 'avx512' | 'avx2', fused: Boolean(native[2]) });
   return instantiateWasmKernels(memory);
 }
 
@@ -230,4 +245,19 @@ export function priceTable(n: number, seed = 5): string {
     rows.push(`${area.toFixed(2)},${age.toFixed(1)},${zone},${price.toFixed(2)}`);
   }
   return `${rows.join('\n')}\n`;
+}
+
+/**
+ * A copy of the built project in `dir` whose native addon is `addon` (a file's bytes, or
+ * undefined for none), to run the CLI where the addon is missing or broken.
+ */
+export function projectWithAddon(dir: string, addon: Buffer | undefined): string {
+  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
+  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  if (addon) {
+    mkdirSync(join(dir, 'native/build/Release'), { recursive: true });
+    writeFileSync(join(dir, 'native/build/Release/gradpool_native.node'), addon);
+  }
+  return join(dir, 'dist/src/cli/main.js');
 }

@@ -9,7 +9,15 @@ import { loadCheckpoint } from '../src/io/checkpoint.js';
 import { compileWasmVariant, maddIsFused } from '../src/nn/kernels/wasm-module.js';
 import { resolveKernels } from '../src/train/kernels.js';
 import { TrainingInterrupted, train } from '../src/train/trainer.js';
-import { assertResumeEqualsStraight, ROOT, runCli, syntheticDataset, tempDir } from './helpers.js';
+import {
+  assertResumeEqualsStraight,
+  NATIVE_VARIANTS,
+  projectWithAddon,
+  ROOT,
+  runCli,
+  syntheticDataset,
+  tempDir,
+} from './helpers.js';
 
 // The label of a kernel build must name its arithmetic: the same label on two machines gives
 // the same bytes. Relaxed SIMD's multiply-add is fused only where V8 has FMA3 to use, and
@@ -41,7 +49,7 @@ describe('kernel builds', () => {
     assert.equal(relaxedIn([]) === 'fused', fma);
   });
 
-  it('--kernels names a build; one that cannot run here is refused with the reason', async (t) => {
+  it('--kernels names an arithmetic; one that cannot run here is refused with the reason', async (t) => {
     assert.equal((await resolveKernels('wasm-simd')).label, 'wasm-simd');
     if (relaxedHere) {
       assert.equal((await resolveKernels('wasm-relaxed-simd')).label, 'wasm-relaxed-simd');
@@ -49,8 +57,13 @@ describe('kernel builds', () => {
     } else {
       await assert.rejects(resolveKernels('wasm-relaxed-simd'), UsageError);
     }
-    const r = runCli(
+    // without the native kernels (which compute the fused arithmetic wherever the CPU has FMA)
+    const cli = projectWithAddon(tempDir(t), undefined);
+    const r = spawnSync(
+      process.execPath,
       [
+        ...NO_FMA,
+        cli,
         'train',
         '--kernels',
         'wasm-relaxed-simd',
@@ -59,16 +72,15 @@ describe('kernel builds', () => {
         '--epochs',
         '1',
         '--out',
-        join(tempDir(t), 'm.safetensors'),
+        '/dev/null',
       ],
-      {},
-      NO_FMA,
+      { encoding: 'utf8' },
     );
     assert.equal(r.status, 2);
     assert.match(r.stderr, /^gradpool: --kernels wasm-relaxed-simd: this CPU has no fused multiply-add/);
   });
 
-  it('without FMA, auto picks wasm-simd and gives its bytes; a relaxed checkpoint is refused there', async (t) => {
+  it('where wasm cannot fuse, its fastest build is wasm-simd and gives its bytes; a relaxed checkpoint resumes only natively there', async (t) => {
     if (!relaxedHere) return t.skip('no fused relaxed build on this machine to compare against');
     const dir = tempDir(t);
     const flags = [
@@ -83,7 +95,11 @@ describe('kernel builds', () => {
       '--log',
       'json',
     ];
-    const noFma = runCli(['train', ...flags, '--out', join(dir, 'a.safetensors')], {}, NO_FMA);
+    const noFma = runCli(
+      ['train', ...flags, '--kernels', 'wasm', '--out', join(dir, 'a.safetensors')],
+      {},
+      NO_FMA,
+    );
     assert.equal(noFma.status, 0, noFma.stderr);
     assert.equal(JSON.parse(noFma.stdout.split('\n')[0]).kernels, 'wasm-simd');
     const simd = runCli(['train', ...flags, '--kernels', 'wasm-simd', '--out', join(dir, 'b.safetensors')]);
@@ -91,14 +107,14 @@ describe('kernel builds', () => {
     const relaxed = runCli(['train', ...flags, '--out', join(dir, 'c.safetensors')]);
     assert.equal(relaxed.status, 0, relaxed.stderr);
     const model = (f: string) => readFileSync(join(dir, f));
-    assert.ok(model('a.safetensors').equals(model('b.safetensors')), 'auto without FMA = wasm-simd');
+    assert.ok(model('a.safetensors').equals(model('b.safetensors')), 'wasm without FMA = wasm-simd');
     assert.ok(!model('a.safetensors').equals(model('c.safetensors')), 'fused and unfused differ');
 
     const ckpt = join(dir, 'relaxed.ckpt');
     const first = runCli(['train', ...flags, '--checkpoint', ckpt, '--out', join(dir, 'd.safetensors')]);
     assert.equal(first.status, 0, first.stderr);
     const r = runCli(
-      ['train', '--resume', ckpt, '--epochs', '2', '--out', join(dir, 'e.safetensors')],
+      ['train', '--resume', ckpt, '--kernels', 'wasm', '--epochs', '2', '--out', join(dir, 'e.safetensors')],
       {},
       NO_FMA,
     );
@@ -107,6 +123,26 @@ describe('kernel builds', () => {
       r.stderr,
       /^gradpool: --resume: the checkpoint was computed with wasm-relaxed-simd kernels, which cannot run here: this CPU has no fused/,
     );
+    if (NATIVE_VARIANTS.length === 0) return;
+    // the native kernels read the CPU, not V8's flags: they continue the relaxed run
+    const resumed = runCli(
+      ['train', '--resume', ckpt, '--epochs', '2', '--log', 'json', '--out', join(dir, 'e.safetensors')],
+      {},
+      NO_FMA,
+    );
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const straight = runCli([
+      'train',
+      ...flags,
+      '--epochs',
+      '2',
+      '--kernels',
+      'wasm',
+      '--out',
+      join(dir, 'f.safetensors'),
+    ]);
+    assert.equal(straight.status, 0, straight.stderr);
+    assert.ok(model('e.safetensors').equals(model('f.safetensors')), 'resumed natively = straight on wasm');
   });
 
   it("a resumed run takes the checkpoint's build, as made on another machine, unless --kernels names another build", async (t) => {
@@ -114,9 +150,20 @@ describe('kernel builds', () => {
     const dir = tempDir(t);
     const flags = ['--hidden', '16', '--batch-size', '256', '--threads', '2', '--seed', '5'];
     const ckpt = join(dir, 'run.ckpt');
-    // epoch 1 where relaxed SIMD is not fused (auto: wasm-simd), epoch 2 here where it is
+    // epoch 1 on wasm where relaxed SIMD is not fused (its fastest: wasm-simd), epoch 2 here where it is
     const first = runCli(
-      ['train', ...flags, '--epochs', '1', '--checkpoint', ckpt, '--out', join(dir, 'a')],
+      [
+        'train',
+        ...flags,
+        '--kernels',
+        'wasm',
+        '--epochs',
+        '1',
+        '--checkpoint',
+        ckpt,
+        '--out',
+        join(dir, 'a'),
+      ],
       {},
       NO_FMA,
     );

@@ -15,7 +15,7 @@ import { loadDataset } from '../src/data/dataset.js';
 import { buildApp } from '../src/server/app.js';
 import { JobRunner } from '../src/server/job-runner.js';
 import { JobStore } from '../src/server/job-store.js';
-import { runCli, tempDir } from './helpers.js';
+import { NATIVE_VARIANTS, runCli, tempDir } from './helpers.js';
 import {
   auth,
   body,
@@ -700,11 +700,12 @@ describe('gradpool serve shutting down', () => {
 });
 
 describe('gradpool serve on a CPU without FMA (node --no-enable-fma3)', () => {
-  it('refuses a job naming a kernel build that cannot run here with 400 and the reason; wasm-simd is accepted', async (t) => {
+  it('refuses a job naming an arithmetic that cannot run here with 400 and the reason; wasm-simd is accepted', async (t) => {
     const dir = tempDir(t);
+    // V8 without FMA, and no native kernels (an ISA this CPU lacks): nothing computes the fused arithmetic
     const server = await startServer(
       ['--data-dir', join(dir, 'data'), '--token', TOKEN, '--threads', '1'],
-      {},
+      { GRADPOOL_NATIVE_ISA: 'none' },
       ['--no-enable-fma3'],
     );
     t.after(() => server.stop());
@@ -714,7 +715,27 @@ describe('gradpool serve on a CPU without FMA (node --no-enable-fma3)', () => {
       (await body<{ error: string }>(refused)).error,
       /^kernels wasm-relaxed-simd: this CPU has no fused multiply-add/,
     );
+    const native = await post(server.url, { hidden: [8], epochs: 1, kernels: 'native' });
+    assert.equal(native.status, 400);
+    assert.match(
+      (await body<{ error: string }>(native)).error,
+      /^kernels native: native kernels unavailable: GRADPOOL_NATIVE_ISA=none: expected avx512 or avx2$/,
+    );
     const accepted = await post(server.url, { hidden: [8], epochs: 1, kernels: 'wasm-simd' });
+    assert.equal(accepted.status, 201);
+    await waitFor(server.url, (await body(accepted)).id, ['succeeded']);
+  });
+
+  it('accepts wasm-relaxed-simd there where the native kernels compute it (they read the CPU, not V8)', async (t) => {
+    if (NATIVE_VARIANTS.length === 0) return t.skip('no native kernels here');
+    const dir = tempDir(t);
+    const server = await startServer(
+      ['--data-dir', join(dir, 'data'), '--token', TOKEN, '--threads', '1'],
+      {},
+      ['--no-enable-fma3'],
+    );
+    t.after(() => server.stop());
+    const accepted = await post(server.url, { hidden: [8], epochs: 1, kernels: 'wasm-relaxed-simd' });
     assert.equal(accepted.status, 201);
     await waitFor(server.url, (await body(accepted)).id, ['succeeded']);
   });

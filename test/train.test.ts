@@ -125,7 +125,7 @@ describe('data-parallel training', () => {
     await assert.rejects(evaluate(r.model, dataset, { threads: 0 }), / threads must be ≥ 1, got 0$/);
     await assert.rejects(
       evaluate(r.model, dataset, { kernels: 'fast' as 'js' }),
-      / kernels must be one of auto, wasm, wasm-simd, wasm-relaxed-simd, js, got 'fast'/,
+      / kernels must be one of auto, native, wasm, wasm-simd, wasm-relaxed-simd, js, got 'fast'/,
     );
   });
 

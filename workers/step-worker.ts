@@ -6,7 +6,7 @@ import { blockShares, gradientBlocks } from '../src/nn/arena.js';
 import { dropoutDraw } from '../src/nn/dropout.js';
 import { loadKernels } from '../src/nn/kernels/load.js';
 import { networkLayout } from '../src/nn/layout.js';
-import { forwardDeltas, forwardLoss, gatherRows, weightGradients } from '../src/nn/mlp.js';
+import { forwardDeltasOfShards, forwardLoss, gatherRows, weightGradients } from '../src/nn/mlp.js';
 import { optimizerNamed } from '../src/nn/optim/index.js';
 import { withScratch } from '../src/nn/scratch.js';
 import {
@@ -22,6 +22,7 @@ import {
   PHASE,
   type SessionInit,
   SHARD_ROWS,
+  shardGroup,
   stepAttempt,
   stepScalarsAt,
   stepSerial,
@@ -41,7 +42,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const { ints, floats } = control;
   const net = networkLayout(init.sizes, init.activation, init.loss);
   const m = new Float32Array(init.memory.buffer);
-  const k = await loadKernels(init.kernels, init.memory, init.wasmModule);
+  const k = await loadKernels(init.kernels, init.memory);
   const { params } = init.plan;
   const optimizer = optimizerNamed(init.optimizer);
   const busy = new Int32Array(init.busy);
@@ -126,17 +127,23 @@ export default async function runSession(init: SessionInit): Promise<number> {
       dropout.first = first;
     }
     const t0 = performance.now();
+    // threads claim groups of consecutive shards: the fewer the threads, the larger a group and
+    // the fewer the passes over W, while each thread still claims two or more (see shardGroup)
+    const group = shardGroup(shards, T);
+    const groups = Math.ceil(shards / group);
     let s = -1;
     try {
-      for (s = control.claimShard(); s < shards; s = control.claimShard()) {
-        busy[init.workerIndex] = s + 1;
-        if (faults && shouldFault(faults, serial, s, attempt)) injectFault(faults.kind, s);
-        const r0 = s * SHARD_ROWS;
-        const B = Math.min(SHARD_ROWS, rows - r0);
+      for (let g = control.claimShard(); g < groups; g = control.claimShard()) {
+        const s0 = g * group;
+        const s1 = Math.min(shards, s0 + group);
+        busy[init.workerIndex] = s0 + 1;
+        for (s = s0; s < s1; s++)
+          if (faults && shouldFault(faults, serial, s, attempt)) injectFault(faults.kind, s);
+        s = s0;
+        const r0 = s0 * SHARD_ROWS;
+        const B = Math.min((s1 - s0) * SHARD_ROWS, rows - r0);
         gatherRows(m, batch, r0, init.trainInputs, init.trainTargets, features, perm, first + r0, B);
-        forwardDeltas(k, m, net, src, batch, r0, B, result, dropout);
-        stats[2 * (statsAt + s)] = result[0];
-        stats[2 * (statsAt + s) + 1] = result[1];
+        forwardDeltasOfShards(k, m, net, src, batch, r0, B, SHARD_ROWS, stats, statsAt + s0, result, dropout);
       }
     } catch (e) {
       reportError(e, s); // still meet the others at the barrier, or they would wait forever

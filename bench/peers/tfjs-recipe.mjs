@@ -17,9 +17,9 @@ const xs = [];
 const ys = [];
 for (let b = 0; b < batches; b++) {
   const x = new Float32Array(B * data.features);
-  for (let i = 0; i < x.length; i++) x[i] = data.train.images[b * B * data.features + i] / 255;
+  for (let i = 0; i < x.length; i++) x[i] = data.train.inputs[b * B * data.features + i] / 255;
   xs.push(tf.tensor2d(x, [B, data.features]));
-  ys.push(tf.oneHot(tf.tensor1d(Array.from(data.train.labels.subarray(b * B, (b + 1) * B)), 'int32'), 10).cast('float32'));
+  ys.push(tf.oneHot(tf.tensor1d(Array.from(data.train.targets.subarray(b * B, (b + 1) * B)), 'int32'), 10).cast('float32'));
 }
 const model = tfl.sequential({
   layers: [

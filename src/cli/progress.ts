@@ -61,8 +61,9 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
         out.write(
           `gradpool: ${e.layers.join('-')} ${e.config.activation}, ${e.params.toLocaleString('en-US')} parameters, ` +
             `${e.trainCount.toLocaleString('en-US')} train / ${e.validationCount ? `${e.validationCount.toLocaleString('en-US')} validation / ` : ''}${e.testCount.toLocaleString('en-US')} test rows, ` +
-            `${e.config.threads} thread${e.config.threads === 1 ? '' : 's'}, ${e.kernels} kernels\n`,
+            `${e.config.threads} thread${e.config.threads === 1 ? '' : 's'}, kernels: ${e.kernels === 'js' ? 'js' : `${e.kernels} arithmetic, ${e.implementation}`}\n`,
         );
+        if (e.nativeUnavailable) out.write(`note: native kernels unavailable: ${e.nativeUnavailable}\n`);
         const note = oversubscribedNote(e.config.threads, e.cores);
         if (note) out.write(`note: ${note}\n`);
         const r = e.resumed;

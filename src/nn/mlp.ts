@@ -97,8 +97,25 @@ export function forwardLoss(
 ): number {
   forward(k, net, params, p, r0, B, dropout, m);
   const C = net.sizes[net.sizes.length - 1];
+  if (outputs) {
+    const z = rowsOf(p.acts[p.acts.length - 1], r0, C);
+    for (let i = 0; i < B * C; i++) outputs[outputsAt * C + i] = m[z + i];
+  }
+  return rowsLoss(k, m, net, p, r0, B, result);
+}
+
+/** The loss of rows [r0, r0 + B) after their forward: result = [Σ loss, correct]; leaves dZ_out. */
+function rowsLoss(
+  k: Kernels,
+  m: Floats,
+  net: NetworkLayout,
+  p: BatchPlan,
+  r0: number,
+  B: number,
+  result: Float64Array,
+) {
+  const C = net.sizes[net.sizes.length - 1];
   const z = rowsOf(p.acts[p.acts.length - 1], r0, C);
-  if (outputs) for (let i = 0; i < B * C; i++) outputs[outputsAt * C + i] = m[z + i];
   const targets = rowsOf(p.targets, r0, p.targetWidth);
   if (net.loss === 'squared-error') {
     result[1] = 0;
@@ -127,6 +144,52 @@ export function forwardDeltas(
   dropout?: DropoutDraw,
 ): number {
   const loss = forwardLoss(k, m, net, params, p, r0, B, result, undefined, 0, dropout);
+  backpropagate(k, m, net, params, p, r0, B);
+  return loss;
+}
+
+/**
+ * forwardDeltas over consecutive shards of `shardRows` rows in one call per kernel, rows
+ * [r0, r0 + B): each product then reads W once for all of them, not once a shard. The loss and
+ * correct count go per shard into stats[2i], stats[2i + 1] from `statsAt`, as one call per
+ * shard would give them. The model bytes are those of one call per shard: forward and
+ * activations treat every row on its own, and the input gradient sums a row in one order in
+ * any call as long as its tiles of 4 rows start where the shards' do (shardRows is a multiple
+ * of 4 and only the batch's last shard is short).
+ */
+export function forwardDeltasOfShards(
+  k: Kernels,
+  m: Floats,
+  net: NetworkLayout,
+  params: number,
+  p: BatchPlan,
+  r0: number,
+  B: number,
+  shardRows: number,
+  stats: Float64Array,
+  statsAt: number,
+  result: Float64Array,
+  dropout?: DropoutDraw,
+): void {
+  forward(k, net, params, p, r0, B, dropout, m);
+  for (let i = 0, r = r0; r < r0 + B; i++, r += shardRows) {
+    rowsLoss(k, m, net, p, r, Math.min(shardRows, r0 + B - r), result);
+    stats[2 * (statsAt + i)] = result[0];
+    stats[2 * (statsAt + i) + 1] = result[1];
+  }
+  backpropagate(k, m, net, params, p, r0, B);
+}
+
+/** dZ of every layer below the output from the output's (dZ·W ⊙ α'(A), ⊙ the dropout mask). */
+function backpropagate(
+  k: Kernels,
+  m: Floats,
+  net: NetworkLayout,
+  params: number,
+  p: BatchPlan,
+  r0: number,
+  B: number,
+) {
   const act = ACTIVATION_CODE[net.activation];
   for (let l = net.layers.length - 1; l > 0; l--) {
     const L = net.layers[l];
@@ -143,7 +206,6 @@ export function forwardDeltas(
     k.activationBackward(act, da, rowsOf(p.acts[l], r0, L.inputs), B * L.inputs);
     if (p.masks[l] >= 0) maskGradient(m, p.deltas[l], p.masks[l], r0, B, L.inputs);
   }
-  return loss;
 }
 
 /** Σ over the plan's first B rows of layer l's weight and bias gradients for outputs [o0, o1). */

@@ -15,7 +15,7 @@ import {
   T_WAIT_MID,
   TIMING_FIELDS,
 } from './control.js';
-import { resolveKernels } from './kernels.js';
+import { kernelsDescription, resolveKernels } from './kernels.js';
 import { checkRunnable } from './plan.js';
 import { StepPool, type StepStats } from './pool.js';
 
@@ -198,7 +198,7 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
   const rows = best.filter((r): r is ScalingRow => r !== undefined);
   for (const r of rows) rateAgainst(r, rows[0]);
   return {
-    kernels: kernels.label,
+    kernels: kernelsDescription(kernels),
     optimizer: optimizer.name,
     dropout: options.dropout ?? 0,
     layers: [...net.sizes],
@@ -219,7 +219,7 @@ function rateAgainst(row: ScalingRow, base: ScalingRow): void {
 /** Markdown table of a scaling result. */
 export function scalingTable(r: ScalingResult): string {
   const lines = [
-    `${r.layers.join('-')}, batch ${r.batchSize}, ${r.optimizer}${r.dropout > 0 ? `, dropout ${r.dropout}` : ''}, ${r.kernels} kernels — ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
+    `${r.layers.join('-')}, batch ${r.batchSize}, ${r.optimizer}${r.dropout > 0 ? `, dropout ${r.dropout}` : ''}, kernels: ${r.kernels} — ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`,
     '',
     '| threads | samples/s | speed-up | efficiency | step ms | forward + deltas | weight grads | wait (mid + end) | update | other | not computing | compute cost |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -16,10 +16,15 @@ import { checkNumber } from './numbers.js';
 // job server (camelCase JSON). Validation happens once, here, with messages that name the
 // setting as the reader gave it (see errors.ts: a field here and over HTTP, a flag in the CLI).
 
-/** auto and wasm pick the fastest build here; the others name one build (see src/train/kernels.ts) */
-export type KernelChoice = 'auto' | 'wasm' | 'wasm-simd' | 'wasm-relaxed-simd' | 'js';
+/**
+ * auto, native and wasm pick the fastest arithmetic here (on the native kernels where they
+ * loaded, on those or on wasm); wasm-simd, wasm-relaxed-simd and js name one arithmetic, which
+ * gives the same bytes on any machine (see src/train/kernels.ts)
+ */
+export type KernelChoice = 'auto' | 'native' | 'wasm' | 'wasm-simd' | 'wasm-relaxed-simd' | 'js';
 export const KERNEL_CHOICES: readonly KernelChoice[] = [
   'auto',
+  'native',
   'wasm',
   'wasm-simd',
   'wasm-relaxed-simd',

@@ -119,6 +119,15 @@ export const SPLIT_VALIDATION = 1;
  * bytes do not depend on this constant.
  */
 export const SHARD_ROWS = 4;
+
+/**
+ * Shards a thread claims at once in phase 1: as many as leave every thread two claims or more
+ * (so a slow core can still be balanced), at most 16 (64 rows). A product over a group reads W
+ * once, not once a shard. Only speed depends on it: a group computes its shards' bits
+ * (forwardDeltasOfShards in src/nn/mlp.ts).
+ */
+export const shardGroup = (shards: number, threads: number): number =>
+  Math.max(1, Math.min(16, Math.floor(shards / (2 * threads))));
 /** Rows per evaluation chunk. */
 export const EVAL_ROWS = 64;
 
@@ -387,13 +396,11 @@ export interface SessionInit {
   /** hidden units' dropout rate (0: none); masks are drawn from `seed` */
   readonly dropout: number;
   readonly seed: number;
-  readonly kernels: import('../nn/kernels/types.js').KernelName;
+  readonly kernels: import('../nn/kernels/load.js').KernelSource;
   /** Int32 per worker: 1 + the shard it is computing, 0 when between shards */
   readonly busy: SharedArrayBuffer;
   /** GRADPOOL_INJECT_FAULTS, parsed (testing aid) */
   readonly faults: import('./faults.js').FaultSpec | null;
   /** iterations to poll a control field before sleeping on it (see spin-wait.ts) */
   readonly spin: number;
-  /** compiled wasm kernels, when kernels === 'wasm' */
-  readonly wasmModule?: WebAssembly.Module;
 }

@@ -2,7 +2,7 @@ import { BLOCK_OUTPUTS } from '../nn/arena.js';
 import { loadKernels } from '../nn/kernels/load.js';
 import type { Kernels } from '../nn/kernels/types.js';
 import { SHARD_ROWS } from './control.js';
-import type { ResolvedKernels } from './kernels.js';
+import { kernelsDescription, type ResolvedKernels } from './kernels.js';
 
 // The kernels' speed on the products one step of the reference recipe (784-256-128-10, batch
 // 128, shards of SHARD_ROWS rows, blocks of BLOCK_OUTPUTS outputs) runs, in GFLOP/s on one thread. The shapes are
@@ -90,7 +90,7 @@ export function kernelArena(): WebAssembly.Memory {
 export interface KernelSpeedRow {
   kernel: string;
   shape: string;
-  /** the kernel variant timed: js, wasm-simd or wasm-relaxed-simd */
+  /** the kernels timed: js, or an arithmetic and its implementation (wasm-relaxed-simd arithmetic, native avx512) */
   variant: string;
   gflops: number;
   /** mean time of one call, in the fastest round */
@@ -108,7 +108,7 @@ export async function measureKernelSpeed(
 ): Promise<KernelSpeedRow[]> {
   const ms = options.ms ?? 100;
   const rounds = options.rounds ?? 3;
-  const k = await loadKernels(resolved.name, kernelArena(), resolved.module);
+  const k = await loadKernels(resolved, kernelArena());
   const rows: KernelSpeedRow[] = [];
   for (const s of KERNEL_SHAPES) {
     const warmEnd = performance.now() + ms / 4;
@@ -133,7 +133,7 @@ export async function measureKernelSpeed(
     rows.push({
       kernel: s.kernel,
       shape: s.shape,
-      variant: resolved.label,
+      variant: kernelsDescription(resolved),
       gflops: s.flops / (best * 1e6),
       meanUs: best * 1000,
     });

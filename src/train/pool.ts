@@ -3,7 +3,7 @@ import type { Dataset } from '../data/dataset.js';
 import { TrainingError } from '../errors.js';
 import { coreCount } from '../machine.js';
 import { type ArenaPlan, allocateArena } from '../nn/arena.js';
-import type { KernelName } from '../nn/kernels/types.js';
+import type { KernelSource } from '../nn/kernels/load.js';
 import type { NetworkLayout } from '../nn/layout.js';
 import type { Optimizer } from '../nn/optim/optimizer.js';
 import { sgd } from '../nn/optim/sgd.js';
@@ -42,7 +42,7 @@ const SYNC_WAIT_MS = 200;
 
 export interface PoolOptions {
   readonly threads: number;
-  readonly kernels: KernelName;
+  readonly kernels: KernelSource;
   readonly net: NetworkLayout;
   readonly plan: ArenaPlan;
   readonly dataset: Dataset;
@@ -50,7 +50,6 @@ export interface PoolOptions {
   readonly stepTimeoutMs?: number;
   /** reruns of a failed command before giving up */
   readonly maxRetries?: number;
-  readonly wasmModule?: WebAssembly.Module;
   /** the update every step applies (default SGD); the plan must hold its state buffers */
   readonly optimizer?: Optimizer;
   /** hidden units' dropout rate during training steps (the plan must hold masks), drawn from `seed` */
@@ -172,8 +171,7 @@ export class StepPool {
   }): Promise<StepPool> {
     return StepPool.open({
       threads: o.threads,
-      kernels: o.kernels.name,
-      wasmModule: o.kernels.module,
+      kernels: o.kernels,
       net: o.net,
       plan: planArena(o.net, o.batchRows, o.threads, { optimizer: o.optimizer?.name, dropout: o.dropout }),
       dataset: o.dataset,
@@ -389,8 +387,11 @@ export class StepPool {
         optimizer: (options.optimizer ?? sgd).name,
         dropout: options.dropout ?? 0,
         seed: options.seed ?? 0,
-        kernels: options.kernels,
-        wasmModule: options.wasmModule,
+        kernels: {
+          name: options.kernels.name,
+          module: options.kernels.module,
+          native: options.kernels.native,
+        },
         spin: this.spin,
       };
       this.tasks.push(

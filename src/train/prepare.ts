@@ -11,13 +11,12 @@ import {
   CSV_FIELDS,
   defaultLearningRate,
   isCsv,
-  KERNEL_CHOICES,
   type KernelChoice,
   resolveConfig,
   type TrainConfig,
   warmupSteps,
 } from './config.js';
-import { type ResolvedKernels, resolveKernels } from './kernels.js';
+import { ARITHMETICS, type Arithmetic, type ResolvedKernels, resolveKernels } from './kernels.js';
 import { checkRunnable } from './plan.js';
 import type { EpochMetrics } from './trainer.js';
 
@@ -95,7 +94,6 @@ export async function prepareRun(
   options: { dataset?: Dataset; resume?: Checkpoint; maxParams?: number } = {},
 ): Promise<PreparedRun> {
   const { resume } = options;
-  const fromCheckpoint = resume ? checkpointKernels(resume, input.kernels) : {};
   // On resume the checkpoint's config holds every setting, and a job's resume passes its whole
   // config again: only what differs from the checkpoint can be refused as not applying (the
   // CLI and the job API check their input as given, before this).
@@ -105,7 +103,7 @@ export async function prepareRun(
     (k) => JSON.stringify(given[k as keyof TrainConfig]) !== JSON.stringify(saved[k]),
   );
   const config = resume
-    ? resolveConfig({ ...(saved as Partial<TrainConfig>), ...given, ...fromCheckpoint }, new Set(changed))
+    ? resolveConfig({ ...(saved as Partial<TrainConfig>), ...given }, new Set(changed))
     : resolveConfig(input);
   if (resume) checkResumable(resume, config);
   const dataset = options.dataset ?? (await loadDataset(config.data, csvOptions(config)));
@@ -125,8 +123,9 @@ export async function prepareRun(
       'resume',
     );
   }
-  const kernels = await resolveKernels(config.kernels).catch((e: unknown) => {
-    if (!resume || !fromCheckpoint.kernels || !(e instanceof UsageError)) throw e;
+  const pinned = resume ? checkpointArithmetic(resume, config.kernels) : undefined;
+  const kernels = await resolveKernels(config.kernels, pinned).catch((e: unknown) => {
+    if (!resume || !pinned || !(e instanceof UsageError)) throw e;
     throw new UsageError(
       (name) =>
         `${name('resume')}: the checkpoint was computed with ${resume.state.kernels} kernels, which cannot run here: ${e.message.replace(/^kernels \S+: /, '')}`,
@@ -182,17 +181,16 @@ function startPoint(resume: Checkpoint | undefined): StartPoint {
 }
 
 /**
- * A resumed run computes with the checkpoint's kernel build unless asked for a named one:
- * auto (or nothing) and wasm mean the fastest build that reproduces the run, which is the
- * checkpoint's, made on whatever machine. Its label (js, wasm-simd, wasm-relaxed-simd) is also
- * the kernels value that asks for it.
+ * A resumed run computes with the checkpoint's arithmetic unless asked for a named one: auto
+ * (or nothing), native and wasm leave the arithmetic open, so they mean the checkpoint's (made
+ * on whatever machine), on that implementation. A js checkpoint is pinned only under auto:
+ * native and wasm name kernels that never compute js's arithmetic.
  */
-function checkpointKernels(resume: Checkpoint, asked: KernelChoice | undefined): Partial<TrainConfig> {
-  const label = resume.state.kernels as KernelChoice;
-  if (!KERNEL_CHOICES.includes(label)) return {};
-  if (asked === undefined || asked === 'auto' || (asked === 'wasm' && label !== 'js'))
-    return { kernels: label };
-  return {};
+function checkpointArithmetic(resume: Checkpoint, choice: KernelChoice): Arithmetic | undefined {
+  const label = resume.state.kernels as Arithmetic;
+  if (!ARITHMETICS.includes(label)) return undefined;
+  if (choice === 'auto' || ((choice === 'wasm' || choice === 'native') && label !== 'js')) return label;
+  return undefined;
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -68,7 +68,12 @@ export type TrainEvent =
       /** rows held out to validate (0: none) */
       validationCount: number;
       testCount: number;
+      /** the arithmetic (js, wasm-simd, wasm-relaxed-simd), which fixes the bytes */
       kernels: string;
+      /** what computes it: js, wasm, native avx512 or native avx2 */
+      implementation: string;
+      /** why the native kernels were not used, where they would have been */
+      nativeUnavailable?: string;
       stepsPerEpoch: number;
       /** the cores this process may use (more threads than this share them) */
       cores: number;
@@ -165,8 +170,7 @@ export async function train(input: Partial<TrainConfig>, options: TrainOptions =
     plan: run.plan,
     dataset,
     threads: config.threads,
-    kernels: kernels.name,
-    wasmModule: kernels.module,
+    kernels,
     maxRetries: config.maxRetries,
     stepTimeoutMs: config.stepTimeout * 1000,
     optimizer: run.optimizer,
@@ -351,6 +355,8 @@ function startEvent(run: PreparedRun, pool: StepPool, stoppedEarly: boolean): Tr
     validationCount: pool.validationCount,
     testCount: dataset.test.count,
     kernels: kernels.label,
+    implementation: kernels.implementation,
+    ...(kernels.nativeUnavailable ? { nativeUnavailable: kernels.nativeUnavailable } : {}),
     stepsPerEpoch,
     cores: coreCount(),
     resumed: resume

@@ -4,7 +4,8 @@
 //
 // Dimension legend: B rows of the batch shard, I inputs of a layer, O outputs, C classes.
 
-export type KernelName = 'naive' | 'js' | 'wasm';
+/** The implementations: naive (the tests' reference), js, wasm and native (the same arithmetic as wasm). */
+export type KernelName = 'naive' | 'js' | 'wasm' | 'native';
 
 /** Outputs per chunk of dz in linearBackwardParams: its scratch holds PACK_OUTPUTS × (3B + 4) floats. */
 export const PACK_OUTPUTS = 8;
