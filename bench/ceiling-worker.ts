@@ -2,6 +2,7 @@
 // others, and reports its GFLOP/s.
 
 import { parentPort, workerData } from 'node:worker_threads';
+import { loadNativeAddon, type NativeVariant } from '../src/nn/kernels/native.js';
 import { instantiateWasmKernels } from '../src/nn/kernels/wasm.js';
 import { B, BASE, BATCH, I, O, PRIVATE, sharedFloats } from './ceiling-layout.js';
 
@@ -14,9 +15,11 @@ export interface CeilingTask {
    * (its band of output neurons) for the whole batch, whose inputs all threads rewrote: the
    * split that would keep W where it was updated and move the inputs instead.
    */
-  readonly kind: 'madd' | 'forward' | 'forward-shared' | 'forward-columns';
-  /** the kernels build (forward) or assembly/peak.ts (madd) */
-  readonly module: WebAssembly.Module;
+  readonly kind: 'madd' | 'native-madd' | 'forward' | 'forward-shared' | 'forward-columns';
+  /** the kernels build (forward) or assembly/peak.ts (madd); unused by native-madd */
+  readonly module?: WebAssembly.Module;
+  /** native-madd: the native variant whose register-only peak (native/src/peak.c) runs */
+  readonly native?: NativeVariant;
   /** Int32 [go, ready, stop, arrived, phase, decision] */
   readonly sync: SharedArrayBuffer;
   readonly threads: number;
@@ -31,13 +34,19 @@ const STOP = 2;
 const ARRIVED = 3;
 const PHASE = 4;
 const DECISION = 5;
-const { kind, module, sync, threads, shared, index = 0 } = workerData as CeilingTask;
+const { kind, module, sync, threads, shared, native, index = 0 } = workerData as CeilingTask;
 const flags = new Int32Array(sync);
 
 let call: () => number;
 /** forward-shared and -columns: one round, or false once the threads have agreed to stop */
 let round: (() => number | false) | null = null;
-if (kind === 'madd') {
+if (kind === 'native-madd') {
+  const load = loadNativeAddon();
+  if (!load.addon || !native) throw new Error('native-madd needs the native kernels');
+  const { addon } = load;
+  call = () => addon.peak(native.isa, native.fused, 200_000);
+} else if (kind === 'madd') {
+  if (!module) throw new Error('madd needs assembly/peak.ts');
   const instance = await WebAssembly.instantiate(module, { env: { abort() {} } });
   const peakMadd = instance.exports.peakMadd as (n: number, seed: number) => number;
   const rounds = 20_000;

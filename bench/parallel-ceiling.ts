@@ -8,6 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import type { NativeVariant } from '../src/nn/kernels/native.js';
 import { sharedFloats } from './ceiling-layout.js';
 import type { CeilingTask } from './ceiling-worker.js';
 
@@ -15,6 +16,8 @@ export interface CeilingRow {
   threads: number;
   /** mean over the threads, GFLOP/s */
   maddPerThread: number;
+  /** the native register-only peak's, where the native kernels loaded */
+  nativeMaddPerThread: number | null;
   forwardPerThread: number;
   /** forwardPerThread ÷ the first row's */
   forwardEfficiency: number;
@@ -67,18 +70,25 @@ export async function parallelCeiling(
   threads: readonly number[],
   kernels: WebAssembly.Module,
   peakFile: URL,
+  native: NativeVariant | null,
   ms = 500,
 ): Promise<CeilingRow[]> {
   const peak = await WebAssembly.compile(readFileSync(peakFile));
   // two rounds over the thread counts, the better of each: one slow moment on a shared host
   // (seen on the 16-core machine: 24 against 36 GFLOP/s a few seconds apart) is not the hardware
   const madd = new Array<number>(threads.length).fill(0);
+  const nativeMadd = new Array<number>(threads.length).fill(0);
   const forward = new Array<number>(threads.length).fill(0);
   const sharedForward = new Array<number>(threads.length).fill(0);
   const columnsForward = new Array<number>(threads.length).fill(0);
   for (let round = 0; round < 2; round++) {
     for (const [i, T] of threads.entries()) {
       madd[i] = Math.max(madd[i], await runAtOnce({ kind: 'madd', module: peak, threads: T }, ms));
+      if (native)
+        nativeMadd[i] = Math.max(
+          nativeMadd[i],
+          await runAtOnce({ kind: 'native-madd', native, threads: T }, ms),
+        );
       forward[i] = Math.max(
         forward[i],
         await runAtOnce({ kind: 'forward', module: kernels, threads: T }, ms),
@@ -96,6 +106,7 @@ export async function parallelCeiling(
   return threads.map((T, i) => ({
     threads: T,
     maddPerThread: madd[i],
+    nativeMaddPerThread: native ? nativeMadd[i] : null,
     forwardPerThread: forward[i],
     forwardEfficiency: forward[i] / forward[0],
     sharedForwardPerThread: sharedForward[i],

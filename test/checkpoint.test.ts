@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ModelFileError, UsageError } from '../src/errors.js';
+import { writeFileAtomic } from '../src/io/atomic-write.js';
 import { loadCheckpoint } from '../src/io/checkpoint.js';
 import { loadModel } from '../src/io/model-file.js';
 import { TrainingInterrupted, train } from '../src/train/trainer.js';
@@ -284,5 +285,25 @@ describe('signals', () => {
     assert.equal(r.code, 130, r.stderr);
     const c = loadCheckpoint(ckpt); // whole: it loads and its checksum holds
     assert.ok(c.state.epoch >= 2);
+  });
+});
+
+describe('writing files', () => {
+  it('writes into a target that is not a regular file (/dev/null, a FIFO) instead of renaming over it', (t) => {
+    const fifo = join(tempDir(t), 'out.fifo');
+    const made = spawnSync('mkfifo', [fifo]);
+    if (made.status !== 0) return t.skip('no mkfifo here');
+    // a reader drains the FIFO, as `cat` would in a pipeline
+    const reader = spawn('cat', [fifo]);
+    let read = '';
+    reader.stdout.on('data', (d) => {
+      read += d;
+    });
+    const done = new Promise((resolve) => reader.on('close', resolve));
+    writeFileAtomic(fifo, [Buffer.from('model bytes')]);
+    return done.then(() => {
+      assert.equal(read, 'model bytes');
+      assert.ok(statSync(fifo).isFIFO(), 'the FIFO is still a FIFO');
+    });
   });
 });

@@ -58,7 +58,8 @@ describe('kernel builds', () => {
       await assert.rejects(resolveKernels('wasm-relaxed-simd'), UsageError);
     }
     // without the native kernels (which compute the fused arithmetic wherever the CPU has FMA)
-    const cli = projectWithAddon(tempDir(t), undefined);
+    const dir = tempDir(t);
+    const cli = projectWithAddon(dir, undefined);
     const r = spawnSync(
       process.execPath,
       [
@@ -72,7 +73,7 @@ describe('kernel builds', () => {
         '--epochs',
         '1',
         '--out',
-        '/dev/null',
+        join(dir, 'm.safetensors'),
       ],
       { encoding: 'utf8' },
     );
@@ -121,6 +122,18 @@ describe('kernel builds', () => {
     assert.equal(r.status, 2);
     assert.match(
       r.stderr,
+      /^gradpool: --kernels wasm: the checkpoint was computed with wasm-relaxed-simd kernels, which wasm cannot compute here: this CPU has no fused/,
+    );
+    // and with nothing that computes it (no native kernels either), the checkpoint is refused
+    const bare = projectWithAddon(join(dir, 'bare'), undefined);
+    const nothing = spawnSync(
+      process.execPath,
+      [...NO_FMA, bare, 'train', '--resume', ckpt, '--epochs', '2', '--out', join(dir, 'g.safetensors')],
+      { encoding: 'utf8' },
+    );
+    assert.equal(nothing.status, 2);
+    assert.match(
+      nothing.stderr,
       /^gradpool: --resume: the checkpoint was computed with wasm-relaxed-simd kernels, which cannot run here: this CPU has no fused/,
     );
     if (NATIVE_VARIANTS.length === 0) return;

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadNativeAddon } from '../src/nn/kernels/native.js';
+import { loadNativeAddon, nativeSourcesHash } from '../src/nn/kernels/native.js';
 import type { Kernels } from '../src/nn/kernels/types.js';
 import { instantiateWasmKernels } from '../src/nn/kernels/wasm.js';
 import { compileWasmVariant } from '../src/nn/kernels/wasm-module.js';
-import type { TrainConfig } from '../src/train/config.js';
+import type { KernelChoice, TrainConfig } from '../src/train/config.js';
 import { resolveKernels } from '../src/train/kernels.js';
 import { train } from '../src/train/trainer.js';
 import {
@@ -345,13 +345,34 @@ describe('native and wasm kernels train the same bytes', needs(NATIVE), () => {
     }
   });
 
-  it('auto takes the native kernels and the log says which', async () => {
+  it('auto takes the native kernels and the log says which', async (t) => {
     const auto = await resolveKernels('auto');
     assert.equal(auto.name, 'native');
-    const r = runCli(['train', '--hidden', '8', '--epochs', '1', '--log', 'pretty', '--out', '/dev/null']);
+    const out = join(tempDir(t), 'm.safetensors');
+    const r = runCli(['train', '--hidden', '8', '--epochs', '1', '--log', 'pretty', '--out', out]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`kernels: ${auto.label} arithmetic, native (avx512|avx2)\\n`));
   });
+});
+
+describe('phase 1 claims groups of shards: the bytes and the metrics of one shard at a time', () => {
+  // batch 30: 8 shards, the last of 2 rows; 1 thread claims groups of 4, so the short shard
+  // shares a call with full ones (fused: its rows' input gradient is the unfused tail), 4
+  // threads claim one shard at a time
+  const dataset = syntheticDataset(300, 60, 40, 5);
+  const choices: KernelChoice[] = ['wasm', ...(NATIVE_VARIANTS.length ? (['native'] as const) : [])];
+  for (const kernels of choices) {
+    it(`${kernels}: groups of 4 shards (1 thread) = one shard a call (4 threads), with dropout`, async () => {
+      const base = { hidden: [20], epochs: 2, batchSize: 30, dropout: 0.25, seed: 9, kernels };
+      const one = await train({ ...base, threads: 1 }, { dataset });
+      const four = await train({ ...base, threads: 4 }, { dataset });
+      assert.deepEqual(one.model.params, four.model.params);
+      assert.deepEqual(
+        one.metrics.map((e) => [e.trainLoss, e.trainAccuracy, e.testLoss]),
+        four.metrics.map((e) => [e.trainLoss, e.trainAccuracy, e.testLoss]),
+      );
+    });
+  }
 });
 
 describe('without the native kernels gradpool runs on wasm and says why once', () => {
@@ -360,30 +381,101 @@ describe('without the native kernels gradpool runs on wasm and says why once', (
     ['not loadable', Buffer.from('not an ELF file'), /the addon does not load: /],
   ] as const) {
     it(`an addon ${what}: auto trains on wasm with a note; --kernels native is refused with the reason`, (t) => {
-      const cli = projectWithAddon(tempDir(t), addon);
+      const dir = tempDir(t);
+      const cli = projectWithAddon(dir, addon);
       const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-      const auto = run(['train', '--hidden', '8', '--epochs', '1', '--log', 'pretty', '--out', '/dev/null']);
+      const out = join(dir, 'm.safetensors');
+      const auto = run(['train', '--hidden', '8', '--epochs', '1', '--log', 'pretty', '--out', out]);
       assert.equal(auto.status, 0, auto.stderr);
       assert.match(auto.stdout, /kernels: wasm-(relaxed-)?simd arithmetic, wasm\n/);
       const notes = auto.stdout.split('\n').filter((l) => l.startsWith('note: native kernels unavailable: '));
       assert.equal(notes.length, 1, auto.stdout);
       assert.match(notes[0], reason);
-      const refused = run([
-        'train',
-        '--kernels',
-        'native',
-        '--hidden',
-        '8',
-        '--epochs',
-        '1',
-        '--out',
-        '/dev/null',
-      ]);
+      const refused = run(['train', '--kernels', 'native', '--hidden', '8', '--epochs', '1', '--out', out]);
       assert.equal(refused.status, 2);
       assert.match(refused.stderr, /^gradpool: --kernels native: native kernels unavailable: /);
       assert.match(refused.stderr, reason);
     });
   }
+
+  it('an addon built from other sources than native/src is not used, and the note says to rebuild it', (t) => {
+    if (NATIVE_VARIANTS.length === 0) return t.skip('no native kernels here to copy');
+    const dir = tempDir(t);
+    const cli = projectWithAddon(dir, readFileSync(join(ROOT, 'native/build/Release/gradpool_native.node')));
+    cpSync(join(ROOT, 'native/src'), join(dir, 'native/src'), { recursive: true });
+    cpSync(join(ROOT, 'native/binding.gyp'), join(dir, 'native/binding.gyp'));
+    const recorded = join(dir, 'native/build/Release/sources.sha256');
+    const run = () =>
+      spawnSync(
+        process.execPath,
+        [cli, 'train', '--kernels', 'native', '--hidden', '8', '--epochs', '1', '--out', join(dir, 'm')],
+        {
+          encoding: 'utf8',
+        },
+      );
+    writeFileSync(recorded, `${nativeSourcesHash(join(dir, 'native'))}\n`);
+    assert.equal(run().status, 0, 'the same sources: it runs');
+    writeFileSync(join(dir, 'native/src/linear.c'), '// edited since the build\n', { flag: 'a' });
+    const stale = run();
+    assert.equal(stale.status, 2);
+    assert.match(
+      stale.stderr,
+      /^gradpool: --kernels native: native kernels unavailable: the addon was built from other sources than native\/src \(npm run build:native rebuilds it\)/,
+    );
+  });
+
+  it('a run made with --kernels native resumes where the addon is missing, on wasm, with the same bytes', (t) => {
+    if (NATIVE_VARIANTS.length === 0) return t.skip('no native kernels here to make the checkpoint');
+    const dir = tempDir(t);
+    const flags = ['--hidden', '16', '--batch-size', '256', '--seed', '3'];
+    const ckpt = join(dir, 'run.ckpt');
+    const first = runCli([
+      'train',
+      ...flags,
+      '--kernels',
+      'native',
+      '--epochs',
+      '1',
+      '--checkpoint',
+      ckpt,
+      '--out',
+      join(dir, 'a'),
+    ]);
+    assert.equal(first.status, 0, first.stderr);
+    const bare = projectWithAddon(join(dir, 'bare'), undefined);
+    const resumed = spawnSync(
+      process.execPath,
+      [
+        bare,
+        'train',
+        '--resume',
+        ckpt,
+        '--epochs',
+        '2',
+        '--log',
+        'pretty',
+        '--out',
+        join(dir, 'resumed.safetensors'),
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stdout, /kernels: wasm-relaxed-simd arithmetic, wasm\n/);
+    const straight = runCli([
+      'train',
+      ...flags,
+      '--kernels',
+      'wasm',
+      '--epochs',
+      '2',
+      '--out',
+      join(dir, 'straight.safetensors'),
+    ]);
+    assert.equal(straight.status, 0, straight.stderr);
+    assert.ok(
+      readFileSync(join(dir, 'resumed.safetensors')).equals(readFileSync(join(dir, 'straight.safetensors'))),
+    );
+  });
 
   it('an install that cannot build the addon (no Node headers) succeeds and says why', (t) => {
     const gyp = process.env.npm_config_node_gyp;
@@ -394,7 +486,11 @@ describe('without the native kernels gradpool runs on wasm and says why once', (
     cpSync(join(ROOT, 'native/src'), join(dir, 'native/src'), { recursive: true });
     const r = spawnSync(process.execPath, [join(dir, 'scripts/build-native.mjs')], {
       encoding: 'utf8',
-      env: { ...process.env, npm_config_nodedir: join(dir, 'no-such-node-headers') },
+      env: {
+        ...process.env,
+        npm_config_nodedir: join(dir, 'no-such-node-headers'),
+        GRADPOOL_NATIVE_BUILD: '',
+      },
     });
     assert.equal(r.status, 0, r.stderr);
     assert.match(
@@ -402,6 +498,6 @@ describe('without the native kernels gradpool runs on wasm and says why once', (
       /^gradpool: native kernels unavailable: the build failed: .+; gradpool will run on its WebAssembly kernels\n$/,
     );
     assert.equal(existsSync(join(dir, 'native/build/Release/gradpool_native.node')), false);
-    assert.ok(existsSync(join(dir, 'native/build-native.log')), 'the full log is kept');
+    assert.ok(existsSync(join(dir, 'native/gradpool-build-native.log')), 'the full log is kept');
   });
 });

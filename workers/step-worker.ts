@@ -136,9 +136,13 @@ export default async function runSession(init: SessionInit): Promise<number> {
       for (let g = control.claimShard(); g < groups; g = control.claimShard()) {
         const s0 = g * group;
         const s1 = Math.min(shards, s0 + group);
+        // a fault drawn for any shard of the group strikes with that shard marked busy, as it
+        // would one shard at a time; an error of the group's kernels names its first shard
+        for (s = s0; s < s1 && faults; s++) {
+          busy[init.workerIndex] = s + 1;
+          if (shouldFault(faults, serial, s, attempt)) injectFault(faults.kind, s);
+        }
         busy[init.workerIndex] = s0 + 1;
-        for (s = s0; s < s1; s++)
-          if (faults && shouldFault(faults, serial, s, attempt)) injectFault(faults.kind, s);
         s = s0;
         const r0 = s0 * SHARD_ROWS;
         const B = Math.min((s1 - s0) * SHARD_ROWS, rows - r0);

@@ -20,6 +20,7 @@
 // (NAPI_MODULE_INIT): it loads in every worker thread, each with its own bindings.
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,7 +46,10 @@ typedef struct {
   bool avx512f, avx512vl, avx512dq, avx2, fma;
 } cpu_features;
 
-static cpu_features cpu_get(void) {
+static cpu_features cpu_detected;
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+
+static void cpu_detect(void) {
   __builtin_cpu_init();
   cpu_features c = {
       .avx512f = __builtin_cpu_supports("avx512f"),
@@ -54,7 +58,13 @@ static cpu_features cpu_get(void) {
       .avx2 = __builtin_cpu_supports("avx2"),
       .fma = __builtin_cpu_supports("fma"),
   };
-  return c;
+  cpu_detected = c;
+}
+
+/** What the CPU has, detected once per process (worker threads call this concurrently). */
+static cpu_features cpu_get(void) {
+  pthread_once(&cpu_once, cpu_detect);
+  return cpu_detected;
 }
 
 static bool cpu_avx512(cpu_features c) { return c.avx512f && c.avx512vl && c.avx512dq && c.fma; }
@@ -287,6 +297,7 @@ static napi_value js_softmax_cross_entropy(napi_env env, napi_callback_info info
   U32(1, "labels", labels);
   SIZE(2, "B", B);
   SIZE(3, "C", C);
+  if (B > 0 && C < 1) return fail_range(env, K, "a softmax needs one class or more");
   RANGE("logits", logits, (uint64_t)B * (uint64_t)C);
   RANGE("labels", labels, (uint64_t)B);
   // a label indexes its row: one outside [0, C) would read past it (wasm reads whatever is there)

@@ -6,9 +6,9 @@
 //   coordinator: writes the arguments, then publish(): clears the claims, the barrier, the
 //                error, STEP_DONE and DONE, bumps GEN and notifies it.
 //   workers:     wake on GEN. A training command runs STEPS steps; each has two phases:
-//     1. row-parallel: claim shards of SHARD_ROWS rows (claimShard); for each, gather the
-//        rows, forward, loss, and backpropagate dZ of every layer into the batch buffers
-//        (no parameter is written).
+//     1. row-parallel: claim groups of consecutive shards of SHARD_ROWS rows (claimShard,
+//        shardGroup); for each, gather the rows, forward, each shard's loss, and backpropagate
+//        dZ of every layer into the batch buffers (no parameter is written).
 //     2. after a barrier (ARRIVED/PHASE): parameter-parallel: claim blocks of output neurons,
 //        first from the thread's own share (src/nn/arena.ts blockShares), then from the others'
 //        (claimBlock); for each, sum its weight gradient over all the batch's rows (in row
@@ -397,7 +397,7 @@ export interface SessionInit {
   readonly dropout: number;
   readonly seed: number;
   readonly kernels: import('../nn/kernels/load.js').KernelSource;
-  /** Int32 per worker: 1 + the shard it is computing, 0 when between shards */
+  /** Int32 per worker: 1 + the shard it is computing (a group's first), 0 when between shards */
   readonly busy: SharedArrayBuffer;
   /** GRADPOOL_INJECT_FAULTS, parsed (testing aid) */
   readonly faults: import('./faults.js').FaultSpec | null;

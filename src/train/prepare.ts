@@ -123,12 +123,24 @@ export async function prepareRun(
       'resume',
     );
   }
-  const pinned = resume ? checkpointArithmetic(resume, config.kernels) : undefined;
-  const kernels = await resolveKernels(config.kernels, pinned).catch((e: unknown) => {
+  // A resumed run asked for nothing new computes the checkpoint's arithmetic on whatever runs it
+  // here: the saved choice (say native, from a machine with the addon) is not a request anew.
+  const choice = resume && !changed.includes('kernels') ? 'auto' : config.kernels;
+  const pinned = resume ? checkpointArithmetic(resume, choice) : undefined;
+  const kernels = await resolveKernels(choice, pinned).catch((e: unknown) => {
     if (!resume || !pinned || !(e instanceof UsageError)) throw e;
+    const why = e.message.replace(/^kernels \S+: /, '');
+    // where nothing here computes the arithmetic, that is the checkpoint's problem; where an
+    // implementation was asked for (native, wasm), it is that request's
+    if (choice !== 'auto')
+      throw new UsageError(
+        (name) =>
+          `${name('kernels')} ${choice}: the checkpoint was computed with ${resume.state.kernels} kernels, which ${choice} cannot compute here: ${why} (${name('kernels')} auto takes whatever can)`,
+        'kernels',
+      );
     throw new UsageError(
       (name) =>
-        `${name('resume')}: the checkpoint was computed with ${resume.state.kernels} kernels, which cannot run here: ${e.message.replace(/^kernels \S+: /, '')}`,
+        `${name('resume')}: the checkpoint was computed with ${resume.state.kernels} kernels, which cannot run here: ${why}`,
       'resume',
     );
   });

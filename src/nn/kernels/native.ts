@@ -1,5 +1,7 @@
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kernels } from './types.js';
 
@@ -55,26 +57,66 @@ function tryLoad(): NativeLoad {
     return { addon: null, reason: `no native build for ${process.arch} (x64 only)` };
   const path = fileURLToPath(NATIVE_ADDON);
   if (!existsSync(path)) {
-    return { addon: null, reason: `the addon was not built (${path} is missing; npm install builds it)` };
+    return {
+      addon: null,
+      reason: `the addon was not built (${path} is missing; npm run build:native in the project, or npm rebuild gradpool --foreground-scripts, builds it or says why not)`,
+    };
   }
+  const stale = staleReason(path);
+  if (stale) return { addon: null, reason: stale };
   let addon: NativeAddon;
+  let cpu: NativeCpu;
   try {
     addon = createRequire(import.meta.url)(path) as NativeAddon;
+    cpu = addon.cpu();
   } catch (e) {
     // e.g. built for another Node ABI: the first line says which
     const first = String(e instanceof Error ? e.message : e).split('\n')[0];
     return { addon: null, reason: `the addon does not load: ${first}` };
   }
-  const cpu = addon.cpu();
   const isas = NATIVE_ISAS.filter((isa) => (isa === 'avx512' ? cpu.avx512 : cpu.avx2));
   if (isas.length === 0) return { addon: null, reason: 'this CPU has neither AVX-512F nor AVX2' };
   return { addon, isas };
 }
 
 /**
+ * Why an addon built from other sources than native/src holds (an old build, in a clone
+ * whose sources moved on) must not run: its kernels could sum in another order under the
+ * same arithmetic's name. scripts/build-native.mjs records the sources' hash beside the build.
+ */
+function staleReason(addonPath: string): string | null {
+  const recorded = join(dirname(addonPath), 'sources.sha256');
+  const sources = fileURLToPath(new URL('../../../../native', import.meta.url));
+  if (!existsSync(join(sources, 'src'))) return null; // nothing to compare against
+  const rebuild = 'npm run build:native rebuilds it';
+  if (!existsSync(recorded)) return `the addon's sources are not recorded (${rebuild})`;
+  if (readFileSync(recorded, 'utf8').trim() !== nativeSourcesHash(sources))
+    return `the addon was built from other sources than native/src (${rebuild})`;
+  return null;
+}
+
+/** SHA-256 of binding.gyp and src/'s files in name order: scripts/build-native.mjs's twin. */
+export function nativeSourcesHash(dir: string): string {
+  const hash = createHash('sha256');
+  const files = [
+    'binding.gyp',
+    ...readdirSync(join(dir, 'src'))
+      .sort()
+      .map((f) => join('src', f)),
+  ];
+  for (const f of files)
+    hash
+      .update(f)
+      .update('\0')
+      .update(readFileSync(join(dir, f)))
+      .update('\0');
+  return hash.digest('hex');
+}
+
+/**
  * The native variant for an arithmetic: the fastest instruction set that computes it here,
  * or why none does. `GRADPOOL_NATIVE_ISA` (avx512 or avx2) names one instead, so the builds
- * of both can be tested and measured on one machine.
+ * of both can be tested and measured on one machine; `off` runs as if none were built.
  */
 export function nativeVariant(fused: boolean): NativeVariant | { reason: string } {
   const load = loadNativeAddon();
@@ -82,8 +124,9 @@ export function nativeVariant(fused: boolean): NativeVariant | { reason: string 
   if (fused && !load.addon.cpu().fma) return { reason: 'this CPU has no fused multiply-add (FMA3)' };
   const asked = process.env.GRADPOOL_NATIVE_ISA;
   if (asked !== undefined && asked !== '') {
+    if (asked === 'off') return { reason: 'GRADPOOL_NATIVE_ISA=off' };
     if (!(NATIVE_ISAS as readonly string[]).includes(asked)) {
-      return { reason: `GRADPOOL_NATIVE_ISA=${asked}: expected ${NATIVE_ISAS.join(' or ')}` };
+      return { reason: `GRADPOOL_NATIVE_ISA=${asked}: expected ${NATIVE_ISAS.join(', ')} or off` };
     }
     const isa = asked as NativeIsa;
     if (!load.isas.includes(isa)) return { reason: `GRADPOOL_NATIVE_ISA=${isa}: this CPU has no ${isa}` };
