@@ -2,7 +2,10 @@
 // (784-256-128-10 relu, seeded weights, exported by `gradpool export`'s encoder) and the same
 // 10,000 MNIST test rows, threads matched, alternating rounds in one process (each timed run
 // after an untimed one of the same engine): rows/s, median of the rounds.
-// Usage: node dist/bench/predict-throughput.js [threads…] [--rounds N]
+// onnxruntime's intra-op pool spins between runs by default, which keeps a core busy while
+// gradpool's run follows in the same process; --ort-no-spin turns that off
+// (session.intra_op.allow_spinning 0).
+// Usage: node dist/bench/predict-throughput.js [threads…] [--rounds N] [--ort-no-spin]
 
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -13,7 +16,7 @@ import { networkLayout } from '../src/nn/layout.js';
 import { Predictor } from '../src/train/predictor.js';
 
 const { values, positionals } = parseArgs({
-  options: { rounds: { type: 'string', default: '7' } },
+  options: { rounds: { type: 'string', default: '7' }, 'ort-no-spin': { type: 'boolean', default: false } },
   allowPositionals: true,
 });
 const threadList = positionals.length ? positionals.map(Number) : [1, 2];
@@ -39,6 +42,7 @@ for (const threads of threadList) {
   const session = await ort.InferenceSession.create(onnx, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
+    ...(values['ort-no-spin'] ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   });
   const input = new ort.Tensor('float32', floats, [N, 784]);
   const g: number[] = [];
