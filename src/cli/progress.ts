@@ -1,4 +1,5 @@
 import { oversubscribedNote } from '../machine.js';
+import { kernelsDescription } from '../train/kernels.js';
 import { SPANS_THE_RUN } from '../train/prepare.js';
 import type { EpochMetrics, RunOutcome, TrainEvent } from '../train/trainer.js';
 
@@ -61,7 +62,7 @@ export function prettyRenderer(out: NodeJS.WriteStream): Renderer {
         out.write(
           `gradpool: ${e.layers.join('-')} ${e.config.activation}, ${e.params.toLocaleString('en-US')} parameters, ` +
             `${e.trainCount.toLocaleString('en-US')} train / ${e.validationCount ? `${e.validationCount.toLocaleString('en-US')} validation / ` : ''}${e.testCount.toLocaleString('en-US')} test rows, ` +
-            `${e.config.threads} thread${e.config.threads === 1 ? '' : 's'}, kernels: ${e.kernels === 'js' ? 'js' : `${e.kernels} arithmetic, ${e.implementation}`}\n`,
+            `${e.config.threads} thread${e.config.threads === 1 ? '' : 's'}, kernels: ${kernelsDescription({ label: e.kernels, implementation: e.implementation })}\n`,
         );
         if (e.nativeUnavailable) out.write(`note: native kernels unavailable: ${e.nativeUnavailable}\n`);
         const note = oversubscribedNote(e.config.threads, e.cores);

@@ -169,10 +169,7 @@ export async function loadCsvDataset(path: string, o: CsvOptions): Promise<Datas
   const train = emptySplit(trainCount, features, width);
   const test = emptySplit(testCount, features, width);
   // pass 3: each row where its split puts it, through encodeRow as a test file or predict's input is
-  await writeRows(path, preprocessing, true, rows, (n) => {
-    const p = place[n];
-    return p >= 0 ? [train, p] : [test, ~p];
-  });
+  await writeRows(path, preprocessing, true, rows, train, test, place);
   const testSplit = o.testData ? await encodeCsv(o.testData, preprocessing, true) : test;
   return { spec: `csv:${path}`, task, features, outputs, preprocessing, train, test: testSplit };
 }
@@ -190,21 +187,25 @@ export async function encodeCsv(path: string, p: TablePreprocessing, targets: bo
   );
   const outputs = p.target.task === 'classify' ? p.target.classes.length : p.target.columns.length;
   const split = emptySplit(rows, featureCount(p.inputs), targets ? targetWidth(p.target.task, outputs) : 0);
-  await writeRows(path, p, targets, rows, (n) => [split, n]);
+  await writeRows(path, p, targets, rows, split, null, null);
   return split;
 }
 
 /**
- * Writes each of the `rows` rows of a CSV file (as a first read counted them) where `at(n)`
- * says: its features standardised and one-hot, and with `targets` its target (a class index,
- * or values standardised). Columns are found by name: extra ones ignored, a missing one named.
+ * Writes each of the `rows` rows of a CSV file (as a first read counted them): its features
+ * standardised and one-hot, and with `targets` its target (a class index, or values
+ * standardised). Row n goes to row n of `train`, or with `place` where it says (≥ 0: that row
+ * of `train`, < 0: row ~place[n] of `test`). Columns are found by name: extra ones ignored, a
+ * missing one named.
  */
 async function writeRows(
   path: string,
   p: TablePreprocessing,
   targets: boolean,
   rows: number,
-  at: (n: number) => readonly [Split, number],
+  train: Split,
+  test: Split | null,
+  place: Int32Array | null,
 ): Promise<void> {
   const features = featureCount(p.inputs);
   const outputs = p.target.task === 'classify' ? p.target.classes.length : p.target.columns.length;
@@ -226,7 +227,9 @@ async function writeRows(
       targetAt = names.map((name) => columnIndex(path, header, name, 'target'));
     },
     (fields, n, row) => {
-      const [split, r] = at(n);
+      const at = place ? place[n] : n;
+      const split = at >= 0 ? train : test!;
+      const r = at >= 0 ? at : ~at;
       current.fields = fields;
       current.row = row;
       encodeRow(p.inputs, field, split.inputs as Float32Array, r * features, where, index, cells);
@@ -241,12 +244,13 @@ async function writeRows(
           );
         split.targets[t] = k;
       } else {
-        p.target.columns.forEach((c, k) => {
+        const { columns } = p.target;
+        for (let k = 0; k < columns.length; k++) {
           const text = fields[targetAt[k]];
           const x = parseNumber(text);
-          if (Number.isNaN(x)) throw badNumber(where(), c.name, text);
-          split.targets[t + k] = scaled(x, c);
-        });
+          if (Number.isNaN(x)) throw badNumber(where(), columns[k].name, text);
+          split.targets[t + k] = scaled(x, columns[k]);
+        }
       }
     },
     rows,

@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.js';
 import type { KernelSource } from '../nn/kernels/load.js';
 import { loadNativeAddon, nativeVariant } from '../nn/kernels/native.js';
-import { compileWasmKernels, compileWasmVariant, type WasmVariant } from '../nn/kernels/wasm-module.js';
+import { compileWasmVariant, type WasmVariant } from '../nn/kernels/wasm-module.js';
 import type { KernelChoice } from './config.js';
 
 // A kernel build is named by its arithmetic: js, wasm-simd (multiply, then add) or
@@ -52,7 +52,7 @@ export async function resolveKernels(
     if (choice === 'native') refuse(`native kernels unavailable: ${native.reason}`);
     const wasm = await wasmBuild(variants);
     if ('name' in wasm) return { ...wasm, nativeUnavailable: native.reason };
-    if (pinned || choice === 'wasm-simd' || choice === 'wasm-relaxed-simd') refuse(wasm.reason);
+    if (pinned) refuse(wasm.reason);
     return { name: 'js', label: 'js', implementation: 'js', nativeUnavailable: native.reason };
   }
   const wasm = await wasmBuild(variants);
@@ -78,22 +78,16 @@ function nativeBuild(variants: readonly WasmVariant[]): ResolvedKernels | { reas
 
 /** The first of `variants` that compiles and computes its arithmetic here, or why none. */
 async function wasmBuild(variants: readonly WasmVariant[]): Promise<ResolvedKernels | { reason: string }> {
-  if (variants.length === 2) {
-    const compiled = await compileWasmKernels();
-    if (!compiled) return { reason: 'the WebAssembly SIMD kernels are not available here' };
-    return {
-      name: 'wasm',
-      module: compiled.module,
-      label: ARITHMETIC_OF[compiled.variant],
-      implementation: 'wasm',
-    };
+  let reason = '';
+  for (const v of variants) {
+    const r = await compileWasmVariant(v);
+    if (r.module) return { name: 'wasm', module: r.module, label: ARITHMETIC_OF[v], implementation: 'wasm' };
+    reason ||= r.reason;
   }
-  const r = await compileWasmVariant(variants[0]);
-  if (!r.module) return { reason: r.reason };
-  return { name: 'wasm', module: r.module, label: ARITHMETIC_OF[variants[0]], implementation: 'wasm' };
+  return { reason };
 }
 
-/** "wasm-relaxed-simd arithmetic, native avx512", as the logs say it. */
-export function kernelsDescription(k: ResolvedKernels): string {
+/** "wasm-relaxed-simd arithmetic, native avx512", as the logs say it (a ResolvedKernels or a start event). */
+export function kernelsDescription(k: { readonly label: string; readonly implementation: string }): string {
   return k.label === 'js' ? 'js' : `${k.label} arithmetic, ${k.implementation}`;
 }

@@ -138,19 +138,24 @@ export class Predictor {
     const x = new Float32Array(records.length * features);
     const index = categoryIndexes(p.inputs);
     const cells = new Float64Array(p.inputs.length);
-    records.forEach((record, r) => {
+    // the record being encoded, read by one field function (no closure per record)
+    let record: Readonly<Record<string, unknown>> = {};
+    let r = 0;
+    const field = (i: number) => {
+      const name = p.inputs[i].name;
+      const v = Object.hasOwn(record, name) ? record[name] : undefined;
+      if (v === undefined || v === null) throw new DataError(`row ${r + 1}: column '${name}' is missing`);
+      if (typeof v !== 'string' && typeof v !== 'number')
+        throw new DataError(`row ${r + 1}, column '${name}': expected a number or text`);
+      return String(v);
+    };
+    const where = () => `row ${r + 1}`;
+    for (r = 0; r < records.length; r++) {
+      record = records[r];
       if (typeof record !== 'object' || record === null || Array.isArray(record))
         throw new DataError(`row ${r + 1}: expected an object of column values`);
-      const field = (i: number) => {
-        const name = p.inputs[i].name;
-        const v = Object.hasOwn(record, name) ? record[name] : undefined;
-        if (v === undefined || v === null) throw new DataError(`row ${r + 1}: column '${name}' is missing`);
-        if (typeof v !== 'string' && typeof v !== 'number')
-          throw new DataError(`row ${r + 1}, column '${name}': expected a number or text`);
-        return String(v);
-      };
-      encodeRow(p.inputs, field, x, r * features, `row ${r + 1}`, index, cells);
-    });
+      encodeRow(p.inputs, field, x, r * features, where, index, cells);
+    }
     return answers(p, await this.run(x, records.length), records.length, proba);
   }
 
