@@ -7,7 +7,8 @@
         "src/linear.c",
         "src/peak.c",
         "src/elementwise.c",
-        "src/as_math.c"
+        "src/as_math.c",
+        "src/gather.c"
       ],
       "cflags": ["-O3", "-ffp-contract=off", "-std=gnu11", "-fno-fast-math", "-fomit-frame-pointer"],
       "cflags!": ["-O2", "-ffast-math", "-fno-omit-frame-pointer"],

@@ -339,5 +339,48 @@ for (const fast of FAST_KERNELS) {
       k.sgdUpdate(p2, v2, p2, v2, grad, n, 0.05, 0.9, 1e-3, 1 / 128, 0);
       compare(m, p2, p1, 2048, 'in place');
     });
+
+    it('gathers picked rows: every pixel value as float32(p / 255), float32 features bit for bit', async () => {
+      const { m, k } = await pair(fast);
+      const bits = new Uint32Array(m.buffer);
+      const dst = 16384;
+      // 784: whole vectors; 13: every tail; offset 1: rows that start off a word
+      for (const [features, offset] of [
+        [784, 0],
+        [13, 0],
+        [12, 1],
+      ]) {
+        const n = 11;
+        const backing = new Uint8Array(new SharedArrayBuffer(offset + n * features + 3));
+        for (let i = 0; i < backing.length; i++) backing[i] = (i * 73 + 11) & 255; // all 256 values
+        const images = backing.subarray(offset, offset + n * features);
+        const values = new Float32Array(new SharedArrayBuffer(n * features * 4));
+        fill(values, 0, values.length, 51, -3, 3);
+        values[5] = -0;
+        values[7] = Number.NaN;
+        const floatBits = new Uint32Array(values.buffer);
+        for (const rows of [Int32Array.from([10, 3, 0, 5, 7, 1, 2, 4, 6, 9, 8]), null]) {
+          const [from, B] = rows ? [1, 9] : [2, 8];
+          const row = (r: number) => (rows ? rows[from + r] : from + r);
+          m.fill(-1, dst, dst + B * features + 16);
+          k.gatherInputs(dst, images, rows, from, B, features);
+          for (let r = 0; r < B; r++)
+            for (let c = 0; c < features; c++) {
+              const want = Math.fround(images[row(r) * features + c] / 255);
+              const got = m[dst + r * features + c];
+              assert.equal(got, want, `${features}/${offset}: row ${r} pixel ${c}`);
+            }
+          assert.equal(m[dst + B * features], -1, 'nothing past the rows is written');
+          k.gatherInputs(dst, values, rows, from, B, features);
+          for (let r = 0; r < B; r++)
+            for (let c = 0; c < features; c++)
+              assert.equal(
+                bits[dst + r * features + c],
+                floatBits[row(r) * features + c],
+                `${features}: row ${r} feature ${c}`,
+              );
+        }
+      }
+    });
   });
 }

@@ -303,6 +303,61 @@ describe('native kernels give the bits of the wasm build of their arithmetic', n
   }
 });
 
+describe('native kernels refuse what would read or write outside their operands', needs(NATIVE), () => {
+  it('a range past the arena, a row not in the inputs, rows past their end, the wrong arrays', async () => {
+    const { memory, m } = arena(100_000);
+    const k = await kernelsOn(NATIVE_VARIANTS[0], memory);
+    const floats = m.length;
+    assert.throws(
+      () => k.linearForward(floats - 10, 0, 0, 0, 4, 8, 8, 1000),
+      (e: Error) =>
+        e instanceof RangeError &&
+        /^linearForward: out \(floats \d+ … \d+\) is outside the arena/.test(e.message),
+    );
+    const images = new Uint8Array(new SharedArrayBuffer(5 * 16));
+    const features = new Float32Array(5 * 16);
+    const cases: [() => void, ErrorConstructor, RegExp][] = [
+      [
+        () => k.gatherInputs(0, images, Int32Array.of(0, 5), 0, 2, 16),
+        RangeError,
+        /row 5 is not a row of the inputs \(5 rows\)/,
+      ],
+      [() => k.gatherInputs(0, images, Int32Array.of(0, -1), 0, 2, 16), RangeError, /row -1 is not a row/],
+      [
+        () => k.gatherInputs(0, images, Int32Array.of(0, 1), 1, 2, 16),
+        RangeError,
+        /rows \[1, 3\) are past the end of rows \(2\)/,
+      ],
+      [
+        () => k.gatherInputs(0, features, null, 4, 2, 16),
+        RangeError,
+        /rows \[4, 6\) are past the inputs' 5 rows/,
+      ],
+      [() => k.gatherInputs(floats - 8, images, null, 0, 1, 16), RangeError, /dst .* is outside the arena/],
+      [
+        () => k.gatherInputs(0, new Float64Array(80) as never, null, 0, 1, 16),
+        TypeError,
+        /inputs must be a Uint8Array or a Float32Array/,
+      ],
+      [
+        () => k.gatherInputs(0, images, Uint32Array.of(0) as never, 0, 1, 16),
+        TypeError,
+        /rows must be an Int32Array or null/,
+      ],
+    ];
+    m.fill(7, 0, 64);
+    for (const [call, type, message] of cases)
+      assert.throws(
+        call,
+        (e: Error) => e instanceof type && e.message.startsWith('gatherInputs: ') && message.test(e.message),
+      );
+    assert.ok(
+      m.subarray(0, 64).every((x) => x === 7),
+      'a refused gather writes nothing',
+    );
+  });
+});
+
 describe('native and wasm kernels train the same bytes', needs(NATIVE), () => {
   const dataset = syntheticDataset(600, 100, 40, 3);
   const recipes: Partial<TrainConfig>[] = [

@@ -27,7 +27,7 @@ async function gradpoolProbabilities(model: Model, images: Uint8Array, n: number
   const params = 16384;
   m.set(model.params, params);
   const plan = batchPlan(net, n, params + net.size + 16, false);
-  gatherRows(m, plan, 0, images, new Float32Array(n), net.sizes[0], null, 0, n);
+  gatherRows(k, m, plan, 0, images, new Float32Array(n), net.sizes[0], null, 0, n);
   forward(k, net, params, plan, 0, n);
   const C = net.sizes[net.sizes.length - 1];
   const logits = plan.acts[plan.acts.length - 1];

@@ -229,10 +229,10 @@ describe('dropout masks', () => {
     draw.step = 5;
     const result = new Float64Array(2);
     const loss = () => {
-      gatherRows(m, plan, 0, images, labels, 6, order, 0, B);
+      gatherRows(k, m, plan, 0, images, labels, 6, order, 0, B);
       return forwardLoss(k, m, net, params, plan, 0, B, result, undefined, 0, draw);
     };
-    gatherRows(m, plan, 0, images, labels, 6, order, 0, B);
+    gatherRows(k, m, plan, 0, images, labels, 6, order, 0, B);
     forwardBackward(k, m, net, params, grad, plan, B, result, draw);
     const dropped = Array.from(m.subarray(plan.masks[1], plan.masks[1] + B * 9)).filter(
       (f) => f === 0,
@@ -336,7 +336,7 @@ describe('early stopping and the kept epoch', () => {
     const k = naiveKernels(m);
     m.set(params, 16);
     const plan = batchPlan(net, rows.length, 16 + net.size + 16, false);
-    gatherRows(m, plan, 0, small.train.inputs, small.train.targets, sizes[0], rows, 0, rows.length);
+    gatherRows(k, m, plan, 0, small.train.inputs, small.train.targets, sizes[0], rows, 0, rows.length);
     return forwardLoss(k, m, net, 16, plan, 0, rows.length, new Float64Array(2)) / rows.length;
   }
 });

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { UsageError } from '../src/errors.js';
 import { initParams } from '../src/nn/init.js';
+import { jsKernels } from '../src/nn/kernels/js.js';
 import { naiveKernels } from '../src/nn/kernels/naive.js';
 import { networkLayout } from '../src/nn/layout.js';
 import { forwardBackward, forwardLoss, gatherRows } from '../src/nn/mlp.js';
@@ -32,7 +33,7 @@ describe('gathering rows', () => {
       const plan = batchPlan(networkLayout([features, 4, 3], net.activation), 8, 0);
       const m = new Float32Array(plan.base + plan.size);
       const order = Int32Array.from([8, 3, 0, 5, 7, 1, 2, 4, 6]);
-      gatherRows(m, plan, 2, images, labels, features, order, 1, 5);
+      gatherRows(jsKernels(m), m, plan, 2, images, labels, features, order, 1, 5);
       for (let r = 0; r < 5; r++) {
         const row = order[1 + r];
         for (let c = 0; c < features; c++) {
@@ -84,7 +85,7 @@ describe('data-parallel training', () => {
     const p32 = new Float32Array(net.size);
     initParams(net, config.seed, p32);
     m.set(p32, 0);
-    gatherRows(m, s, 0, dataset.train.inputs, dataset.train.targets, 12, null, 0, 20);
+    gatherRows(naiveKernels(m), m, s, 0, dataset.train.inputs, dataset.train.targets, 12, null, 0, 20);
     forwardBackward(naiveKernels(m), m, net, 0, net.size, s, 20, new Float64Array(2));
     let worst = 0;
     for (let j = 0; j < net.size; j++) {
@@ -106,7 +107,18 @@ describe('data-parallel training', () => {
     const s = batchPlan(net, 120, net.size, false);
     const m = new Float64Array(s.base + s.size);
     m.set(r.model.params, 0);
-    gatherRows(m, s, 0, dataset.test.inputs, dataset.test.targets, net.sizes[0], null, 0, 120);
+    gatherRows(
+      naiveKernels(m),
+      m,
+      s,
+      0,
+      dataset.test.inputs,
+      dataset.test.targets,
+      net.sizes[0],
+      null,
+      0,
+      120,
+    );
     const out = new Float64Array(2);
     const loss = forwardLoss(naiveKernels(m), m, net, 0, s, 0, 120, out);
     assert.equal(last.testAccuracy, out[1] / 120);

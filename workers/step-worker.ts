@@ -146,7 +146,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
         s = s0;
         const r0 = s0 * SHARD_ROWS;
         const B = Math.min((s1 - s0) * SHARD_ROWS, rows - r0);
-        gatherRows(m, batch, r0, init.trainInputs, init.trainTargets, features, perm, first + r0, B);
+        gatherRows(k, m, batch, r0, init.trainInputs, init.trainTargets, features, perm, first + r0, B);
         forwardDeltasOfShards(k, m, net, src, batch, r0, B, SHARD_ROWS, stats, statsAt + s0, result, dropout);
       }
     } catch (e) {
@@ -208,7 +208,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
     for (let c = control.claimShard(); c < chunks; c = control.claimShard()) {
       const B = Math.min(EVAL_ROWS, count - c * EVAL_ROWS);
       const at = first + c * EVAL_ROWS;
-      gatherRows(m, own.eval, 0, inputs, targets, features, rows, at, B);
+      gatherRows(k, m, own.eval, 0, inputs, targets, features, rows, at, B);
       forwardLoss(k, m, net, params[control.current], own.eval, 0, B, result, out, at);
       stats[2 * c] = result[0];
       stats[2 * c + 1] = result[1];

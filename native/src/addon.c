@@ -4,10 +4,13 @@
 //            reports; avx512 = the four the avx512 kernels need (avx512f, avx512vl, avx512dq, fma).
 //   bind(arena: Float32Array, isa: 'avx512' | 'avx2', fused: boolean)
 //          → { linearForward, linearBackwardParams, linearBackwardInput, activationForward,
-//              activationBackward, softmaxCrossEntropy, sgdUpdate, adamUpdate, isa, fused }:
+//              activationBackward, softmaxCrossEntropy, sgdUpdate, adamUpdate, gatherInputs,
+//              isa, fused }:
 //            the Kernels contract of src/nn/kernels/types.ts (same arguments, same order), with
 //            offsets in floats into `arena`, a Float32Array over a SharedArrayBuffer (a shared
 //            WebAssembly.Memory's buffer: it cannot be detached, so its address stays valid).
+//            gatherInputs alone also takes typed arrays (a dataset's inputs and rows, outside
+//            the arena), read during the call only.
 //            Throws an Error where the CPU lacks the ISA (or FMA3, for fused).
 //   peak(isa, fused, iterations) → the floating-point operations a register-only multiply-add
 //            loop of `iterations` rounds did (the caller times it).
@@ -378,6 +381,76 @@ static napi_value js_adam_update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/** a typed array's elements, or false with a TypeError pending where v is none of `type` */
+static bool get_typed(napi_env env, napi_value v, const char *kernel, const char *what, napi_typedarray_type *type,
+                      void **data, size_t *length) {
+  bool is_typed = false;
+  napi_value buffer;
+  size_t offset = 0;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, v, type, length, data, &buffer, &offset) != napi_ok) {
+    fail_type(env, kernel, what);
+    return false;
+  }
+  return true;
+}
+
+static napi_value js_gather_inputs(napi_env env, napi_callback_info info) {
+  static const char K[] = "gatherInputs";
+  napi_value argv[6];
+  binding *b;
+  if (!get_args(env, info, K, 6, argv, &b)) return NULL;
+  U32(0, "dst", dst);
+  SIZE(3, "from", from);
+  SIZE(4, "B", B);
+  SIZE(5, "features", features);
+  napi_typedarray_type type;
+  void *inputs = NULL;
+  size_t length = 0;
+  if (!get_typed(env, argv[1], K, "inputs must be a Uint8Array or a Float32Array", &type, &inputs, &length))
+    return NULL;
+  if (type != napi_uint8_array && type != napi_float32_array)
+    return fail_type(env, K, "inputs must be a Uint8Array or a Float32Array");
+  napi_valuetype rows_kind;
+  if (napi_typeof(env, argv[2], &rows_kind) != napi_ok) return fail_type(env, K, "cannot read rows");
+  const int32_t *rows = NULL;
+  size_t rows_length = 0;
+  if (rows_kind != napi_null && rows_kind != napi_undefined) {
+    napi_typedarray_type rows_type;
+    void *rows_data = NULL;
+    if (!get_typed(env, argv[2], K, "rows must be an Int32Array or null", &rows_type, &rows_data, &rows_length))
+      return NULL;
+    if (rows_type != napi_int32_array) return fail_type(env, K, "rows must be an Int32Array or null");
+    rows = rows_data;
+  }
+  if (B == 0 || features == 0) return NULL;
+  const uint64_t input_rows = length / (uint64_t)features;
+  char what[160];
+  if (rows) {
+    if ((uint64_t)from + (uint64_t)B > rows_length) {
+      snprintf(what, sizeof what, "rows [%d, %lld) are past the end of rows (%zu)", from, (long long)from + B,
+               rows_length);
+      return fail_range(env, K, what);
+    }
+    for (int32_t r = 0; r < B; r++) {
+      const int32_t row = rows[from + r];
+      if (row < 0 || (uint64_t)row >= input_rows) {
+        snprintf(what, sizeof what, "row %d is not a row of the inputs (%llu rows)", row,
+                 (unsigned long long)input_rows);
+        return fail_range(env, K, what);
+      }
+    }
+  } else if ((uint64_t)from + (uint64_t)B > input_rows) {
+    snprintf(what, sizeof what, "rows [%d, %lld) are past the inputs' %llu rows", from, (long long)from + B,
+             (unsigned long long)input_rows);
+    return fail_range(env, K, what);
+  }
+  RANGE("dst", dst, (uint64_t)B * (uint64_t)features);
+  if (type == napi_uint8_array) b->k.gather_pixels(P(dst), inputs, rows, from, B, features);
+  else b->k.gather_features(P(dst), inputs, rows, from, B, features);
+  return NULL;
+}
+
 /* ---- module functions ---- */
 
 /** the last of a binding's functions collected frees it */
@@ -455,6 +528,7 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
       {"softmaxCrossEntropy", js_softmax_cross_entropy},
       {"sgdUpdate", js_sgd_update},
       {"adamUpdate", js_adam_update},
+      {"gatherInputs", js_gather_inputs},
   };
   enum { NFNS = sizeof fns / sizeof fns[0] };
 
@@ -468,6 +542,7 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
   b->isa = isa;
   gp_linear_table(isa, fused, &b->k);
   gp_elementwise_table(isa, &b->k);
+  gp_gather_table(isa, &b->k);
   napi_value obj;
   if (napi_create_reference(env, argv[0], 1, &b->arena) != napi_ok || napi_create_object(env, &obj) != napi_ok) {
     if (b->arena) napi_delete_reference(env, b->arena);

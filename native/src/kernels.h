@@ -27,6 +27,12 @@ typedef struct {
   void (*adam_update)(const float *params, const float *m, const float *v, float *params_out, float *m_out,
                       float *v_out, const float *grad, int32_t n, double step_size, double beta1, double beta2,
                       double eps, double weight_decay, double decay, double inv_bc2_sqrt, double inv_batch);
+  // gatherInputs: rows `rows[from + r]` (or from + r without rows) of B × features inputs held
+  // outside the arena into dst; pixels scaled by 1/255, features copied
+  void (*gather_pixels)(float *dst, const uint8_t *pixels, const int32_t *rows, int32_t from, int32_t B,
+                        int32_t features);
+  void (*gather_features)(float *dst, const float *features_in, const int32_t *rows, int32_t from, int32_t B,
+                          int32_t features);
 } gp_kernel_table;
 
 // linear.c: fills the three linear_* entries for an ISA and arithmetic (fused: 1 = the
@@ -36,5 +42,8 @@ void gp_linear_table(gp_isa isa, int fused, gp_kernel_table *table);
 // elementwise.c: fills the other five entries (no multiply-add is fused in any wasm build of
 // these, so they do not depend on the arithmetic).
 void gp_elementwise_table(gp_isa isa, gp_kernel_table *table);
+
+// gather.c: fills the two gather_* entries.
+void gp_gather_table(gp_isa isa, gp_kernel_table *table);
 
 #endif

@@ -1,5 +1,5 @@
 import { DataError } from '../errors.js';
-import { PIXEL_SCALE } from '../nn/mlp.js';
+import { PIXEL_SCALE } from '../nn/kernels/gather.js';
 import { CLASSES } from './split.js';
 import type { Task } from './task.js';
 

@@ -1,8 +1,8 @@
 import onnxProto from 'onnx-proto';
 import type { TablePreprocessing } from '../data/preprocessing.js';
 import { UsageError } from '../errors.js';
+import { PIXEL_SCALE } from '../nn/kernels/gather.js';
 import type { Activation } from '../nn/layout.js';
-import { PIXEL_SCALE } from '../nn/mlp.js';
 import type { Model } from '../nn/model.js';
 
 // A model as an ONNX graph, encoded by protobufjs with the ONNX schema's own message

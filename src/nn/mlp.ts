@@ -247,15 +247,13 @@ export function forwardBackward(
   return loss;
 }
 
-/** What an image's pixel is multiplied by before the first layer: the model's input scaling. */
-export const PIXEL_SCALE = 1 / 255;
-
 /**
  * Copies rows `rows[from … from+B)` of a split into the plan at row r0, with their targets:
  * uint8 pixels as floats scaled by 1/255 (the dataset stays uint8 in shared memory; this is
  * the only conversion), float32 features as they are.
  */
 export function gatherRows(
+  k: Kernels,
   m: Floats,
   p: BatchPlan,
   r0: number,
@@ -272,60 +270,5 @@ export function gatherRows(
     const t = p.targets + (r0 + r) * T;
     for (let j = 0; j < T; j++) m[t + j] = targets[row * T + j];
   }
-  if (inputs instanceof Uint8Array) gatherPixels(m, p, r0, inputs, features, rows, from, B);
-  else {
-    for (let r = 0; r < B; r++) {
-      const src = (rows ? rows[from + r] : from + r) * features;
-      const dst = p.acts[0] + (r0 + r) * features;
-      for (let c = 0; c < features; c++) m[dst + c] = inputs[src + c];
-    }
-  }
-}
-
-function gatherPixels(
-  m: Floats,
-  p: BatchPlan,
-  r0: number,
-  images: Uint8Array,
-  features: number,
-  rows: Int32Array | null,
-  from: number,
-  B: number,
-): void {
-  const scale = PIXEL_SCALE;
-  const words = wordsOf(images, features);
-  for (let r = 0; r < B; r++) {
-    const row = rows ? rows[from + r] : from + r;
-    const src = row * features;
-    const dst = p.acts[0] + (r0 + r) * features;
-    if (words) {
-      // four pixels per load: a third of the time of one load per byte, the same products
-      const w0 = src >> 2;
-      for (let c = 0; c < features >> 2; c++) {
-        const w = words[w0 + c];
-        const d = dst + 4 * c;
-        m[d] = (w & 255) * scale;
-        m[d + 1] = ((w >>> 8) & 255) * scale;
-        m[d + 2] = ((w >>> 16) & 255) * scale;
-        m[d + 3] = (w >>> 24) * scale;
-      }
-    } else {
-      for (let c = 0; c < features; c++) m[dst + c] = images[src + c] * scale;
-    }
-  }
-}
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-const wordViews = new WeakMap<Uint8Array, Uint32Array | null>();
-
-/** The images as 32-bit words (pixel 0 in the low byte) where every row starts on a word. */
-function wordsOf(images: Uint8Array, features: number): Uint32Array | null {
-  if (!LITTLE_ENDIAN || features % 4 !== 0 || images.byteOffset % 4 !== 0) return null;
-  let words = wordViews.get(images);
-  if (words === undefined) {
-    words =
-      images.length % 4 === 0 ? new Uint32Array(images.buffer, images.byteOffset, images.length / 4) : null;
-    wordViews.set(images, words);
-  }
-  return words;
+  k.gatherInputs(p.acts[0] + r0 * features, inputs, rows, from, B, features);
 }

@@ -1,3 +1,4 @@
+import { gatherInputs } from './gather.js';
 import { activate, derivativeFromOutput, naiveKernels } from './naive.js';
 import type { Kernels } from './types.js';
 
@@ -86,5 +87,7 @@ export function jsKernels(m: Float32Array): Kernels {
     softmaxCrossEntropy: naive.softmaxCrossEntropy,
     sgdUpdate: naive.sgdUpdate,
     adamUpdate: naive.adamUpdate,
+    gatherInputs: (dst, inputs, rows, from, B, features) =>
+      gatherInputs(m, dst, inputs, rows, from, B, features),
   };
 }

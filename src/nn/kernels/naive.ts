@@ -1,3 +1,4 @@
+import { PIXEL_SCALE } from './gather.js';
 import type { Floats, Kernels } from './types.js';
 
 // Textbook loops with float64 accumulators: the reference every fast kernel is tested against.
@@ -101,6 +102,13 @@ export function naiveKernels(m: Floats): Kernels {
         m[vOut + j] = b2 * m[vv + j] + (1 - b2) * g * g;
         const denom = Math.sqrt(m[vOut + j]) * invBc2 + eps;
         m[paramsOut + j] = w * decay - stepSize * (m[mOut + j] / denom);
+      }
+    },
+    gatherInputs(dst, inputs, rows, from, B, features) {
+      const scale = inputs instanceof Uint8Array ? PIXEL_SCALE : 1;
+      for (let r = 0; r < B; r++) {
+        const row = rows ? rows[from + r] : from + r;
+        for (let c = 0; c < features; c++) m[dst + r * features + c] = inputs[row * features + c] * scale;
       }
     },
   };

@@ -119,4 +119,17 @@ export interface Kernels {
     invBc2Sqrt: number,
     invBatch: number,
   ): void;
+  /**
+   * dst: B × features ← rows rows[from + r] (from + r where rows is null) of a dataset's inputs,
+   * which live outside the arena: uint8 pixels scaled by 1/255 (src/nn/kernels/gather.ts's
+   * PIXEL_SCALE, the double product rounded once to float32), float32 features as they are.
+   */
+  gatherInputs(
+    dst: number,
+    inputs: Uint8Array | Float32Array,
+    rows: Int32Array | null,
+    from: number,
+    B: number,
+    features: number,
+  ): void;
 }

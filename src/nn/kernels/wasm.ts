@@ -1,3 +1,4 @@
+import { gatherInputs } from './gather.js';
 import type { Kernels } from './types.js';
 import { compileWasmKernels } from './wasm-module.js';
 
@@ -73,6 +74,7 @@ export async function instantiateWasmKernels(
   if (!mod) throw new Error('wasm kernels unavailable: dist/kernels.wasm is missing or does not validate');
   const instance = await WebAssembly.instantiate(mod, { env: { memory, abort: wasmAbort } });
   const x = instance.exports as unknown as WasmExports;
+  const arena = new Float32Array(memory.buffer);
   return {
     name: 'wasm',
     linearForward: (out, a, w, bias, B, I, O, pack) =>
@@ -130,6 +132,8 @@ export async function instantiateWasmKernels(
         bc2,
         inv,
       ),
+    gatherInputs: (dst, inputs, rows, from, B, features) =>
+      gatherInputs(arena, dst, inputs, rows, from, B, features),
   };
 }
 
