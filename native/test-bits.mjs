@@ -47,7 +47,8 @@ for (const isa of ['avx512', 'avx2']) {
 }
 console.log('cpu', cpu, '\nvariants', variants.map((v) => v.name).join(', '));
 
-const scratch = (sizes, rows) => Math.max(8 * (3 * Math.max(1, rows) + 4), 4 * (2 * Math.max(...sizes) + 4));
+// the contract's scratch size, from the build under test
+const { kernelScratchFloats: scratch } = await import(`${dist}/src/nn/kernels/types.js`);
 
 let seed = 12345;
 const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;

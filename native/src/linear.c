@@ -136,11 +136,13 @@ AVX512_HELPER uint32_t avx512_append8(gp_entry *e, uint32_t c, __m256 v, __m256i
 #define M128_STOREN(p, x, m) _mm_mask_storeu_ps(p, (__mmask8)((1u << (m)) - 1), x)
 #define Y_LOADN(p, m) _mm256_maskz_loadu_ps((__mmask8)((1u << (m)) - 1), p)
 #define APPEND8(e, c, v, offs, n) avx512_append8(e, c, v, offs, n)
-// forward: 2 tiles (8 rows) × 8 outputs = 16 zmm accumulators and 8 pointers into w (12 outputs
-// spill both, and are no faster); 1 tile × 8 outputs where a call has 4 rows or fewer
-#define FWD_TMAX 2
+// forward: 3 tiles (12 rows) × 8 outputs = 24 zmm accumulators and 8 pointers into w, where 12
+// rows are left; else 2 tiles (8 rows) × 8 outputs; 1 tile × 8 outputs where 4 rows or fewer
+// are (12 outputs spill, and are no faster)
+#define FWD_TMAX 3
 #define FWD_NQ1 2
 #define FWD_NQ2 2
+#define FWD_NQ3 2
 // weight gradient: 8 outputs × 3 zmm, or 4 × 6; input gradient: 4 rows × 6 zmm; lists: 2 × 4 zmm
 // (weight gradient) or 2 × 8 (input gradient, whose lists of up to 16 rows reread rows of w)
 #define PAR_K8 3
@@ -185,6 +187,7 @@ AVX512_HELPER uint32_t avx512_append8(gp_entry *e, uint32_t c, __m256 v, __m256i
 #undef FWD_TMAX
 #undef FWD_NQ1
 #undef FWD_NQ2
+#undef FWD_NQ3
 #undef PAR_K8
 #undef PAR_K4
 #undef INP_K
@@ -243,6 +246,7 @@ AVX2_HELPER uint32_t avx2_append8(gp_entry *e, uint32_t c, __m256 v, __m256i off
 #define FWD_TMAX 1
 #define FWD_NQ1 1
 #define FWD_NQ2 1
+#define FWD_NQ3 1
 #define PAR_K8 0
 #define PAR_K4 3
 #define INP_K 2
@@ -277,9 +281,12 @@ void gp_linear_table(gp_isa isa, int fused, gp_kernel_table *table) {
   }
 }
 
+/** the forward's tiles, T × 16 floats per group of 4 inputs, and 15 to align them (a twin of kernelScratchFloats' bound) */
 size_t gp_linear_forward_pack(gp_isa isa, int32_t B, int32_t I, int32_t O) {
   if (B <= 0 || O <= 0 || I < 4) return 0;
-  const size_t T = isa == GP_ISA_AVX512 && B > 4 ? 2 : 1;
+  // the first pass's tiles (the most of any pass; linear_impl.h's rule)
+  const int32_t tiles = (B + 3) / 4;
+  const size_t T = isa != GP_ISA_AVX512 ? 1 : tiles >= 3 && tiles != 4 ? 3 : tiles >= 2 ? 2 : 1;
   return 15 + 16 * T * (size_t)(I >> 2);
 }
 

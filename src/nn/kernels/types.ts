@@ -15,11 +15,17 @@ export const TILE_ROWS = 4;
 /**
  * Floats of the scratch (`pack`) one thread's kernels need for a layout of `sizes` and batches
  * of up to `rows` rows: a chunk of dz's columns and the lists of their nonzero rows (weight
- * gradient), a tile of a layer's input rows (forward), or a tile of dz's rows and the lists of
- * their nonzero outputs (input gradient).
+ * gradient), a tile of a layer's input rows (forward), a tile of dz's rows and the lists of
+ * their nonzero outputs (input gradient), or the native forward's three tiles of 4 rows
+ * (native/src/linear.c gp_linear_forward_pack).
  */
 export function kernelScratchFloats(sizes: readonly number[], rows: number): number {
-  return Math.max(PACK_OUTPUTS * (3 * Math.max(1, rows) + 4), TILE_ROWS * (2 * Math.max(...sizes) + 4));
+  const widest = Math.max(...sizes);
+  return Math.max(
+    PACK_OUTPUTS * (3 * Math.max(1, rows) + 4),
+    TILE_ROWS * (2 * widest + 4),
+    3 * TILE_ROWS * widest + 16,
+  );
 }
 
 /** An arena: float32 in production; float64 lets tests run the same code as an exact reference. */
