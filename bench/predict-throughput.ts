@@ -33,6 +33,13 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
 });
 const threadList = positionals.length ? positionals.map(Number) : [1, 2];
+const rounds = Number(values.rounds);
+if (!Number.isInteger(rounds) || rounds < 1)
+  throw new Error(`--rounds ${values.rounds}: expected a whole number ≥ 1`);
+if (!threadList.every((t) => Number.isInteger(t) && t >= 1))
+  throw new Error(`threads ${positionals}: whole numbers ≥ 1`);
+/** a child that has not answered in this long has hung */
+const CHILD_TIMEOUT_MS = 300_000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 if (values.engine) {
@@ -44,7 +51,7 @@ if (values.engine) {
   console.log(`|---:|---:|---:|---:|`);
   for (const threads of threadList) {
     const got: Record<Engine, number[]> = { gradpool: [], onnxruntime: [] };
-    for (let r = 0; r < Number(values.rounds); r++) {
+    for (let r = 0; r < rounds; r++) {
       // alternate which engine goes first, so neither always follows the other
       const order = r % 2 ? [...ENGINES].reverse() : ENGINES;
       for (const engine of order) got[engine].push(inChild(engine, threads));
@@ -57,11 +64,17 @@ if (values.engine) {
 }
 
 function inChild(engine: Engine, threads: number): number {
-  const args = [fileURLToPath(import.meta.url), String(threads), '--engine', engine];
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), String(threads), '--engine', engine];
   if (values['ort-no-spin']) args.push('--ort-no-spin');
-  const child = spawnSync(process.execPath, args, { encoding: 'utf8' });
-  if (child.status !== 0) throw new Error(`${engine} at ${threads} threads failed: ${child.stderr}`);
-  return JSON.parse(child.stdout.trim().split('\n').at(-1)!).rowsPerSec;
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS });
+  const what = `${engine} at ${threads} threads`;
+  if (child.error) throw new Error(`${what}: ${child.error.message}`);
+  if (child.status !== 0)
+    throw new Error(`${what} failed (${child.signal ?? `exit ${child.status}`}): ${child.stderr}`);
+  const last = child.stdout.trim().split('\n').at(-1) ?? '';
+  const rate = last.startsWith('{') ? Number(JSON.parse(last).rowsPerSec) : Number.NaN;
+  if (!(rate > 0)) throw new Error(`${what} printed no rate: ${JSON.stringify(last)}`);
+  return rate;
 }
 
 /** rows/s of one engine in this process: the median of TIMED_RUNS after WARM_RUNS */

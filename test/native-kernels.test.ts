@@ -329,6 +329,11 @@ describe('native kernels refuse what would read or write outside their operands'
         /rows \[1, 3\) are past the end of rows \(2\)/,
       ],
       [
+        () => k.gatherInputs(0, images, new Int32Array(0), 0, 1, 16),
+        RangeError,
+        /rows \[0, 1\) are past the end of rows \(0\)/,
+      ],
+      [
         () => k.gatherInputs(0, features, null, 4, 2, 16),
         RangeError,
         /rows \[4, 6\) are past the inputs' 5 rows/,

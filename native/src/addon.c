@@ -415,7 +415,9 @@ static napi_value js_gather_inputs(napi_env env, napi_callback_info info) {
   if (napi_typeof(env, argv[2], &rows_kind) != napi_ok) return fail_type(env, K, "cannot read rows");
   const int32_t *rows = NULL;
   size_t rows_length = 0;
-  if (rows_kind != napi_null && rows_kind != napi_undefined) {
+  // given or not by the argument, not by the pointer: an empty Int32Array may have none
+  const bool has_rows = rows_kind != napi_null && rows_kind != napi_undefined;
+  if (has_rows) {
     napi_typedarray_type rows_type;
     void *rows_data = NULL;
     if (!get_typed(env, argv[2], K, "rows must be an Int32Array or null", &rows_type, &rows_data, &rows_length))
@@ -426,14 +428,14 @@ static napi_value js_gather_inputs(napi_env env, napi_callback_info info) {
   if (B == 0 || features == 0) return NULL;
   const uint64_t input_rows = length / (uint64_t)features;
   char what[160];
-  if (rows) {
+  if (has_rows) {
     if ((uint64_t)from + (uint64_t)B > rows_length) {
       snprintf(what, sizeof what, "rows [%d, %lld) are past the end of rows (%zu)", from, (long long)from + B,
                rows_length);
       return fail_range(env, K, what);
     }
     for (int32_t r = 0; r < B; r++) {
-      const int32_t row = rows[from + r];
+      const int32_t row = rows[(int64_t)from + r];
       if (row < 0 || (uint64_t)row >= input_rows) {
         snprintf(what, sizeof what, "row %d is not a row of the inputs (%llu rows)", row,
                  (unsigned long long)input_rows);
@@ -446,8 +448,14 @@ static napi_value js_gather_inputs(napi_env env, napi_callback_info info) {
     return fail_range(env, K, what);
   }
   RANGE("dst", dst, (uint64_t)B * (uint64_t)features);
-  if (type == napi_uint8_array) b->k.gather_pixels(P(dst), inputs, rows, from, B, features);
-  else b->k.gather_features(P(dst), inputs, rows, from, B, features);
+  const int32_t bad = type == napi_uint8_array
+                          ? b->k.gather_pixels(P(dst), inputs, (int64_t)input_rows, rows, from, B, features)
+                          : b->k.gather_features(P(dst), inputs, (int64_t)input_rows, rows, from, B, features);
+  if (bad >= 0) {
+    snprintf(what, sizeof what, "rows[%lld] changed while it was gathered and is not a row of the inputs",
+             (long long)from + bad);
+    return fail_range(env, K, what);
+  }
   return NULL;
 }
 

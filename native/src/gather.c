@@ -30,16 +30,24 @@
 
 static const double PIXEL_SCALE = 1.0 / 255.0;
 
-static inline int64_t row_of(const int32_t *rows, int32_t from, int32_t r) {
-  return rows ? (int64_t)rows[from + r] : (int64_t)from + r;
+// The glue checks every row before the call; a row is checked again where it is read, because
+// rows may be a SharedArrayBuffer that another thread can rewrite between the two: then the
+// gather stops at that row and returns it (the rows before it written), else -1.
+
+/** the inputs' row for output row r, or -1 where it is not one of the input_rows */
+static inline int64_t row_of(const int32_t *rows, int64_t from, int32_t r, int64_t input_rows) {
+  const int64_t row = rows ? (int64_t)rows[from + r] : from + r;
+  return row >= 0 && row < input_rows ? row : -1;
 }
 
 /** the lines of the row PREFETCH_AHEAD rows on, so that its loads overlap this row's work */
-enum { PREFETCH_AHEAD = 8 };
-static inline void prefetch_row(const uint8_t *pixels, const int32_t *rows, int32_t from, int32_t r, int32_t B,
-                                int32_t features) {
+enum { PREFETCH_AHEAD = 4 };
+static inline void prefetch_row(const uint8_t *pixels, const int32_t *rows, int64_t from, int32_t r, int32_t B,
+                                int32_t features, int64_t input_rows) {
   if (r + PREFETCH_AHEAD >= B) return;
-  const uint8_t *p = pixels + row_of(rows, from, r + PREFETCH_AHEAD) * features;
+  const int64_t row = row_of(rows, from, r + PREFETCH_AHEAD, input_rows);
+  if (row < 0) return;
+  const uint8_t *p = pixels + row * features;
   for (int32_t c = 0; c < features; c += 64) _mm_prefetch((const char *)(p + c), _MM_HINT_T0);
 }
 
@@ -47,12 +55,14 @@ static void pixels_tail(float *dst, const uint8_t *src, int32_t c, int32_t featu
   for (; c < features; c++) dst[c] = (float)((double)src[c] * PIXEL_SCALE);
 }
 
-GP_AVX512 static void gather_pixels_avx512(float *dst, const uint8_t *pixels, const int32_t *rows, int32_t from,
-                                           int32_t B, int32_t features) {
+GP_AVX512 static int32_t gather_pixels_avx512(float *dst, const uint8_t *pixels, int64_t input_rows,
+                                              const int32_t *rows, int64_t from, int32_t B, int32_t features) {
   const __m512d scale = _mm512_set1_pd(PIXEL_SCALE);
   for (int32_t r = 0; r < B; r++) {
-    prefetch_row(pixels, rows, from, r, B, features);
-    const uint8_t *src = pixels + row_of(rows, from, r) * features;
+    prefetch_row(pixels, rows, from, r, B, features, input_rows);
+    const int64_t row = row_of(rows, from, r, input_rows);
+    if (row < 0) return r;
+    const uint8_t *src = pixels + row * features;
     float *d = dst + (int64_t)r * features;
     int32_t c = 0;
     for (; c + 16 <= features; c += 16) {
@@ -64,14 +74,17 @@ GP_AVX512 static void gather_pixels_avx512(float *dst, const uint8_t *pixels, co
     }
     pixels_tail(d, src, c, features);
   }
+  return -1;
 }
 
-GP_AVX2 static void gather_pixels_avx2(float *dst, const uint8_t *pixels, const int32_t *rows, int32_t from,
-                                       int32_t B, int32_t features) {
+GP_AVX2 static int32_t gather_pixels_avx2(float *dst, const uint8_t *pixels, int64_t input_rows, const int32_t *rows,
+                                          int64_t from, int32_t B, int32_t features) {
   const __m256d scale = _mm256_set1_pd(PIXEL_SCALE);
   for (int32_t r = 0; r < B; r++) {
-    prefetch_row(pixels, rows, from, r, B, features);
-    const uint8_t *src = pixels + row_of(rows, from, r) * features;
+    prefetch_row(pixels, rows, from, r, B, features, input_rows);
+    const int64_t row = row_of(rows, from, r, input_rows);
+    if (row < 0) return r;
+    const uint8_t *src = pixels + row * features;
     float *d = dst + (int64_t)r * features;
     int32_t c = 0;
     for (; c + 8 <= features; c += 8) {
@@ -85,13 +98,18 @@ GP_AVX2 static void gather_pixels_avx2(float *dst, const uint8_t *pixels, const 
     }
     pixels_tail(d, src, c, features);
   }
+  return -1;
 }
 
-static void gather_features(float *dst, const float *features_in, const int32_t *rows, int32_t from, int32_t B,
-                            int32_t features) {
+static int32_t gather_features(float *dst, const float *features_in, int64_t input_rows, const int32_t *rows,
+                               int64_t from, int32_t B, int32_t features) {
   const size_t bytes = (size_t)features * sizeof(float);
-  for (int32_t r = 0; r < B; r++)
-    memcpy(dst + (int64_t)r * features, features_in + row_of(rows, from, r) * features, bytes);
+  for (int32_t r = 0; r < B; r++) {
+    const int64_t row = row_of(rows, from, r, input_rows);
+    if (row < 0) return r;
+    memcpy(dst + (int64_t)r * features, features_in + row * features, bytes);
+  }
+  return -1;
 }
 
 void gp_gather_table(gp_isa isa, gp_kernel_table *table) {

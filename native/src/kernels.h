@@ -28,11 +28,12 @@ typedef struct {
                       float *v_out, const float *grad, int32_t n, double step_size, double beta1, double beta2,
                       double eps, double weight_decay, double decay, double inv_bc2_sqrt, double inv_batch);
   // gatherInputs: rows `rows[from + r]` (or from + r without rows) of B × features inputs held
-  // outside the arena into dst; pixels scaled by 1/255, features copied
-  void (*gather_pixels)(float *dst, const uint8_t *pixels, const int32_t *rows, int32_t from, int32_t B,
-                        int32_t features);
-  void (*gather_features)(float *dst, const float *features_in, const int32_t *rows, int32_t from, int32_t B,
-                          int32_t features);
+  // outside the arena, of input_rows rows, into dst; pixels scaled by 1/255, features copied.
+  // Returns -1, or the first r whose row is not one of the inputs' (rows before it written).
+  int32_t (*gather_pixels)(float *dst, const uint8_t *pixels, int64_t input_rows, const int32_t *rows, int64_t from,
+                           int32_t B, int32_t features);
+  int32_t (*gather_features)(float *dst, const float *features_in, int64_t input_rows, const int32_t *rows,
+                             int64_t from, int32_t B, int32_t features);
 } gp_kernel_table;
 
 // linear.c: fills the three linear_* entries for an ISA and arithmetic (fused: 1 = the

@@ -48,7 +48,7 @@ function gatherPixels(
     const d0 = dst + r * features;
     if (words) {
       // four pixels per load: a third of the time of one load per byte, the same products
-      const w0 = src >> 2;
+      const w0 = src / 4; // exact (features % 4 === 0), and past 2³¹ bytes too, where >> would wrap
       for (let c = 0; c < features >> 2; c++) {
         const w = words[w0 + c];
         const d = d0 + 4 * c;

@@ -129,6 +129,8 @@ export interface Kernels {
    * dst: B × features ← rows rows[from + r] (from + r where rows is null) of a dataset's inputs,
    * which live outside the arena: uint8 pixels scaled by 1/255 (src/nn/kernels/gather.ts's
    * PIXEL_SCALE, the double product rounded once to float32), float32 features as they are.
+   * Every row must be one of the inputs': the native build refuses one that is not (a
+   * RangeError, nothing written); the others do not check (the floats would be NaN).
    */
   gatherInputs(
     dst: number,
