@@ -9,20 +9,10 @@
 //   expm1 = std/assembly/math.ts NativeMath.expm1 (musl expm1)
 //   tanh  = std/assembly/math.ts NativeMath.tanh (musl tanh, but 1 - 0 / y for |x| > 20)
 // The tables are AssemblyScript's, copied by native/dev-elementwise/gen_tables.py.
-// Never a fused multiply-add, even where the build forgets -ffp-contract=off (GCC fuses by
-// default in GNU C, intrinsics included, wherever FMA is enabled): GCC takes the option here,
-// clang the standard pragma (after the includes, below).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-#include "as_math.h"
+// Never a fused multiply-add and never fast-math: see strict_fp.h.
+#include "strict_fp.h"
 
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#endif
-#if defined(__FAST_MATH__)
-#error "as_math.c must not be compiled with -ffast-math"
-#endif
+#include "as_math.h"
 
 #define asdouble gp_as_double
 #define asuint64 gp_as_bits

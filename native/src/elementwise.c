@@ -22,15 +22,10 @@
 //    them, (f32)(1 - beta1) included. Every element is read before its outputs are written,
 //    so outputs may be the same arrays as inputs (exactly, not shifted).
 //
-// Build with -ffp-contract=off (the pragmas below also turn contraction off, for GCC and clang)
-// and never fast-math (an #error). The functions of each ISA carry its target attribute, so the
-// file needs no -m flags; the rest is baseline x86-64.
-// Never a fused multiply-add, even where the build forgets -ffp-contract=off (GCC fuses by
-// default in GNU C, intrinsics included, wherever FMA is enabled): GCC takes the option here,
-// clang the standard pragma (after the includes, below).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// Never a fused multiply-add and never fast-math (strict_fp.h). The functions of each ISA carry
+// its target attribute, so the file needs no -m flags; the rest is baseline x86-64.
+#include "strict_fp.h"
+
 #include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
@@ -40,12 +35,6 @@
 #include "as_math.h"
 #include "kernels.h"
 
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#endif
-#if defined(__FAST_MATH__)
-#error "elementwise.c must not be compiled with -ffast-math"
-#endif
 
 #define GP_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq")))
 #define GP_AVX2 __attribute__((target("avx2")))

@@ -8,19 +8,14 @@
 // Must be compiled with -ffp-contract=off and without fast-math: GCC's default in GNU C mode
 // would fuse the unfused builds' multiply and add (and the scalar tails of both), and the bits
 // would no longer be wasm's.
+#include "strict_fp.h"
+
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "kernels.h"
 #include "linear.h"
-
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#endif
-#if defined(__FAST_MATH__)
-#error "linear.c must not be compiled with -ffast-math"
-#endif
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
