@@ -12,9 +12,11 @@ import { resolveKernels } from '../src/train/kernels.js';
 import { train } from '../src/train/trainer.js';
 import {
   arena,
+  classTable,
   fill,
   kernelsOn,
   NATIVE_VARIANTS,
+  priceTable,
   projectWithAddon,
   ROOT,
   runCli,
@@ -383,6 +385,25 @@ describe('native and wasm kernels train the same bytes', needs(NATIVE), () => {
       }
     });
   }
+
+  it('tables (float features, gathered natively): classification and regression, native at 1 and 3 threads = wasm', async (t) => {
+    const dir = tempDir(t);
+    for (const [name, table, target] of [
+      ['class', classTable(300), 'y'],
+      ['price', priceTable(300), 'price'],
+    ] as const) {
+      const path = join(dir, `${name}.csv`);
+      writeFileSync(path, table);
+      const base = { data: `csv:${path}`, target: [target], hidden: [16], epochs: 2, batchSize: 32, seed: 5 };
+      const wasm = await train({ ...base, kernels: 'wasm', threads: 1 });
+      for (const threads of [1, 3]) {
+        const native = await train({ ...base, kernels: 'native', threads });
+        assert.deepEqual(native.model.params, wasm.model.params, `${name}, ${threads} threads`);
+        const scores = (r: typeof wasm) => r.metrics.map(({ seconds, samplesPerSec, ...m }) => m);
+        assert.deepEqual(scores(native), scores(wasm), `${name}, ${threads} threads: the metrics too`);
+      }
+    }
+  });
 
   it('the unfused arithmetic: --kernels wasm-simd runs natively, with the bytes wasm-simd gives on wasm', (t) => {
     const dir = tempDir(t);
