@@ -320,11 +320,15 @@ describe('native kernels refuse what would read or write outside their operands'
     const features = new Float32Array(5 * 16);
     const cases: [() => void, ErrorConstructor, RegExp][] = [
       [
-        () => k.gatherInputs(0, images, Int32Array.of(0, 5), 0, 2, 16),
+        () => k.gatherInputs(0, images, Int32Array.of(5, 0), 0, 2, 16),
         RangeError,
-        /row 5 is not a row of the inputs \(5 rows\)/,
+        /row 5 \(rows\[0\]\) is not a row of the inputs \(5 rows\)/,
       ],
-      [() => k.gatherInputs(0, images, Int32Array.of(0, -1), 0, 2, 16), RangeError, /row -1 is not a row/],
+      [
+        () => k.gatherInputs(0, images, Int32Array.of(0, -1), 1, 1, 16),
+        RangeError,
+        /row -1 \(rows\[1\]\) is not a row/,
+      ],
       [
         () => k.gatherInputs(0, images, Int32Array.of(0, 1), 1, 2, 16),
         RangeError,
@@ -361,6 +365,17 @@ describe('native kernels refuse what would read or write outside their operands'
     assert.ok(
       m.subarray(0, 64).every((x) => x === 7),
       'a refused gather writes nothing',
+    );
+    // a bad row after good ones: those before it are written, then the refusal names it
+    images.fill(51);
+    assert.throws(() => k.gatherInputs(0, images, Int32Array.of(2, 9), 0, 2, 16), /row 9 \(rows\[1\]\)/);
+    assert.ok(
+      m.subarray(0, 16).every((x) => x === Math.fround(51 / 255)),
+      'row 2 was gathered',
+    );
+    assert.ok(
+      m.subarray(16, 64).every((x) => x === 7),
+      'nothing for the bad row',
     );
   });
 });

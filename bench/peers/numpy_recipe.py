@@ -11,7 +11,6 @@ Usage: python3 numpy_recipe.py SECONDS THREADS
 import json
 import os
 import sys
-import time
 
 threads = int(sys.argv[2])
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -20,6 +19,7 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from idx_files import idx  # noqa: E402
+from peer_timing import steps_per_second  # noqa: E402
 
 B = 128
 LR = 0.05
@@ -83,14 +83,7 @@ def main():
             v += g
             p -= np.float32(LR) * v
 
-    for s in range(20):
-        step(s)
-    steps = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        step(steps)
-        steps += 1
-    elapsed = time.perf_counter() - start
+    steps, elapsed = steps_per_second(step, seconds)
     print(json.dumps({"peer": "numpy", "backend": blas_name(), "version": np.__version__, "threads": threads,
                       "samplesPerSec": steps * B / elapsed, "steps": steps}), flush=True)
 

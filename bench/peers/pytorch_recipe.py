@@ -8,12 +8,12 @@ Usage: python3 pytorch_recipe.py SECONDS THREADS[,THREADS...]
 import json
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 
 from idx_files import idx
+from peer_timing import steps_per_second
 
 
 def main():
@@ -41,14 +41,7 @@ def main():
             loss.backward()
             opt.step()
 
-        for s in range(20):
-            step(s)
-        steps = 0
-        start = time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            step(steps)
-            steps += 1
-        elapsed = time.perf_counter() - start
+        steps, elapsed = steps_per_second(step, seconds)
         print(json.dumps({"peer": "pytorch", "version": torch.__version__, "threads": n,
                           "samplesPerSec": steps * 128 / elapsed, "steps": steps}), flush=True)
 

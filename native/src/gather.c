@@ -22,9 +22,9 @@
 
 static const double PIXEL_SCALE = 1.0 / 255.0;
 
-// The glue checks every row before the call; a row is checked again where it is read, because
-// rows may be a SharedArrayBuffer that another thread can rewrite between the two: then the
-// gather stops at that row and returns it (the rows before it written), else -1.
+// A row is checked where it is read, once (rows may be a SharedArrayBuffer that another thread
+// rewrites): the gather stops at the first that is not one of the inputs' and returns its r
+// (the rows before it written), else -1.
 
 /** the inputs' row for output row r, or -1 where it is not one of the input_rows */
 static inline int64_t row_of(const int32_t *rows, int64_t from, int32_t r, int64_t input_rows) {

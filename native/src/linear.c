@@ -59,7 +59,11 @@ static inline __attribute__((target("avx2"), always_inline)) void gp_transpose8(
   x[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-/** the floats of scratch the caller provides at least: kernelScratchFloats with rows = B, sizes = {I, O} */
+/**
+ * Floats of scratch the caller provides at least: kernelScratchFloats' first two terms with
+ * rows = B, sizes = {I, O} (its third, for the forward's 3 tiles, is left out so that the
+ * gradients' groups stay as they were measured).
+ */
 static size_t gp_scratch_floor(int32_t B, int32_t I, int32_t O) {
   const size_t rows = B > 1 ? (size_t)B : 1, size = (size_t)(I > O ? I : O);
   const size_t x = 8 * (3 * rows + 4), y = 4 * (2 * size + 4);
@@ -279,9 +283,7 @@ void gp_linear_table(gp_isa isa, int fused, gp_kernel_table *table) {
 /** the forward's tiles, T × 16 floats per group of 4 inputs, and 15 to align them (a twin of kernelScratchFloats' bound) */
 size_t gp_linear_forward_pack(gp_isa isa, int32_t B, int32_t I, int32_t O) {
   if (B <= 0 || O <= 0 || I < 4) return 0;
-  // the first pass's tiles (the most of any pass; linear_impl.h's rule)
-  const int32_t tiles = (B + 3) / 4;
-  const size_t T = isa != GP_ISA_AVX512 ? 1 : tiles >= 3 && tiles != 4 ? 3 : tiles >= 2 ? 2 : 1;
+  const size_t T = (size_t)gp_forward_tiles(isa == GP_ISA_AVX512 ? 3 : 1, (B + 3) / 4);
   return 15 + 16 * T * (size_t)(I >> 2);
 }
 

@@ -130,7 +130,8 @@ export interface Kernels {
    * which live outside the arena: uint8 pixels scaled by 1/255 (src/nn/kernels/gather.ts's
    * PIXEL_SCALE, the double product rounded once to float32), float32 features as they are.
    * Every row must be one of the inputs': the native build refuses one that is not (a
-   * RangeError, nothing written); the others do not check (the floats would be NaN).
+   * RangeError; the rows before it are written); the others do not check (the floats would be
+   * NaN).
    */
   gatherInputs(
     dst: number,
