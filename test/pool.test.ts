@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BLOCK_OUTPUTS, blockShares, gradientBlocks, MAX_ARENA_BYTES } from '../src/nn/arena.js';
+import { blockOutputs, blockShares, gradientBlocks, MAX_ARENA_BYTES } from '../src/nn/arena.js';
 import { initParams } from '../src/nn/init.js';
 import { networkLayout } from '../src/nn/layout.js';
 import { sgd } from '../src/nn/optim/sgd.js';
@@ -22,22 +22,45 @@ import { DEFAULT_SPIN, spinBudget } from '../src/train/spin-wait.js';
 import { runCli, syntheticDataset } from './helpers.js';
 
 describe('the step partition', () => {
-  it('gives every output neuron of every layer to exactly one block, 4-aligned', () => {
+  it('gives every output neuron of every layer to exactly one block, 8-aligned, for every block size', () => {
     const net = networkLayout([784, 256, 130, 10], 'relu');
-    const blocks = gradientBlocks(net);
-    const owners = net.layers.map((L) => new Array<number>(L.outputs).fill(0));
-    for (const b of blocks) {
-      assert.equal(b.o0 % 4, 0, 'tiles, and so rounding, must not depend on the split');
-      assert.ok(b.o1 - b.o0 <= BLOCK_OUTPUTS && b.o1 > b.o0);
-      for (let o = b.o0; o < b.o1; o++) owners[b.layer][o]++;
+    for (const size of [8, 16, 24, 32]) {
+      const blocks = gradientBlocks(net, size);
+      const owners = net.layers.map((L) => new Array<number>(L.outputs).fill(0));
+      for (const b of blocks) {
+        assert.equal(b.o0 % 8, 0, "a block starts on one of the kernels' 8-output chunks");
+        assert.ok(b.o1 - b.o0 <= size && b.o1 > b.o0);
+        assert.ok(
+          b.o1 - b.o0 === size || b.o1 === net.layers[b.layer].outputs,
+          'only a layer’s last block is short',
+        );
+        for (let o = b.o0; o < b.o1; o++) owners[b.layer][o]++;
+      }
+      for (const layer of owners) assert.ok(layer.every((n) => n === 1));
+      // widest inputs first: the big blocks are claimed before the small ones
+      const inputs = blocks.map((b) => net.layers[b.layer].inputs);
+      assert.deepEqual(
+        inputs,
+        [...inputs].sort((x, y) => y - x),
+      );
     }
-    for (const layer of owners) assert.ok(layer.every((n) => n === 1));
-    // widest inputs first: the big blocks are claimed before the small ones
-    const inputs = blocks.map((b) => net.layers[b.layer].inputs);
+    assert.throws(() => gradientBlocks(net, 12), /blocks of 12 outputs/);
+  });
+
+  it('sizes blocks to leave each thread two or more of the costliest layer, 8 to 32 outputs', () => {
+    const reference = networkLayout([784, 256, 128, 10], 'relu');
+    // layer 0 (784×256) costs most: 32 chunks of 8 outputs
     assert.deepEqual(
-      inputs,
-      [...inputs].sort((x, y) => y - x),
+      [1, 2, 4, 8, 16, 64].map((T) => blockOutputs(reference, T)),
+      [32, 32, 32, 16, 8, 8],
     );
+    // the costliest layer need not be the first: 20×30 < 30×64 (8 chunks), 30×48 (6 chunks)
+    assert.deepEqual(
+      [1, 2, 3].map((T) => blockOutputs(networkLayout([20, 30, 64, 3], 'relu'), T)),
+      [32, 16, 8],
+    );
+    assert.equal(blockOutputs(networkLayout([20, 30, 48, 3], 'relu'), 1), 24);
+    assert.equal(blockOutputs(networkLayout([36, 20, 10], 'relu'), 1), 8);
   });
 });
 
@@ -60,7 +83,7 @@ describe('working memory', () => {
 describe("the threads' shares of the blocks", () => {
   it('give each block to one thread, keep the order, and balance the multiply-adds', () => {
     const net = networkLayout([784, 256, 128, 10], 'relu');
-    const blocks = gradientBlocks(net);
+    const blocks = gradientBlocks(net, 8);
     const cost = (i: number) => (blocks[i].o1 - blocks[i].o0) * net.layers[blocks[i].layer].inputs;
     const total = blocks.reduce((s, _, i) => s + cost(i), 0);
     const largest = Math.max(...blocks.map((_, i) => cost(i)));

@@ -54,7 +54,8 @@ describe('data-parallel training', () => {
   for (const kernels of ['js', 'wasm'] as const) {
     it(`gives bitwise-identical weights for 1, 2, 3 and 4 threads (${kernels} kernels)`, async () => {
       const dataset = syntheticDataset(300, 50);
-      const base = { hidden: [24, 16], epochs: 2, batchSize: 40, lr: 0.05, seed: 9, kernels };
+      // 72 hidden units: blocks of 32, 16, 8 and 8 outputs at 1 … 4 threads (blockOutputs)
+      const base = { hidden: [72, 16], epochs: 2, batchSize: 40, lr: 0.05, seed: 9, kernels };
       const hashes = new Set<string>();
       for (const threads of [1, 2, 3, 4]) {
         const r = await train({ ...base, threads }, { dataset });

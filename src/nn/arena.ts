@@ -14,15 +14,19 @@ export const RESERVED_BYTES = 65536;
 const PAGE = 65536;
 /** WebAssembly memories are 32-bit: at most 4 GiB, less the page whose end would not be addressable. */
 export const MAX_ARENA_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
-/** Output neurons per weight-gradient block: a multiple of the kernels' 4-output tile. */
-export const BLOCK_OUTPUTS = 8;
+/**
+ * Output neurons per weight-gradient block, at least and at most (blockOutputs): multiples of
+ * the kernels' 8-output chunk, so a block's bytes never depend on its size.
+ */
+export const MIN_BLOCK_OUTPUTS = 8;
+export const MAX_BLOCK_OUTPUTS = 32;
 
 export interface WorkerScratch {
   /** evaluation chunks (no deltas) */
   readonly eval: BatchPlan;
-  /** BLOCK_OUTPUTS × widest input: one block's weight gradient */
+  /** blockOutputs × widest input: one block's weight gradient */
   readonly gradWeights: number;
-  /** BLOCK_OUTPUTS: one block's bias gradient */
+  /** blockOutputs: one block's bias gradient */
   readonly gradBias: number;
   /** kernelScratchFloats: this thread's kernel scratch during a training step */
   readonly pack: number;
@@ -58,11 +62,12 @@ export function arenaPlan(
   let at = batch.base + batch.size;
   const maxInputs = Math.max(...net.layers.map((L) => L.inputs));
   const workers: WorkerScratch[] = [];
+  const outputs = blockOutputs(net, threads);
   for (let w = 0; w < threads; w++) {
     const evalPlan = batchPlan(net, evalRows, at, false);
     const gradWeights = align(evalPlan.base + evalPlan.size);
-    const gradBias = align(gradWeights + BLOCK_OUTPUTS * maxInputs);
-    const pack = gradBias + align(BLOCK_OUTPUTS);
+    const gradBias = align(gradWeights + outputs * maxInputs);
+    const pack = gradBias + align(outputs);
     workers.push({ eval: evalPlan, gradWeights, gradBias, pack });
     at = pack + align(kernelScratchFloats(net.sizes, batchRows));
   }
@@ -78,12 +83,31 @@ export interface GradientBlock {
   readonly o1: number;
 }
 
-/** The fixed list of blocks a step's update is split into; never depends on the thread count. */
-export function gradientBlocks(net: NetworkLayout): GradientBlock[] {
+/**
+ * Outputs per block on `threads` threads: as many (up to MAX_BLOCK_OUTPUTS) as leave each thread
+ * two blocks or more of the layer with the most multiply-adds. A block is one weight-gradient
+ * call and one update: a bigger one reads each strip of its inputs once for more outputs and
+ * costs fewer claims and calls; a smaller one balances more threads.
+ */
+export function blockOutputs(net: NetworkLayout, threads: number): number {
+  const costly = net.layers.reduce((a, L) => (L.inputs * L.outputs > a.inputs * a.outputs ? L : a));
+  const chunks = Math.ceil(costly.outputs / MIN_BLOCK_OUTPUTS);
+  const per = Math.floor(chunks / (2 * Math.max(1, threads)));
+  return MIN_BLOCK_OUTPUTS * Math.max(1, Math.min(MAX_BLOCK_OUTPUTS / MIN_BLOCK_OUTPUTS, per));
+}
+
+/**
+ * The list of blocks of `outputs` outputs (a multiple of MIN_BLOCK_OUTPUTS) a step's update is
+ * split into. Every block starts at a multiple of 8 of its layer, and each output's sums run in
+ * the same order whatever block holds it, so the bytes never depend on the size (or on the
+ * thread count that chose it).
+ */
+export function gradientBlocks(net: NetworkLayout, outputs: number): GradientBlock[] {
+  if (outputs % MIN_BLOCK_OUTPUTS !== 0 || outputs <= 0) throw new RangeError(`blocks of ${outputs} outputs`);
   const blocks: GradientBlock[] = [];
   net.layers.forEach((L, layer) => {
-    for (let o0 = 0; o0 < L.outputs; o0 += BLOCK_OUTPUTS) {
-      blocks.push({ layer, o0, o1: Math.min(L.outputs, o0 + BLOCK_OUTPUTS) });
+    for (let o0 = 0; o0 < L.outputs; o0 += outputs) {
+      blocks.push({ layer, o0, o1: Math.min(L.outputs, o0 + outputs) });
     }
   });
   // Largest blocks first, so dynamic claiming ends with small ones and threads finish together.

@@ -1,12 +1,12 @@
-import { BLOCK_OUTPUTS } from '../nn/arena.js';
+import { MIN_BLOCK_OUTPUTS } from '../nn/arena.js';
 import { loadKernels } from '../nn/kernels/load.js';
 import type { Kernels } from '../nn/kernels/types.js';
 import { SHARD_ROWS } from './control.js';
 import { kernelsDescription, type ResolvedKernels } from './kernels.js';
 
 // The kernels' speed on the products one step of the reference recipe (784-256-128-10, batch
-// 128, shards of SHARD_ROWS rows, blocks of BLOCK_OUTPUTS outputs) runs, in GFLOP/s on one thread. The shapes are
-// the reference recipe's whatever network a user trains, so figures compare across machines.
+// 128, shards of SHARD_ROWS rows, blocks of 8 to 32 outputs: the smallest here) runs, in GFLOP/s on one thread.
+// The shapes are the reference recipe's whatever network a user trains, so figures compare across machines.
 // `gradpool bench` times them with a plain loop; the suite in bench/ with tinybench.
 
 /** Float offsets of the operands in an arena of at least KERNEL_ARENA_FLOATS floats. */
@@ -19,7 +19,7 @@ const PACK = OUT + 256 * 784 + 256;
 /** dz with 70 % of its entries zero, as behind a relu after an epoch: the gradient kernels skip them */
 const DZ_RELU = PACK + 16384;
 const R = SHARD_ROWS;
-const N = BLOCK_OUTPUTS;
+const N = MIN_BLOCK_OUTPUTS;
 /** floats the operands need */
 export const KERNEL_ARENA_FLOATS = DZ_RELU + 128 * 256;
 
