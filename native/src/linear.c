@@ -138,10 +138,9 @@ AVX512_HELPER uint32_t avx512_append8(gp_entry *e, uint32_t c, __m256 v, __m256i
 // forward: 3 tiles (12 rows) × 8 outputs = 24 zmm accumulators and 8 pointers into w, where 12
 // rows are left; else 2 tiles (8 rows) × 8 outputs; 1 tile × 8 outputs where 4 rows or fewer
 // are (12 outputs spill, and are no faster)
-#define FWD_TMAX 3
-#define FWD_NQ1 2
-#define FWD_NQ2 2
-#define FWD_NQ3 2
+#define FWD_RMAX 12
+#define FWD_NQ(R) 2
+#define FWD_NQMAX 2
 // weight gradient: 8 outputs × 3 zmm, or 4 × 6; input gradient: 4 rows × 6 zmm; lists: 2 × 4 zmm
 // (weight gradient) or 2 × 8 (input gradient, whose lists of up to 16 rows reread rows of w)
 #define PAR_K8 3
@@ -183,10 +182,9 @@ AVX512_HELPER uint32_t avx512_append8(gp_entry *e, uint32_t c, __m256 v, __m256i
 #undef M128_STOREN
 #undef Y_LOADN
 #undef APPEND8
-#undef FWD_TMAX
-#undef FWD_NQ1
-#undef FWD_NQ2
-#undef FWD_NQ3
+#undef FWD_RMAX
+#undef FWD_NQ
+#undef FWD_NQMAX
 #undef PAR_K8
 #undef PAR_K4
 #undef INP_K
@@ -206,8 +204,37 @@ AVX2_HELPER __m256i avx2_mask(int m) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 AVX2_HELPER __m128i avx2_mask4(int m) { return _mm_cmpgt_epi32(_mm_set1_epi32(m), _mm_setr_epi32(0, 1, 2, 3)); }
-/** avx512_append8 without a compress: every lane written, the length advanced past those kept */
+/**
+ * AVX2 has no compress: for each 8-bit mask, the indices of its set bits in order (a byte each),
+ * and how many there are. Filled once, when the addon is loaded.
+ */
+static uint64_t avx2_kept_lanes[256];
+static uint8_t avx2_kept_count[256];
+__attribute__((constructor)) static void avx2_kept_init(void) {
+  for (int m = 0; m < 256; m++) {
+    int k = 0;
+    for (int i = 0; i < 8; i++)
+      if (m >> i & 1) avx2_kept_lanes[m] |= (uint64_t)i << (8 * k++);
+    avx2_kept_count[m] = (uint8_t)k;
+  }
+}
+/**
+ * avx512_append8 with a permute for the compress: the kept lanes moved to the front, all 8
+ * entries stored, the length advanced past those kept, so it writes up to 8 entries past the
+ * list's end (e + c + 8 must lie in the list's room: the callers pass n = 8 only where it does).
+ * For n < 8, lane by lane.
+ */
 AVX2_HELPER uint32_t avx2_append8(gp_entry *e, uint32_t c, __m256 v, __m256i offs, int n) {
+  if (n == 8) {
+    const unsigned keep = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+    const __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&avx2_kept_lanes[keep]));
+    const __m256 kv = _mm256_permutevar8x32_ps(v, idx);
+    const __m256 ko = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(offs, idx));
+    const __m256 lo = _mm256_unpacklo_ps(ko, kv), hi = _mm256_unpackhi_ps(ko, kv); // entries 0 1 4 5, 2 3 6 7
+    _mm256_storeu_ps((float *)(e + c), _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_storeu_ps((float *)(e + c + 4), _mm256_permute2f128_ps(lo, hi, 0x31));
+    return c + avx2_kept_count[keep];
+  }
   float x[8];
   uint32_t o[8];
   _mm256_storeu_ps(x, v);
@@ -240,12 +267,11 @@ AVX2_HELPER uint32_t avx2_append8(gp_entry *e, uint32_t c, __m256 v, __m256i off
 #define M128_STOREN(p, x, m) _mm_maskstore_ps(p, avx2_mask4(m), x)
 #define Y_LOADN(p, m) _mm256_maskload_ps(p, avx2_mask(m))
 #define APPEND8(e, c, v, offs, n) avx2_append8(e, c, v, offs, n)
-// 16 ymm registers: forward 1 tile (4 rows = 2 ymm) × 4 outputs; weight gradient 4 outputs × 3;
+// 16 ymm registers: forward 6 rows (3 ymm) × 4 outputs; weight gradient 4 outputs × 3;
 // input gradient 4 rows × 2 (× 3 spills accumulators); lists 2 × 4
-#define FWD_TMAX 1
-#define FWD_NQ1 1
-#define FWD_NQ2 1
-#define FWD_NQ3 1
+#define FWD_RMAX 6
+#define FWD_NQ(R) 1
+#define FWD_NQMAX 1
 #define PAR_K8 0
 #define PAR_K4 3
 #define INP_K 2
@@ -280,11 +306,11 @@ void gp_linear_table(gp_isa isa, int fused, gp_kernel_table *table) {
   }
 }
 
-/** the forward's tiles, T × 16 floats per group of 4 inputs, and 15 to align them (a twin of kernelScratchFloats' bound) */
+/** the forward's packed rows, 4·R floats per group of 4 inputs, and 15 to align them (a twin of kernelScratchFloats' bound) */
 size_t gp_linear_forward_pack(gp_isa isa, int32_t B, int32_t I, int32_t O) {
   if (B <= 0 || O <= 0 || I < 4) return 0;
-  const size_t T = (size_t)gp_forward_tiles(isa == GP_ISA_AVX512 ? 3 : 1, (B + 3) / 4);
-  return 15 + 16 * T * (size_t)(I >> 2);
+  const size_t R = (size_t)gp_forward_rows(isa == GP_ISA_AVX512 ? 12 : 6, B);
+  return 15 + 4 * R * (size_t)(I >> 2);
 }
 
 size_t gp_linear_backward_params_pack(int32_t B, int32_t I, int32_t O, int32_t o0, int32_t o1) {

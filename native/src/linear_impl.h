@@ -6,8 +6,8 @@
 //   V, VL       the vector type and its floats (16: AVX-512, 8: AVX2)
 //   V_*         vector operations (see linear.c), M128_LOADN / M128_STOREN, V_LANE128, V_ROWS,
 //               Y_LOADN (the first m floats into a __m256), APPEND8 (adds nonzero lanes to a list)
-//   FWD_TMAX    forward: most 4-row tiles a block holds (3 on AVX-512, 1 on AVX2)
-//   FWD_NQ1, FWD_NQ2, FWD_NQ3  forward: groups of 4 outputs a block of 1 / 2 / 3 tiles holds
+//   FWD_RMAX    forward: most rows a pass over W takes (12 on AVX-512, 6 on AVX2; gp_forward_rows)
+//   FWD_NQ(R), FWD_NQMAX  forward: groups of 4 outputs a block of R rows holds, the most of them
 //   PAR_K8, PAR_K4   weight gradient: vectors of k a dense tile of 8 / 4 outputs holds
 //   INP_K       input gradient: vectors of k a dense tile of 4 rows holds
 //   PAR_LIST_K, INP_LIST_K  vectors of k a list walk holds per list (two lists walk together)
@@ -36,12 +36,12 @@
  * k tail, unfused; then s + bias[o]. Remainder rows (dot) and skipped all-zero groups of inputs
  * (the sparse tile) give the same bits, so tiles here may differ from wasm's.
  *
- * Here: up to FWD_TMAX tiles of 4 rows are packed as wasm packs one, per group of 4 inputs
- * (row 0 k..k+3, row 1, row 2, row 3: 16 floats), so one vector holds VL/4 rows × the 4 lanes.
- * A block multiplies it by 4·NQ outputs: acc = madd(tile, broadcast(w[o][k..k+3]), acc), each
- * lane (row, j) summing k ≡ j (mod 4) in k order, exactly a wasm lane. W is read in place, not
- * repacked, so a call of 4, 8 or 12 rows costs one pass over W. The 1–3 rows past a call's last
- * tile of 4 (wasm's dot) take a tile whose other rows are zeros, which are computed and dropped.
+ * Here: up to FWD_RMAX rows are packed as wasm packs a tile of 4, per group of 4 inputs (row 0
+ * k..k+3, row 1, …: 4 floats a row), so one vector holds VL/4 rows × the 4 lanes. A block
+ * multiplies them by 4·NQ outputs: acc = madd(rows, broadcast(w[o][k..k+3]), acc), each lane
+ * (row, j) summing k ≡ j (mod 4) in k order, exactly a wasm lane. W is read in place, not
+ * repacked, so a call of up to FWD_RMAX rows costs one pass over W. Rows past a call's last
+ * (wasm's dot for the 1–3 past its last tile) are packed as zeros, computed and dropped.
  * ==========================================================================================*/
 
 /** lanes (row i, output j) = (l0+l1)+(l2+l3) of accumulator j's row i, for 4 accumulators */
@@ -64,19 +64,19 @@ INL int FN(fwd_count)(const float *a, int rows, int I) {
 }
 
 /**
- * The tile(s) of `rows` rows at a, T×16 floats per group of 4 inputs (missing rows as zeros):
- * every group, or with `sparse` only those with a nonzero, their k recorded in list.
- * Returns how many groups were packed.
+ * `rows` rows at a packed as R, 4·R floats per group of 4 inputs (missing rows as zeros): every
+ * group, or with `sparse` only those with a nonzero, their k recorded in list. Returns how many
+ * groups were packed.
  */
-INL int FN(fwd_pack)(float *tiles, uint32_t *list, const float *a, int rows, int I, int T, int sparse) {
+INL int FN(fwd_pack)(float *tiles, uint32_t *list, const float *a, int rows, int I, int R, int sparse) {
   const int G = I >> 2;
   const __m128 zero = _mm_setzero_ps();
   int n = 0;
   for (int g = 0; g < G; g++) {
     const size_t k = (size_t)4 * g;
-    __m128 x[4 * FWD_TMAX];
+    __m128 x[FWD_RMAX];
     __m128i any = _mm_setzero_si128();
-    for (int i = 0; i < 4 * T; i++) {
+    for (int i = 0; i < R; i++) {
       x[i] = i < rows ? _mm_loadu_ps(a + (size_t)i * I + k) : zero;
       any = _mm_or_si128(any, _mm_castps_si128(x[i]));
     }
@@ -84,23 +84,23 @@ INL int FN(fwd_pack)(float *tiles, uint32_t *list, const float *a, int rows, int
       if (_mm_testz_si128(any, any)) continue;
       list[n] = (uint32_t)k;
     }
-    float *q = tiles + (size_t)n * 16 * T;
-    for (int i = 0; i < 4 * T; i++) _mm_storeu_ps(q + 4 * i, x[i]);
+    float *q = tiles + (size_t)n * 4 * R;
+    for (int i = 0; i < R; i++) _mm_storeu_ps(q + 4 * i, x[i]);
     n++;
   }
   return n;
 }
 
 /**
- * One block: the packed rows (T tiles, `rows` of them real) × outputs o … o+4·NQ−1 (`nout` of
- * them real; the others repeat output O−1 and are not stored). n packed groups, at k = list[g]
+ * One block: the R packed rows (`rows` of them real) × outputs o … o+4·NQ−1 (`nout` of them
+ * real; the others repeat output O−1 and are not stored). n packed groups, at k = list[g]
  * (SPARSE) or 4g.
  */
 INL void FN(fwd_block)(float *out, const float *a, const float *w, const float *bias, int rows, int I, int O, int o,
-                        int nout, const float *tiles, const uint32_t *list, int n, const int T, const int NQ,
+                        int nout, const float *tiles, const uint32_t *list, int n, const int R, const int NQ,
                         const int SPARSE) {
-  enum { VPT = 16 / VL, RPV = VL / 4, NVMAX = FWD_TMAX * VPT, NQMAX12 = FWD_NQ1 > FWD_NQ2 ? FWD_NQ1 : FWD_NQ2, NMAX = 4 * (NQMAX12 > FWD_NQ3 ? NQMAX12 : FWD_NQ3) };
-  const int NV = T * VPT; // vectors per packed group
+  enum { RPV = VL / 4, NVMAX = FWD_RMAX / RPV, NMAX = 4 * FWD_NQMAX };
+  const int NV = R / RPV; // vectors per packed group
   const int N = 4 * NQ;
   const float *wr[NMAX];
 #pragma GCC unroll 32
@@ -113,7 +113,7 @@ INL void FN(fwd_block)(float *out, const float *a, const float *w, const float *
 
   for (int g = 0; g < n; g++) {
     const size_t k = SPARSE ? list[g] : (size_t)4 * g;
-    const float *tp = tiles + (size_t)g * 16 * T;
+    const float *tp = tiles + (size_t)g * 4 * R;
     V t[NVMAX];
 #pragma GCC unroll 32
     for (int v = 0; v < NV; v++) t[v] = V_LOAD(tp + v * VL);
@@ -158,49 +158,58 @@ INL void FN(fwd_block)(float *out, const float *a, const float *w, const float *
   }
 }
 
-/** every output of one packed block of rows: blocks of 4·FWD_NQ outputs, then of 4 */
+/** every output of one packed block of R rows: blocks of 4·FWD_NQ(R) outputs, then of 4 */
 INL void FN(fwd_outputs)(float *out, const float *a, const float *w, const float *bias, int rows, int I, int O,
-                          const float *tiles, const uint32_t *list, int n, const int T, const int SPARSE) {
-  const int NQ = T == 3 ? FWD_NQ3 : T == 2 ? FWD_NQ2 : FWD_NQ1;
+                          const float *tiles, const uint32_t *list, int n, const int R, const int SPARSE) {
+  const int NQ = FWD_NQ(R);
   const int NB = 4 * NQ;
   int o = 0;
-  for (; o + NB <= O; o += NB) FN(fwd_block)(out, a, w, bias, rows, I, O, o, NB, tiles, list, n, T, NQ, SPARSE);
+  for (; o + NB <= O; o += NB) FN(fwd_block)(out, a, w, bias, rows, I, O, o, NB, tiles, list, n, R, NQ, SPARSE);
   for (; o < O; o += 4) {
     const int nout = O - o < 4 ? O - o : 4;
-    FN(fwd_block)(out, a, w, bias, rows, I, O, o, nout, tiles, list, n, T, 1, SPARSE);
+    FN(fwd_block)(out, a, w, bias, rows, I, O, o, nout, tiles, list, n, R, 1, SPARSE);
   }
+}
+
+/** fwd_outputs with R and SPARSE as constants, for the R this build takes */
+INL void FN(fwd_rows)(float *out, const float *a, const float *w, const float *bias, int rows, int I, int O,
+                       const float *tiles, const uint32_t *list, int n, int R, int sparse) {
+#define FWD_CASE(RC)                                                                                                   \
+  if (R == (RC)) {                                                                                                     \
+    if (sparse) FN(fwd_outputs)(out, a, w, bias, rows, I, O, tiles, list, n, RC, 1);                                   \
+    else FN(fwd_outputs)(out, a, w, bias, rows, I, O, tiles, list, n, RC, 0);                                          \
+    return;                                                                                                            \
+  }
+#if FWD_RMAX >= 12
+  FWD_CASE(12)
+  FWD_CASE(8)
+#elif FWD_RMAX >= 6
+  FWD_CASE(6)
+#endif
+  FWD_CASE(4)
+#undef FWD_CASE
 }
 
 ATTR static void FN(linear_forward)(float *out, const float *a, const float *w, const float *bias, int32_t B, int32_t I,
                                     int32_t O, float *pack) {
   if (B <= 0 || O <= 0) return;
   const int G = I >> 2;
-  // the tiles start on a cache line (pack has 16 floats to spare: see gp_linear_forward_pack)
+  // the packed rows start on a cache line (pack has 16 floats to spare: see gp_linear_forward_pack)
   float *tiles = (float *)(((uintptr_t)pack + 63) & ~(uintptr_t)63);
   for (int r = 0; r < B;) {
-    // 12 rows a pass over W where they fill 3 tiles: a third less of W read than 8 rows a pass
-    // (+10-19 % on a dense 128×784×256 on Sapphire Rapids)
-    const int T = gp_forward_tiles(FWD_TMAX, (B - r + 3) / 4);
-    const int rows = B - r < 4 * T ? B - r : 4 * T;
+    // as many rows a pass over W as the registers hold accumulators for (gp_forward_rows)
+    const int R = gp_forward_rows(FWD_RMAX, B - r);
+    const int rows = B - r < R ? B - r : R;
     const float *ar = a + (size_t)r * I;
     float *outr = out + (size_t)r * O;
     // Groups of inputs all zero in every row (MNIST's borders) are skipped: they add ±0 to
     // lanes that never hold −0 (w finite), which changes no bit. The list of the others
-    // follows their packed tiles, so it is taken only where both fit in the dense tiles' room.
+    // follows their packed rows, so it is taken only where both fit in the dense rows' room.
     const int kept = G > 0 ? FN(fwd_count)(ar, rows, I) : 0;
-    const int sparse = kept < G && (size_t)kept * (16 * T + 1) <= (size_t)16 * T * G;
-    uint32_t *list = (uint32_t *)(tiles + (size_t)16 * T * kept);
-    const int n = FN(fwd_pack)(tiles, list, ar, rows, I, T, sparse);
-    if (FWD_TMAX > 2 && T == 3) {
-      if (sparse) FN(fwd_outputs)(outr, ar, w, bias, rows, I, O, tiles, list, n, 3, 1);
-      else FN(fwd_outputs)(outr, ar, w, bias, rows, I, O, tiles, list, n, 3, 0);
-    } else if (T == 2) {
-      if (sparse) FN(fwd_outputs)(outr, ar, w, bias, rows, I, O, tiles, list, n, 2, 1);
-      else FN(fwd_outputs)(outr, ar, w, bias, rows, I, O, tiles, list, n, 2, 0);
-    } else {
-      if (sparse) FN(fwd_outputs)(outr, ar, w, bias, rows, I, O, tiles, list, n, 1, 1);
-      else FN(fwd_outputs)(outr, ar, w, bias, rows, I, O, tiles, list, n, 1, 0);
-    }
+    const int sparse = kept < G && (size_t)kept * (4 * R + 1) <= (size_t)4 * R * G;
+    uint32_t *list = (uint32_t *)(tiles + (size_t)4 * R * kept);
+    const int n = FN(fwd_pack)(tiles, list, ar, rows, I, R, sparse);
+    FN(fwd_rows)(outr, ar, w, bias, rows, I, O, tiles, list, n, R, sparse);
     r += rows;
   }
 }

@@ -16,7 +16,7 @@ export const TILE_ROWS = 4;
  * Floats of the scratch (`pack`) one thread's kernels need for a layout of `sizes` and batches
  * of up to `rows` rows: a chunk of dz's columns and the lists of their nonzero rows (weight
  * gradient), a tile of a layer's input rows (forward), a tile of dz's rows and the lists of
- * their nonzero outputs (input gradient), or the native forward's three tiles of 4 rows
+ * their nonzero outputs (input gradient), or the native forward's up to 12 packed rows
  * (native/src/linear.c gp_linear_forward_pack).
  */
 export function kernelScratchFloats(sizes: readonly number[], rows: number): number {
