@@ -11,8 +11,10 @@ export const O = 256;
 export const BATCH = 128;
 /** floats before W: the wasm module's reserved start */
 export const BASE = 16384;
+/** floats of a thread's kernel scratch: the native forward's 12 packed rows of I at most (kernelScratchFloats' bound) */
+export const PACK = 12 * I + 64;
 /** floats of one thread's own region: its A shard, output, kernel scratch, velocity, and a batch × O output */
-export const PRIVATE = B * I + B * O + 4 * I + 64 + O * I + BATCH * O;
+export const PRIVATE = B * I + B * O + PACK + O * I + BATCH * O;
 
 /** Floats of the shared memory: W, its bias and the batch's inputs, then each thread's region. */
 export const sharedFloats = (threads: number): number => BASE + O * I + O + BATCH * I + threads * PRIVATE;

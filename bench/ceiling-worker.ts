@@ -2,9 +2,9 @@
 // others, and reports its GFLOP/s.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadNativeAddon, type NativeVariant } from '../src/nn/kernels/native.js';
+import { loadNativeAddon, type NativeVariant, nativeKernels } from '../src/nn/kernels/native.js';
 import { instantiateWasmKernels } from '../src/nn/kernels/wasm.js';
-import { B, BASE, BATCH, I, O, PRIVATE, sharedFloats } from './ceiling-layout.js';
+import { B, BASE, BATCH, I, O, PACK, PRIVATE, sharedFloats } from './ceiling-layout.js';
 
 export interface CeilingTask {
   /**
@@ -18,7 +18,10 @@ export interface CeilingTask {
   readonly kind: 'madd' | 'native-madd' | 'forward' | 'forward-shared' | 'forward-columns';
   /** the kernels build (forward) or assembly/peak.ts (madd); unused by native-madd */
   readonly module?: WebAssembly.Module;
-  /** native-madd: the native variant whose register-only peak (native/src/peak.c) runs */
+  /**
+   * native-madd: the native variant whose register-only peak (native/src/peak.c) runs; the
+   * forward kinds: the native kernels they run instead of the wasm module's, where given
+   */
   readonly native?: NativeVariant;
   /** Int32 [go, ready, stop, arrived, phase, decision] */
   readonly sync: SharedArrayBuffer;
@@ -56,12 +59,12 @@ if (kind === 'native-madd') {
   };
 } else {
   const own = kind === 'forward';
-  const floats = own ? BASE + B * I + O * I + O + B * O + 4 * I : sharedFloats(threads);
+  const floats = own ? BASE + B * I + O * I + O + B * O + PACK : sharedFloats(threads);
   const pages = Math.ceil((floats * 4) / 65536) + 1;
   const memory = own ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }) : shared;
   if (!memory) throw new Error(`${kind} needs the shared memory`);
   const m = new Float32Array(memory.buffer);
-  const k = await instantiateWasmKernels(memory, module);
+  const k = native ? nativeKernels(memory, native) : await instantiateWasmKernels(memory, module);
   const w = BASE;
   const bias = w + O * I;
   const batch = bias + O; // BATCH × I inputs, shared
@@ -69,7 +72,7 @@ if (kind === 'native-madd') {
   const a = mine;
   const out = a + B * I;
   const pack = out + B * O;
-  const velocity = pack + 4 * I + 64; // O × I: enough for any thread's rows
+  const velocity = pack + PACK; // O × I: enough for any thread's rows
   const outBand = velocity + O * I; // BATCH × O: enough for any thread's band
   if (own || index === 0) for (let i = w; i < bias + O; i++) m[i] = Math.sin(i) * 0.05;
   for (let i = a; i < out; i++) m[i] = Math.sin(i) * 0.5;

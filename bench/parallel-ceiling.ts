@@ -65,7 +65,10 @@ async function runAtOnce(task: Omit<CeilingTask, 'sync'>, ms: number): Promise<n
   }
 }
 
-/** Per-thread GFLOP/s of register-only multiply-adds and of the forward kernel, T threads at once. */
+/**
+ * Per-thread GFLOP/s of register-only multiply-adds and of the forward kernel, T threads at once.
+ * The forward runs the native kernels of `native` where given (as training does), else `kernels`.
+ */
 export async function parallelCeiling(
   threads: readonly number[],
   kernels: WebAssembly.Module,
@@ -73,6 +76,7 @@ export async function parallelCeiling(
   native: NativeVariant | null,
   ms = 500,
 ): Promise<CeilingRow[]> {
+  const fwd = { module: kernels, native: native ?? undefined };
   const peak = await WebAssembly.compile(readFileSync(peakFile));
   // two rounds over the thread counts, the better of each: one slow moment on a shared host
   // (seen on the 16-core machine: 24 against 36 GFLOP/s a few seconds apart) is not the hardware
@@ -89,17 +93,14 @@ export async function parallelCeiling(
           nativeMadd[i],
           await runAtOnce({ kind: 'native-madd', native, threads: T }, ms),
         );
-      forward[i] = Math.max(
-        forward[i],
-        await runAtOnce({ kind: 'forward', module: kernels, threads: T }, ms),
-      );
+      forward[i] = Math.max(forward[i], await runAtOnce({ kind: 'forward', ...fwd, threads: T }, ms));
       sharedForward[i] = Math.max(
         sharedForward[i],
-        await runAtOnce({ kind: 'forward-shared', module: kernels, threads: T }, ms),
+        await runAtOnce({ kind: 'forward-shared', ...fwd, threads: T }, ms),
       );
       columnsForward[i] = Math.max(
         columnsForward[i],
-        await runAtOnce({ kind: 'forward-columns', module: kernels, threads: T }, ms),
+        await runAtOnce({ kind: 'forward-columns', ...fwd, threads: T }, ms),
       );
     }
   }

@@ -164,6 +164,8 @@ for (let round = 0; round < rounds; round++) {
 // What T threads get at once when they share nothing: the bound on any step's efficiency here;
 // and the forward kernel again on parameters that the threads rewrite between rounds.
 let ceiling: CeilingRow[] = [];
+/** what the ceiling's forward runs: the native kernels where they loaded, as training does */
+let ceilingKernels = fastest?.variant ?? '';
 if (fastest) {
   // the native peak too: whether T threads get T times one core's FMA throughput (two vCPUs of
   // one physical core would not)
@@ -171,6 +173,8 @@ if (fastest) {
     nativePeaks.find(([, v]) => v.fused && nativeLoad.addon && v.isa === nativeLoad.isas[0])?.[1] ??
     nativePeaks[0]?.[1] ??
     null;
+  if (nativeFastest)
+    ceilingKernels = `${nativeFastest.fused ? 'wasm-relaxed-simd' : 'wasm-simd'} arithmetic, native ${nativeFastest.isa}`;
   ceiling = await parallelCeiling(threads, fastest.module, fastest.peak, nativeFastest);
   for (const r of ceiling)
     console.error(
@@ -288,7 +292,7 @@ const result = {
   },
   kernels: kernelRows,
   peakGflops,
-  parallelCeiling: ceiling.length ? { variant: fastest?.variant, rows: ceiling } : null,
+  parallelCeiling: ceiling.length ? { variant: ceilingKernels, rows: ceiling } : null,
   scaling: scaling.rows.map((r) => ({ ...r, kernels: scaling.kernels })),
   peers,
   ratios,
@@ -327,7 +331,7 @@ const md = [
   '',
   ...(ceiling.length
     ? [
-        `## What the machine gives T threads at once (${fastest?.variant}: private memory per thread, then shared parameters)`,
+        `## What the machine gives T threads at once (${ceilingKernels}: private memory per thread, then shared parameters)`,
         '',
         'Each thread runs one kernel on memory of its own for the same 0.5 s, the better of two rounds. Per-thread speed that falls',
         "with T is the hardware's (shared cores, clocks, neighbours) and bounds the efficiency above.",
@@ -337,7 +341,7 @@ const md = [
         'The last column does the same work split by output neurons instead: each thread computes its own band of W for all',
         '128 rows of a batch whose rows every thread rewrote, so the inputs travel between cores and the parameters stay put.',
         '',
-        `| threads | multiply-add on registers, GFLOP/s per thread | native multiply-add on registers, per thread | forward ${SHARD_ROWS}×784×256 (one shard), GFLOP/s per thread | forward, per-thread efficiency | forward on rewritten parameters, GFLOP/s per thread | rewritten ÷ private | split by neurons, GFLOP/s per thread |`,
+        `| threads | wasm multiply-add on registers, GFLOP/s per thread | native multiply-add on registers, per thread | forward ${SHARD_ROWS}×784×256 (one shard), GFLOP/s per thread | forward, per-thread efficiency | forward on rewritten parameters, GFLOP/s per thread | rewritten ÷ private | split by neurons, GFLOP/s per thread |`,
         '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
         ...ceiling.map(
           (r) =>
