@@ -47,13 +47,13 @@ export const KERNEL_SHAPES: readonly KernelShape[] = [
   },
   {
     kernel: 'weight grad dZᵀ·A',
-    shape: `128×784×${N} (one block)`,
+    shape: `128×784×${N} (one block of 8)`,
     flops: 2 * 128 * 784 * N,
     run: (k) => k.linearBackwardParams(OUT, OUT + N * 784, DZ, A, 128, 784, 256, 0, N, PACK),
   },
   {
     kernel: 'weight grad dZᵀ·A',
-    shape: `128×784×${N} (one block), dZ 70 % zero`,
+    shape: `128×784×${N} (one block of 8), dZ 70 % zero`,
     flops: 2 * 128 * 784 * N,
     run: (k) => k.linearBackwardParams(OUT, OUT + N * 784, DZ_RELU, A, 128, 784, 256, 0, N, PACK),
   },
