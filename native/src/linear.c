@@ -61,8 +61,8 @@ static inline __attribute__((target("avx2"), always_inline)) void gp_transpose8(
 
 /**
  * Floats of scratch the caller provides at least: kernelScratchFloats' first two terms with
- * rows = B, sizes = {I, O} (its third, for the forward's 3 tiles, is left out so that the
- * gradients' groups stay as they were measured).
+ * rows = B, sizes = {I, O} (its third, for the forward's 12 packed rows, is left out so that
+ * the gradients' groups stay as they were measured).
  */
 static size_t gp_scratch_floor(int32_t B, int32_t I, int32_t O) {
   const size_t rows = B > 1 ? (size_t)B : 1, size = (size_t)(I > O ? I : O);
@@ -138,7 +138,7 @@ AVX512_HELPER uint32_t avx512_append8(gp_entry *e, uint32_t c, __m256 v, __m256i
 // forward: 3 tiles (12 rows) × 8 outputs = 24 zmm accumulators and 8 pointers into w, where 12
 // rows are left; else 2 tiles (8 rows) × 8 outputs; 1 tile × 8 outputs where 4 rows or fewer
 // are (12 outputs spill, and are no faster)
-#define FWD_RMAX 12
+#define FWD_RMAX GP_FWD_RMAX_AVX512
 #define FWD_NQ(R) 2
 #define FWD_NQMAX 2
 // weight gradient: 8 outputs × 3 zmm, or 4 × 6; input gradient: 4 rows × 6 zmm; lists: 2 × 4 zmm
@@ -269,7 +269,7 @@ AVX2_HELPER uint32_t avx2_append8(gp_entry *e, uint32_t c, __m256 v, __m256i off
 #define APPEND8(e, c, v, offs, n) avx2_append8(e, c, v, offs, n)
 // 16 ymm registers: forward 6 rows (3 ymm) × 4 outputs; weight gradient 4 outputs × 3;
 // input gradient 4 rows × 2 (× 3 spills accumulators); lists 2 × 4
-#define FWD_RMAX 6
+#define FWD_RMAX GP_FWD_RMAX_AVX2
 #define FWD_NQ(R) 1
 #define FWD_NQMAX 1
 #define PAR_K8 0
@@ -309,7 +309,7 @@ void gp_linear_table(gp_isa isa, int fused, gp_kernel_table *table) {
 /** the forward's packed rows, 4·R floats per group of 4 inputs, and 15 to align them (a twin of kernelScratchFloats' bound) */
 size_t gp_linear_forward_pack(gp_isa isa, int32_t B, int32_t I, int32_t O) {
   if (B <= 0 || O <= 0 || I < 4) return 0;
-  const size_t R = (size_t)gp_forward_rows(isa == GP_ISA_AVX512 ? 12 : 6, B);
+  const size_t R = (size_t)gp_forward_rows(isa == GP_ISA_AVX512 ? GP_FWD_RMAX_AVX512 : GP_FWD_RMAX_AVX2, B);
   return 15 + 4 * R * (size_t)(I >> 2);
 }
 

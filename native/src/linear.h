@@ -27,6 +27,8 @@
  * but 8 go as 4 + 4; else 4 (6 against 4: +24 % on a dense 128×784×256, Zen 2). A pass of 4 or
  * fewer rows takes 4, the missing ones as zeros. No later pass of a call takes more than its first.
  */
+#define GP_FWD_RMAX_AVX512 12
+#define GP_FWD_RMAX_AVX2 6
 static inline int gp_forward_rows(int rmax, int left) {
   if (rmax >= 12) {
     const int tiles = (left + 3) / 4;

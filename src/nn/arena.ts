@@ -110,7 +110,8 @@ export function gradientBlocks(net: NetworkLayout, outputs: number): GradientBlo
       blocks.push({ layer, o0, o1: Math.min(L.outputs, o0 + outputs) });
     }
   });
-  // Largest blocks first, so dynamic claiming ends with small ones and threads finish together.
+  // The widest inputs (the costliest blocks of a size) first, so dynamic claiming ends with
+  // cheap ones and the threads finish together.
   return blocks.sort(
     (a, b) => net.layers[b.layer].inputs - net.layers[a.layer].inputs || a.layer - b.layer || a.o0 - b.o0,
   );
