@@ -31,6 +31,7 @@ import {
   kernelArena,
   kernelSpeedTable,
 } from '../src/train/kernel-speed.js';
+import { kernelsDescription } from '../src/train/kernels.js';
 import { type CeilingRow, parallelCeiling } from './parallel-ceiling.js';
 import { scalingSvg } from './svg.js';
 
@@ -174,7 +175,10 @@ if (fastest) {
     nativePeaks[0]?.[1] ??
     null;
   if (nativeFastest)
-    ceilingKernels = `${nativeFastest.fused ? 'wasm-relaxed-simd' : 'wasm-simd'} arithmetic, native ${nativeFastest.isa}`;
+    ceilingKernels = kernelsDescription({
+      label: nativeFastest.fused ? 'wasm-relaxed-simd' : 'wasm-simd',
+      implementation: `native ${nativeFastest.isa}`,
+    });
   ceiling = await parallelCeiling(threads, fastest.module, fastest.peak, nativeFastest);
   for (const r of ceiling)
     console.error(

@@ -2,7 +2,7 @@
 // long task per thread and session; it returns when the coordinator publishes CMD_STOP.
 // Nothing here allocates per step: views and scratch are set up once.
 
-import { blockOutputs, blockShares, gradientBlocks } from '../src/nn/arena.js';
+import { blockShares, gradientBlocks } from '../src/nn/arena.js';
 import { dropoutDraw } from '../src/nn/dropout.js';
 import { loadKernels } from '../src/nn/kernels/load.js';
 import { networkLayout } from '../src/nn/layout.js';
@@ -50,7 +50,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const own = init.plan.workers[init.workerIndex];
   // the batch's buffers are shared; the kernels' scratch is this thread's
   const batch = withScratch(init.plan.batch, own.pack);
-  const blocks = gradientBlocks(net, blockOutputs(net, init.threads));
+  const blocks = gradientBlocks(net, init.plan.blockOutputs);
   const shares = blockShares(net, blocks, init.threads);
   const ownsFirstLayer = shares[init.workerIndex].some((b) => blocks[b].layer === 0);
   const stats = new Float64Array(init.stats);

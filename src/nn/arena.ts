@@ -39,6 +39,8 @@ export interface ArenaPlan {
   readonly state: readonly (readonly [number, number])[];
   readonly batch: BatchPlan;
   readonly workers: readonly WorkerScratch[];
+  /** outputs per weight-gradient block for the plan's threads (blockOutputs): the blocks' and their buffers' size */
+  readonly blockOutputs: number;
   /** bytes, a whole number of wasm pages */
   readonly bytes: number;
 }
@@ -73,7 +75,7 @@ export function arenaPlan(
   }
   const bytes = Math.ceil((at * 4) / PAGE) * PAGE;
   if (bytes > MAX_ARENA_BYTES) throw new ArenaTooLarge(bytes);
-  return { params, state, batch, workers, bytes };
+  return { params, state, batch, workers, blockOutputs: outputs, bytes };
 }
 
 /** One weight-gradient work unit: outputs [o0, o1) of layer `layer`. */
