@@ -416,6 +416,18 @@ describe('native and wasm kernels train the same bytes', needs(NATIVE), () => {
     });
   }
 
+  it("the first layer's forward by output neurons: native at 2 and 3 threads = wasm at 1, with and without dropout", async () => {
+    // 192 first-layer units: slices of 96 and 64 outputs at 2 and 3 threads (firstLayerSlices)
+    for (const recipe of [recipes[0], recipes[3]]) {
+      const base = { ...recipe, hidden: [192, 12], epochs: 2, batchSize: 50, seed: 11 };
+      const wasm = await train({ ...base, kernels: 'wasm', threads: 1 }, { dataset });
+      for (const threads of [2, 3]) {
+        const native = await train({ ...base, kernels: 'native', threads }, { dataset });
+        assert.deepEqual(native.model.params, wasm.model.params, `${threads} threads`);
+      }
+    }
+  });
+
   it('tables (float features, gathered natively): classification and regression, native at 1 and 3 threads = wasm', async (t) => {
     const dir = tempDir(t);
     for (const [name, table, target] of [

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { blockOutputs, blockShares, gradientBlocks, MAX_ARENA_BYTES } from '../src/nn/arena.js';
+import {
+  blockOutputs,
+  blockShares,
+  firstLayerSlices,
+  gradientBlocks,
+  MAX_ARENA_BYTES,
+  MIN_FIRST_LAYER_SLICE,
+} from '../src/nn/arena.js';
 import { initParams } from '../src/nn/init.js';
 import { networkLayout } from '../src/nn/layout.js';
 import { sgd } from '../src/nn/optim/sgd.js';
@@ -103,6 +110,88 @@ describe("the threads' shares of the blocks", () => {
       }
     }
     assert.deepEqual([...blockShares(net, blocks, 1)[0]], [...blocks.keys()]);
+  });
+
+  it('with first-layer slices: each first-layer block to the thread whose slice holds it, the rest balanced', () => {
+    const net = networkLayout([784, 256, 128, 10], 'relu');
+    for (const T of [2, 3, 4]) {
+      const outputs = blockOutputs(net, T);
+      const slices = firstLayerSlices(net, T, outputs);
+      assert.ok(slices, `${T} threads: slices`);
+      const blocks = gradientBlocks(net, outputs);
+      const shares = blockShares(net, blocks, T, slices);
+      const all = shares.flatMap((s) => [...s]).sort((a, b) => a - b);
+      assert.deepEqual(all, [...blocks.keys()], `${T} threads: every block exactly once`);
+      shares.forEach((share, t) => {
+        for (const b of share) {
+          const { layer, o0, o1 } = blocks[b];
+          if (layer === 0)
+            assert.ok(o0 >= slices[t].o0 && o1 <= slices[t].o1, `${T} threads: block ${o0} of thread ${t}`);
+        }
+      });
+      // every first-layer block is somebody's: the slices hold all of them between them
+      const first = blocks.filter((b) => b.layer === 0).length;
+      assert.equal(shares.flatMap((s) => [...s]).filter((b) => blocks[b].layer === 0).length, first);
+      const cost = (i: number) => (blocks[i].o1 - blocks[i].o0) * net.layers[blocks[i].layer].inputs;
+      const loads = shares.map((s) => [...s].reduce((a, b) => a + cost(b), 0));
+      const total = loads.reduce((a, b) => a + b);
+      const largest = Math.max(...blocks.map((_, i) => cost(i)));
+      for (const load of loads) assert.ok(load <= total / T + largest, `${T} threads: ${loads.join(', ')}`);
+    }
+  });
+});
+
+describe("the first layer's slices (its forward by output neurons)", () => {
+  const net = networkLayout([784, 256, 128, 10], 'relu');
+  it('cut the first layer into consecutive whole blocks, as even as they come', () => {
+    const slices = (T: number) => firstLayerSlices(net, T, blockOutputs(net, T))?.map((s) => [s.o0, s.o1]);
+    assert.deepEqual(slices(2), [
+      [0, 128],
+      [128, 256],
+    ]);
+    // 8 blocks of 32 for 3 threads: 2, 3 and 3
+    assert.deepEqual(slices(3), [
+      [0, 64],
+      [64, 160],
+      [160, 256],
+    ]);
+    assert.deepEqual(slices(4), [
+      [0, 64],
+      [64, 128],
+      [128, 192],
+      [192, 256],
+    ]);
+    // a short last block stays whole: 100 outputs in blocks of 32 (4 blocks), 2 threads
+    assert.deepEqual(
+      firstLayerSlices(networkLayout([50, 100, 10], 'relu'), 2, 32)?.map((s) => [s.o0, s.o1]),
+      [
+        [0, 64],
+        [64, 100],
+      ],
+    );
+  });
+
+  it('are none on one thread, for a single layer, and where a slice would hold fewer than 64 outputs', () => {
+    assert.equal(MIN_FIRST_LAYER_SLICE, 64);
+    assert.equal(firstLayerSlices(net, 1, 32), null);
+    // 8 threads: blocks of 16, two a thread (32 outputs)
+    assert.equal(firstLayerSlices(net, 8, blockOutputs(net, 8)), null);
+    assert.equal(firstLayerSlices(networkLayout([784, 256], 'relu'), 2, 32), null);
+    assert.equal(firstLayerSlices(networkLayout([784, 96, 10], 'relu'), 2, 32), null);
+  });
+
+  it('take their place in the arena, one per thread, beside the other scratch', () => {
+    const plan = planArena(net, 128, 2);
+    assert.deepEqual(plan.firstLayer, firstLayerSlices(net, 2, 32));
+    const [a, b] = plan.workers;
+    assert.ok(a.firstOutputs > a.pack && b.firstOutputs > b.pack);
+    // worker 0's slice (128 rows × 128 outputs) ends before worker 1's scratch starts
+    assert.ok(a.firstOutputs + 128 * 128 <= b.eval.base);
+    assert.ok(b.firstOutputs + 128 * 128 <= plan.bytes / 4);
+    assert.deepEqual(
+      planArena(net, 128, 1).workers.map((w) => w.firstOutputs),
+      [-1],
+    );
   });
 });
 

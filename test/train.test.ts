@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { UsageError } from '../src/errors.js';
+import { blockOutputs, firstLayerSlices } from '../src/nn/arena.js';
 import { initParams } from '../src/nn/init.js';
 import { jsKernels } from '../src/nn/kernels/js.js';
 import { naiveKernels } from '../src/nn/kernels/naive.js';
@@ -62,6 +63,35 @@ describe('data-parallel training', () => {
         hashes.add(hash(r.model.params));
       }
       assert.equal(hashes.size, 1, `weights differ across thread counts: ${[...hashes].join(', ')}`);
+    });
+  }
+
+  for (const kernels of ['js', 'wasm'] as const) {
+    it(`the first layer's forward by output neurons (2, 3 threads) gives the bytes and metrics of rows (1) (${kernels})`, async () => {
+      // 192 first-layer units: slices of 96 at 2 threads and of 64 at 3, so the forward of the
+      // first layer goes by outputs there, by rows at 1; batch 42: the last shard is short
+      const dataset = syntheticDataset(300, 50, 40, 3);
+      for (const extra of [
+        {},
+        { dropout: 0.2, activation: 'tanh' as const, optimizer: 'adam' as const, lr: 0.01 },
+      ]) {
+        const base = { hidden: [192, 16], epochs: 2, batchSize: 42, lr: 0.05, seed: 4, kernels, ...extra };
+        for (const threads of [2, 3]) {
+          const net = networkLayout([40, 192, 16, 10], 'relu');
+          assert.ok(firstLayerSlices(net, threads, blockOutputs(net, threads)), `${threads} threads: slices`);
+        }
+        const one = await train({ ...base, threads: 1 }, { dataset });
+        for (const threads of [2, 3]) {
+          const r = await train({ ...base, threads }, { dataset });
+          const what = `${threads} threads${'dropout' in extra ? ', dropout' : ''}`;
+          assert.deepEqual(r.model.params, one.model.params, what);
+          assert.deepEqual(
+            r.metrics.map((e) => [e.trainLoss, e.trainAccuracy, e.testLoss]),
+            one.metrics.map((e) => [e.trainLoss, e.trainAccuracy, e.testLoss]),
+            what,
+          );
+        }
+      }
     });
   }
 

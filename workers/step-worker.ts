@@ -6,7 +6,14 @@ import { blockShares, gradientBlocks } from '../src/nn/arena.js';
 import { dropoutDraw } from '../src/nn/dropout.js';
 import { loadKernels } from '../src/nn/kernels/load.js';
 import { networkLayout } from '../src/nn/layout.js';
-import { forwardDeltasOfShards, forwardLoss, gatherRows, weightGradients } from '../src/nn/mlp.js';
+import {
+  forwardDeltasOfShards,
+  forwardFirstLayerSlice,
+  forwardLoss,
+  gatherRows,
+  joinFirstLayer,
+  weightGradients,
+} from '../src/nn/mlp.js';
 import { optimizerNamed } from '../src/nn/optim/index.js';
 import { withScratch } from '../src/nn/scratch.js';
 import {
@@ -51,7 +58,11 @@ export default async function runSession(init: SessionInit): Promise<number> {
   // the batch's buffers are shared; the kernels' scratch is this thread's
   const batch = withScratch(init.plan.batch, own.pack);
   const blocks = gradientBlocks(net, init.plan.blockOutputs);
-  const shares = blockShares(net, blocks, init.threads);
+  const firstLayer = init.plan.firstLayer;
+  const slice = firstLayer?.[init.workerIndex] ?? { o0: 0, o1: 0 };
+  const sliceOutputs = init.plan.workers.map((w) => w.firstOutputs);
+  const warmFrom = firstLayer ? net.layers[0].bias : 0;
+  const shares = blockShares(net, blocks, init.threads, firstLayer);
   const ownsFirstLayer = shares[init.workerIndex].some((b) => blocks[b].layer === 0);
   const stats = new Float64Array(init.stats);
   const perm = new Int32Array(init.permutation);
@@ -102,7 +113,8 @@ export default async function runSession(init: SessionInit): Promise<number> {
       const cur = copyForStep(start, i);
       trainStep(first + i * rows, rows, shards, cur, i, stepSerial(train, i), stepAttempt(train, i));
       const t0 = performance.now();
-      barrier(commitStep, params[1 - cur], net.size);
+      // with first-layer slices, the others' first-layer weights are none of this thread's reads
+      barrier(commitStep, params[1 - cur] + warmFrom, net.size - warmFrom);
       timing[T_WAIT_END] += performance.now() - t0;
       // Decided inside the barrier, so every thread reads the same answer: ERROR itself may
       // already be set by a thread that has gone on to the next step.
@@ -127,13 +139,16 @@ export default async function runSession(init: SessionInit): Promise<number> {
       dropout.first = first;
     }
     const t0 = performance.now();
+    const waited = firstLayer ? firstLayerSlice(first, rows, shards, src) : 0;
     // threads claim groups of consecutive shards: the fewer the threads, the larger a group and
     // the fewer the passes over W, while each thread still claims two or more (see shardGroup)
     const group = shardGroup(shards, T);
     const groups = Math.ceil(shards / group);
     let s = -1;
     try {
-      for (let g = control.claimShard(); g < groups; g = control.claimShard()) {
+      // after a failure in the first layer's slices there is nothing to go on from
+      const start = firstLayer && control.failed ? groups : control.claimShard();
+      for (let g = start; g < groups; g = control.claimShard()) {
         const s0 = g * group;
         const s1 = Math.min(shards, s0 + group);
         // a fault drawn for any shard of the group strikes with that shard marked busy, as it
@@ -146,8 +161,24 @@ export default async function runSession(init: SessionInit): Promise<number> {
         s = s0;
         const r0 = s0 * SHARD_ROWS;
         const B = Math.min((s1 - s0) * SHARD_ROWS, rows - r0);
-        gatherRows(k, m, batch, r0, init.trainInputs, init.trainTargets, features, perm, first + r0, B);
-        forwardDeltasOfShards(k, m, net, src, batch, r0, B, SHARD_ROWS, stats, statsAt + s0, result, dropout);
+        if (firstLayer) joinFirstLayer(k, m, net, batch, firstLayer, sliceOutputs, r0, B);
+        else gatherRows(k, m, batch, r0, init.trainInputs, init.trainTargets, features, perm, first + r0, B);
+        const from = firstLayer ? 1 : 0;
+        forwardDeltasOfShards(
+          k,
+          m,
+          net,
+          src,
+          batch,
+          r0,
+          B,
+          SHARD_ROWS,
+          stats,
+          statsAt + s0,
+          result,
+          dropout,
+          from,
+        );
       }
     } catch (e) {
       reportError(e, s); // still meet the others at the barrier, or they would wait forever
@@ -157,8 +188,8 @@ export default async function runSession(init: SessionInit): Promise<number> {
     // the batch's inputs, gathered by every thread, are what this thread's first-layer blocks read
     barrier(undefined, ownsFirstLayer ? batch.acts[0] : -1, rows * features);
     const t2 = performance.now();
-    timing[T_COMPUTE] += t1 - t0;
-    timing[T_WAIT_MID] += t2 - t1;
+    timing[T_COMPUTE] += t1 - t0 - waited;
+    timing[T_WAIT_MID] += t2 - t1 + waited;
     // A failed shard means no update at all: the step can be recomputed from the same parameters.
     if (control.failed) return;
     let gradients = 0;
@@ -196,6 +227,38 @@ export default async function runSession(init: SessionInit): Promise<number> {
     }
     timing[T_GRADIENTS] += gradients;
     timing[T_UPDATE] += performance.now() - t2 - gradients;
+  }
+
+  /**
+   * The first layer's forward by output neurons (plan.firstLayer): this thread gathers its share
+   * of the batch's rows, and once every thread has, computes its slice of the first layer's
+   * outputs for all the rows, reading only the weights it updates itself. Meets the others at
+   * two barriers whatever fails, so that no one waits forever. Returns the ms it waited there.
+   */
+  function firstLayerSlice(first: number, rows: number, shards: number, src: number): number {
+    const s0 = Math.floor((shards * init.workerIndex) / T);
+    const s1 = Math.floor((shards * (init.workerIndex + 1)) / T);
+    const r0 = s0 * SHARD_ROWS;
+    const B = Math.min(s1 * SHARD_ROWS, rows) - r0;
+    try {
+      if (B > 0)
+        gatherRows(k, m, batch, r0, init.trainInputs, init.trainTargets, features, perm, first + r0, B);
+    } catch (e) {
+      reportError(e, s0);
+    }
+    const t0 = performance.now();
+    // every row of the inputs is what this thread's slice reads next
+    barrier(undefined, batch.acts[0], rows * features);
+    const t1 = performance.now();
+    try {
+      if (!control.failed)
+        forwardFirstLayerSlice(k, net, src, batch, slice.o0, slice.o1, rows, own.firstOutputs);
+    } catch (e) {
+      reportError(e);
+    }
+    const t2 = performance.now();
+    barrier();
+    return t1 - t0 + performance.now() - t2;
   }
 
   function evaluate(): void {

@@ -7,7 +7,8 @@ import { align, type BatchPlan, batchPlan } from './scratch.js';
 //
 //   [reserved for wasm statics] [params P ×2] [each optimizer state buffer P ×2]
 //   [the training batch: activations and deltas of every layer for batchRows rows]
-//   [worker 0: evaluation rows, gradient block] … [worker T−1: …]
+//   [worker 0: evaluation rows, gradient block, its slice of the first layer's outputs] …
+//   [worker T−1: …]
 
 /** Bytes at the start left to the wasm module's own data and stack. */
 export const RESERVED_BYTES = 65536;
@@ -20,6 +21,12 @@ export const MAX_ARENA_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
  */
 export const MIN_BLOCK_OUTPUTS = 8;
 export const MAX_BLOCK_OUTPUTS = 32;
+/**
+ * The fewest first-layer outputs a thread's slice may hold for the first layer's forward to go
+ * by output neurons (firstLayerSlices): each thread then packs every row of the batch's inputs,
+ * which a slice of 64 outputs or more repays many times over.
+ */
+export const MIN_FIRST_LAYER_SLICE = 64;
 
 export interface WorkerScratch {
   /** evaluation chunks (no deltas) */
@@ -30,6 +37,17 @@ export interface WorkerScratch {
   readonly gradBias: number;
   /** kernelScratchFloats: this thread's kernel scratch during a training step */
   readonly pack: number;
+  /**
+   * batchRows × the slice's outputs: this thread's slice of the first layer's outputs, before
+   * the activation, row by row (−1 where the plan has no first-layer slices)
+   */
+  readonly firstOutputs: number;
+}
+
+/** Outputs [o0, o1) of the first layer, whose forward one thread computes for every row of a batch. */
+export interface FirstLayerSlice {
+  readonly o0: number;
+  readonly o1: number;
 }
 
 export interface ArenaPlan {
@@ -41,6 +59,8 @@ export interface ArenaPlan {
   readonly workers: readonly WorkerScratch[];
   /** outputs per weight-gradient block for the plan's threads (blockOutputs): the blocks' and their buffers' size */
   readonly blockOutputs: number;
+  /** each thread's slice of the first layer's outputs (firstLayerSlices), or null: by rows */
+  readonly firstLayer: readonly FirstLayerSlice[] | null;
   /** bytes, a whole number of wasm pages */
   readonly bytes: number;
 }
@@ -65,17 +85,43 @@ export function arenaPlan(
   const maxInputs = Math.max(...net.layers.map((L) => L.inputs));
   const workers: WorkerScratch[] = [];
   const outputs = blockOutputs(net, threads);
+  const firstLayer = firstLayerSlices(net, threads, outputs);
   for (let w = 0; w < threads; w++) {
     const evalPlan = batchPlan(net, evalRows, at, false);
     const gradWeights = align(evalPlan.base + evalPlan.size);
     const gradBias = align(gradWeights + outputs * maxInputs);
     const pack = gradBias + align(outputs);
-    workers.push({ eval: evalPlan, gradWeights, gradBias, pack });
     at = pack + align(kernelScratchFloats(net.sizes, batchRows));
+    const slice = firstLayer?.[w];
+    const firstOutputs = slice ? at : -1;
+    if (slice) at += align(Math.max(1, batchRows) * (slice.o1 - slice.o0));
+    workers.push({ eval: evalPlan, gradWeights, gradBias, pack, firstOutputs });
   }
   const bytes = Math.ceil((at * 4) / PAGE) * PAGE;
   if (bytes > MAX_ARENA_BYTES) throw new ArenaTooLarge(bytes);
-  return { params, state, batch, workers, blockOutputs: outputs, bytes };
+  return { params, state, batch, workers, blockOutputs: outputs, firstLayer, bytes };
+}
+
+/**
+ * Each thread's slice of the first layer's outputs, for a step whose first-layer forward goes by
+ * output neurons: whole blocks of `outputs` (gradientBlocks), consecutive, as even as they come.
+ * A thread then reads only the first layer's weights it updates itself (blockShares gives it
+ * those blocks), where a forward by rows reads every weight that the other cores have just
+ * rewritten: on 2 cores of a KVM guest, +7 % samples/s where its two cores are far apart and
+ * +1–2 % where they share a cache (bench/results/2026-12-04-vm-zen2-first-layer). Null (the forward by rows) on one thread, for a network of one layer (whose
+ * outputs are the logits), and where a slice would hold fewer than MIN_FIRST_LAYER_SLICE outputs. Which thread computes an output never changes its bits.
+ */
+export function firstLayerSlices(
+  net: NetworkLayout,
+  threads: number,
+  outputs: number,
+): FirstLayerSlice[] | null {
+  const O = net.layers[0].outputs;
+  const blocks = Math.ceil(O / outputs);
+  if (threads < 2 || net.layers.length < 2 || Math.floor(blocks / threads) * outputs < MIN_FIRST_LAYER_SLICE)
+    return null;
+  const edge = (t: number) => Math.min(O, Math.floor((blocks * t) / threads) * outputs);
+  return Array.from({ length: threads }, (_, t) => ({ o0: edge(t), o1: edge(t + 1) }));
 }
 
 /** One weight-gradient work unit: outputs [o0, o1) of layer `layer`. */
@@ -124,18 +170,25 @@ export function gradientBlocks(net: NetworkLayout, outputs: number): GradientBlo
  * multiply-adds with longest-first greedy assignment. A thread works through its own share
  * first and then helps with the others', so a slow thread delays no one; the point of a fixed
  * share is that a block's weights and optimizer state are updated by the same core step after step
- * and stay in its cache. Which thread computes a block never changes the block's bytes.
+ * and stay in its cache. With first-layer slices, a first-layer block goes to the thread whose
+ * slice holds it (the one core that reads those weights), and the other blocks balance the
+ * loads that leaves. Which thread computes a block never changes the block's bytes.
  */
 export function blockShares(
   net: NetworkLayout,
   blocks: readonly GradientBlock[],
   threads: number,
+  firstLayer: readonly FirstLayerSlice[] | null = null,
 ): Int32Array[] {
   const load = new Array<number>(threads).fill(0);
   const shares: number[][] = Array.from({ length: threads }, () => []);
+  const sliceOf = (b: GradientBlock) => firstLayer?.findIndex((s) => b.o0 >= s.o0 && b.o0 < s.o1) ?? -1;
   blocks.forEach((b, i) => {
-    let t = 0;
-    for (let u = 1; u < threads; u++) if (load[u] < load[t]) t = u;
+    let t = b.layer === 0 ? sliceOf(b) : -1;
+    if (t < 0) {
+      t = 0;
+      for (let u = 1; u < threads; u++) if (load[u] < load[t]) t = u;
+    }
     load[t] += (b.o1 - b.o0) * net.layers[b.layer].inputs;
     shares[t].push(i);
   });

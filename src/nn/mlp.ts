@@ -13,7 +13,8 @@ const rowsOf = (buffer: number, r0: number, width: number) => buffer + r0 * widt
 /**
  * Forward pass to logits in plan.acts[last]; hidden activations stay for backward. With a
  * dropout draw (training, on a plan with masks) each hidden layer's output is masked into the
- * next layer's input buffer; without one the plan must have none.
+ * next layer's input buffer; without one the plan must have none. From layer `from` on: the
+ * rows' outputs of the layers below it must be in the plan already (joinFirstLayer).
  */
 export function forward(
   k: Kernels,
@@ -24,10 +25,11 @@ export function forward(
   B: number,
   dropout?: DropoutDraw,
   m?: Floats,
+  from = 0,
 ): void {
   const act = ACTIVATION_CODE[net.activation];
   const last = net.layers.length - 1;
-  for (let l = 0; l <= last; l++) {
+  for (let l = from; l <= last; l++) {
     const L = net.layers[l];
     const out = rowsOf(p.acts[l + 1], r0, L.outputs);
     if (l > 0 && p.masks[l] >= 0) {
@@ -46,6 +48,59 @@ export function forward(
     );
     if (l < last) k.activationForward(act, out, B * L.outputs);
   }
+}
+
+/**
+ * The first layer's outputs [o0, o1) for the batch's first B rows, before the activation, into
+ * `out` (B × (o1 − o0), row by row): a thread's slice of a forward split by output neurons.
+ * Each output is the same sum, in the same order, as in a forward by rows.
+ */
+export function forwardFirstLayerSlice(
+  k: Kernels,
+  net: NetworkLayout,
+  params: number,
+  p: BatchPlan,
+  o0: number,
+  o1: number,
+  B: number,
+  out: number,
+): void {
+  const L = net.layers[0];
+  k.linearForward(
+    out,
+    p.inputs[0],
+    params + L.weight + o0 * L.inputs,
+    params + L.bias + o0,
+    B,
+    L.inputs,
+    o1 - o0,
+    p.pack,
+  );
+}
+
+/**
+ * Rows [r0, r0 + B) of the first layer's output (acts[1]) put together from the threads'
+ * slices (forwardFirstLayerSlice into `at[t]` for outputs [slices[t].o0, slices[t].o1)), then
+ * the activation, as forward gives them: what forward(…, from = 1) goes on from.
+ */
+export function joinFirstLayer(
+  k: Kernels,
+  m: Floats,
+  net: NetworkLayout,
+  p: BatchPlan,
+  slices: readonly { readonly o0: number; readonly o1: number }[],
+  at: readonly number[],
+  r0: number,
+  B: number,
+): void {
+  const O = net.layers[0].outputs;
+  const out = p.acts[1];
+  for (let t = 0; t < slices.length; t++) {
+    const { o0, o1 } = slices[t];
+    const w = o1 - o0;
+    for (let r = r0; r < r0 + B; r++) m.copyWithin(out + r * O + o0, at[t] + r * w, at[t] + (r + 1) * w);
+  }
+  k.activationForward(ACTIVATION_CODE[net.activation], rowsOf(out, r0, O), B * O);
 }
 
 /** The first index of the row's largest output: the predicted class (ties to the lower class). */
@@ -155,7 +210,7 @@ export function forwardDeltas(
  * shard would give them. The model bytes are those of one call per shard: forward and
  * activations treat every row on its own, and the input gradient sums a row in one order in
  * any call as long as its tiles of 4 rows start where the shards' do (shardRows is a multiple
- * of 4 and only the batch's last shard is short).
+ * of 4 and only the batch's last shard is short). From layer `from` on, as forward.
  */
 export function forwardDeltasOfShards(
   k: Kernels,
@@ -170,8 +225,9 @@ export function forwardDeltasOfShards(
   statsAt: number,
   result: Float64Array,
   dropout?: DropoutDraw,
+  from = 0,
 ): void {
-  forward(k, net, params, p, r0, B, dropout, m);
+  forward(k, net, params, p, r0, B, dropout, m, from);
   for (let i = 0, r = r0; r < r0 + B; i++, r += shardRows) {
     rowsLoss(k, m, net, p, r, Math.min(shardRows, r0 + B - r), result);
     stats[2 * (statsAt + i)] = result[0];

@@ -52,13 +52,13 @@ export interface ScalingOptions {
 }
 
 export interface StepBreakdown {
-  /** phase 1: gather, forward, loss and deltas per shard of rows; mean per worker */
+  /** phases 0 and 1: gather, forward (with first-layer slices, theirs too), loss and deltas; mean per worker */
   computeMs: number;
   /** phase 2's weight-gradient products dZᵀ·A; mean per worker */
   gradientsMs: number;
-  /** waiting at a step's two barriers (between the phases, and for the step's last block); mean per worker */
+  /** waiting at a step's barriers (phase 0's two, between the phases, and for the step's last block); mean per worker */
   waitMs: number;
-  /** of waitMs, the wait between the phases: phase 1's imbalance (the rest is phase 2's) */
+  /** of waitMs, the waits before phase 2: phase 0's and phase 1's imbalance (the rest is phase 2's) */
   waitMidMs: number;
   /** phase 2's optimizer updates; mean per worker */
   updateMs: number;

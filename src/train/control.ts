@@ -6,9 +6,14 @@
 //   coordinator: writes the arguments, then publish(): clears the claims, the barrier, the
 //                error, STEP_DONE and DONE, bumps GEN and notifies it.
 //   workers:     wake on GEN. A training command runs STEPS steps; each has two phases:
+//     0. only where the plan has first-layer slices (src/nn/arena.ts firstLayerSlices): each
+//        thread gathers its fixed share of the rows; a barrier; each computes its slice of
+//        the first layer's outputs for every row (the weights it updates itself in phase 2,
+//        so no core reads the first layer's weights another has just written); a barrier.
 //     1. row-parallel: claim groups of consecutive shards of SHARD_ROWS rows (claimShard,
-//        shardGroup); for each, gather the rows, forward, each shard's loss, and backpropagate
-//        dZ of every layer into the batch buffers (no parameter is written).
+//        shardGroup); for each, gather the rows (with slices: put the first layer's outputs
+//        together from the slices), forward, each shard's loss, and backpropagate dZ of every
+//        layer into the batch buffers (no parameter is written).
 //     2. after a barrier (ARRIVED/PHASE): parameter-parallel: claim blocks of output neurons,
 //        first from the thread's own share (src/nn/arena.ts blockShares), then from the others'
 //        (claimBlock); for each, sum its weight gradient over all the batch's rows (in row
