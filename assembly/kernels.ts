@@ -49,16 +49,27 @@ function dot(a: usize, w: usize, I: i32): f32 {
 }
 
 /**
- * out: B×O = a: B×I · wᵀ (w: O×I) + bias: O — tiles of 4 rows × 2 outputs. Each tile's rows are
+ * out: B×O = a: B×I · wᵀ (w: O×I) + bias: O, out's rows ldo floats apart (≥ O; the floats
+ * between are not written) — tiles of 4 rows × 2 outputs. Each tile's rows are
  * first interleaved into `pack` (4.25 × I floats, the caller's), so the inner loop reads them
  * through one pointer with constant offsets: a row stride known only at run time would cost an
  * address addition per row per step of k. Every output is summed in the same order in any
  * tile (four lanes over k, then the lanes, the scalar tail and the bias), so which tile a row
  * falls in never changes its bits.
  */
-export function linearForward(out: usize, a: usize, w: usize, bias: usize, B: i32, I: i32, O: i32, pack: usize): void {
+export function linearForward(
+  out: usize,
+  a: usize,
+  w: usize,
+  bias: usize,
+  B: i32,
+  I: i32,
+  O: i32,
+  pack: usize,
+  ldo: i32,
+): void {
   const rs = <usize>I << 2;
-  const os = <usize>O << 2;
+  const os = <usize>ldo << 2;
   const I4 = I & ~3;
   const pend = pack + (<usize>I4 << 4);
   /** after the packed tile: the byte offsets (in k) of its groups of 4 × 4 inputs that are not all zero */

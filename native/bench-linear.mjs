@@ -21,7 +21,7 @@ const f = new Float32Array(memory.buffer);
 const instance = (file, imports = {}) => new WebAssembly.Instance(new WebAssembly.Module(readFileSync(`${dist}/${file}`)), imports).exports;
 const wx = instance('kernels-relaxed.wasm', { env: { memory, abort() {} } });
 const wasm = {
-  linearForward: (out, a, w, bias, B, I, O, pack) => wx.linearForward(out * 4, a * 4, w * 4, bias * 4, B, I, O, pack * 4),
+  linearForward: (out, a, w, bias, B, I, O, pack, ldo = O) => wx.linearForward(out * 4, a * 4, w * 4, bias * 4, B, I, O, pack * 4, ldo),
   linearBackwardParams: (dw, db, dz, a, B, I, O, o0, o1, pack) =>
     wx.linearBackwardParams(dw * 4, db * 4, dz * 4, a * 4, B, I, O, o0, o1, pack * 4),
   linearBackwardInput: (da, dz, w, B, I, O, pack) => wx.linearBackwardInput(da * 4, dz * 4, w * 4, B, I, O, pack * 4),

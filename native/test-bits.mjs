@@ -25,7 +25,7 @@ function wasmKernels(file) {
   const x = new WebAssembly.Instance(mod, { env: { memory, abort: () => { throw new Error('abort'); } } }).exports;
   return {
     x,
-    linearForward: (out, a, w, bias, B, I, O, pack) => x.linearForward(out * 4, a * 4, w * 4, bias * 4, B, I, O, pack * 4),
+    linearForward: (out, a, w, bias, B, I, O, pack, ldo = O) => x.linearForward(out * 4, a * 4, w * 4, bias * 4, B, I, O, pack * 4, ldo),
     linearBackwardParams: (dw, db, dz, a, B, I, O, o0, o1, pack) =>
       x.linearBackwardParams(dw * 4, db * 4, dz * 4, a * 4, B, I, O, o0, o1, pack * 4),
     linearBackwardInput: (da, dz, w, B, I, O, pack) => x.linearBackwardInput(da * 4, dz * 4, w * 4, B, I, O, pack * 4),

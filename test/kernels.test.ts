@@ -200,6 +200,39 @@ for (const fast of FAST_KERNELS) {
       assert.deepEqual(m.slice(tiled, tiled + B * O), m.slice(alone, alone + B * O));
     });
 
+    it('forward writes a slice of a wider output in place: the bits of the whole forward, nothing between the rows', async () => {
+      const { m, naive, k } = await pair(fast);
+      // 13 rows: passes of 12/8/6/4 rows and a remainder; I = 37: a scalar tail of k; 30 outputs
+      const [B, I, O] = [13, 37, 30];
+      const a = 16384;
+      const w = a + B * I;
+      const bias = w + O * I;
+      const whole = bias + O;
+      const sliced = whole + B * O;
+      const pack = sliced + B * O;
+      fill(m, a, whole - a, 41);
+      for (const kk of [naive, k]) {
+        kk.linearForward(whole, a, w, bias, B, I, O, pack);
+        m.fill(-7.25, sliced, sliced + B * O);
+        // slices of 8 and of 12 from 0 and 8 (the kernels' tiles), and of 5 and 3, from anywhere
+        for (const [o0, o1] of [
+          [8, 20],
+          [0, 8],
+          [27, 30],
+          [22, 27],
+        ]) {
+          kk.linearForward(sliced + o0, a, w + o0 * I, bias + o0, B, I, o1 - o0, pack, O);
+        }
+        for (let r = 0; r < B; r++) {
+          for (let o = 0; o < O; o++) {
+            const got = m[sliced + r * O + o];
+            const want = o >= 20 && o < 22 ? -7.25 : m[whole + r * O + o];
+            assert.ok(Object.is(got, want), `${kk.name}: row ${r} output ${o}: ${got}, want ${want}`);
+          }
+        }
+      }
+    });
+
     it('weight gradient of a mostly-zero dz (as behind a relu) skips its zero rows with the bits of the full sum', async () => {
       const { m, naive, k } = await pair(fast);
       // I = 45: tiles of 16 and 8 inputs and a scalar tail; O = 13: a chunk of 8, one of 4, a tail

@@ -330,6 +330,18 @@ describe('native kernels refuse what would read or write outside their operands'
         e instanceof RangeError &&
         /^linearForward: out \(floats \d+ … \d+\) is outside the arena/.test(e.message),
     );
+    // rows outStride apart: the last row ends at 3·100 + 8 floats past out, not 4·8
+    assert.throws(
+      () => k.linearForward(floats - 200, 0, 0, 0, 4, 8, 8, 1000, 100),
+      (e: Error) =>
+        e instanceof RangeError && /^linearForward: out \(floats \d+ … \d+\) is outside/.test(e.message),
+    );
+    k.linearForward(floats - 308, 0, 0, 0, 4, 8, 8, 1000, 100);
+    assert.throws(
+      () => k.linearForward(0, 0, 0, 0, 4, 8, 8, 1000, 7),
+      (e: Error) =>
+        e instanceof RangeError && /^linearForward: outStride = 7 is less than O = 8/.test(e.message),
+    );
     const images = new Uint8Array(new SharedArrayBuffer(5 * 16));
     const features = new Float32Array(5 * 16);
     const cases: [() => void, ErrorConstructor, RegExp][] = [

@@ -7,11 +7,11 @@ import { dropoutDraw } from '../src/nn/dropout.js';
 import { loadKernels } from '../src/nn/kernels/load.js';
 import { networkLayout } from '../src/nn/layout.js';
 import {
+  activateFirstLayer,
   forwardDeltasOfShards,
   forwardFirstLayerSlice,
   forwardLoss,
   gatherRows,
-  joinFirstLayer,
   weightGradients,
 } from '../src/nn/mlp.js';
 import { optimizerNamed } from '../src/nn/optim/index.js';
@@ -60,7 +60,6 @@ export default async function runSession(init: SessionInit): Promise<number> {
   const blocks = gradientBlocks(net, init.plan.blockOutputs);
   const firstLayer = init.plan.firstLayer;
   const slice = firstLayer?.[init.workerIndex] ?? { o0: 0, o1: 0 };
-  const sliceOutputs = init.plan.workers.map((w) => w.firstOutputs);
   const warmFrom = firstLayer ? net.layers[0].bias : 0;
   const shares = blockShares(net, blocks, init.threads, firstLayer);
   const ownsFirstLayer = shares[init.workerIndex].some((b) => blocks[b].layer === 0);
@@ -161,7 +160,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
         s = s0;
         const r0 = s0 * SHARD_ROWS;
         const B = Math.min((s1 - s0) * SHARD_ROWS, rows - r0);
-        if (firstLayer) joinFirstLayer(k, m, net, batch, firstLayer, sliceOutputs, r0, B);
+        if (firstLayer) activateFirstLayer(k, net, batch, r0, B);
         else gatherRows(k, m, batch, r0, init.trainInputs, init.trainTargets, features, perm, first + r0, B);
         const from = firstLayer ? 1 : 0;
         forwardDeltasOfShards(
@@ -251,8 +250,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
     barrier(undefined, batch.acts[0], rows * features);
     const t1 = performance.now();
     try {
-      if (!control.failed)
-        forwardFirstLayerSlice(k, net, src, batch, slice.o0, slice.o1, rows, own.firstOutputs);
+      if (!control.failed) forwardFirstLayerSlice(k, net, src, batch, slice.o0, slice.o1, rows);
     } catch (e) {
       reportError(e);
     }

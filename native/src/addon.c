@@ -100,10 +100,13 @@ static napi_value fail_range(napi_env env, const char *kernel, const char *what)
   return NULL;
 }
 
-/** the call's n arguments and binding; false (with a TypeError pending) if fewer were passed */
-static bool get_args(napi_env env, napi_callback_info info, const char *kernel, size_t n, napi_value *argv,
-                     binding **b) {
-  size_t argc = n;
+/**
+ * The call's n arguments and up to `optional` more (undefined where left out, as Node-API fills
+ * them), and the binding; false (with a TypeError pending) if fewer than n were passed.
+ */
+static bool get_args_optional(napi_env env, napi_callback_info info, const char *kernel, size_t n, size_t optional,
+                              napi_value *argv, binding **b) {
+  size_t argc = n + optional;
   void *data = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok) {
     fail_type(env, kernel, "cannot read the arguments");
@@ -117,6 +120,12 @@ static bool get_args(napi_env env, napi_callback_info info, const char *kernel, 
   }
   if (b) *b = data;
   return true;
+}
+
+/** the call's n arguments and binding; false (with a TypeError pending) if fewer were passed */
+static bool get_args(napi_env env, napi_callback_info info, const char *kernel, size_t n, napi_value *argv,
+                     binding **b) {
+  return get_args_optional(env, info, kernel, n, 0, argv, b);
 }
 
 static bool get_u32(napi_env env, napi_value v, const char *kernel, const char *name, uint32_t *out) {
@@ -187,9 +196,9 @@ static bool in_arena(napi_env env, const binding *b, const char *kernel, const c
 
 static napi_value js_linear_forward(napi_env env, napi_callback_info info) {
   static const char K[] = "linearForward";
-  napi_value argv[8];
+  napi_value argv[9];
   binding *b;
-  if (!get_args(env, info, K, 8, argv, &b)) return NULL;
+  if (!get_args_optional(env, info, K, 8, 1, argv, &b)) return NULL;
   U32(0, "out", out);
   U32(1, "a", a);
   U32(2, "w", w);
@@ -198,14 +207,27 @@ static napi_value js_linear_forward(napi_env env, napi_callback_info info) {
   SIZE(5, "I", I);
   SIZE(6, "O", O);
   U32(7, "pack", pack);
+  // outStride, optional (argv[8] is undefined where it was left out): O
+  int32_t ldo = O;
+  napi_valuetype given;
+  if (napi_typeof(env, argv[8], &given) == napi_ok && given != napi_undefined) {
+    SIZE(8, "outStride", stride);
+    if (stride < O) {
+      char what[96];
+      snprintf(what, sizeof what, "outStride = %d is less than O = %d", stride, O);
+      fail_range(env, K, what);
+      return NULL;
+    }
+    ldo = stride;
+  }
   const uint64_t nB = (uint64_t)B, nI = (uint64_t)I, nO = (uint64_t)O;
   if (B == 0 || O == 0) return NULL;
-  RANGE("out", out, nB * nO);
+  RANGE("out", out, (nB - 1) * (uint64_t)ldo + nO);
   RANGE("a", a, nB * nI);
   RANGE("w", w, nO * nI);
   RANGE("bias", bias, nO);
   RANGE("pack", pack, gp_linear_forward_pack(b->isa, B, I, O));
-  b->k.linear_forward(P(out), P(a), P(w), P(bias), B, I, O, P(pack));
+  b->k.linear_forward(P(out), P(a), P(w), P(bias), B, I, O, ldo, P(pack));
   return NULL;
 }
 

@@ -13,7 +13,7 @@ typedef enum { GP_ISA_AVX2 = 0, GP_ISA_AVX512 = 1 } gp_isa;
 
 typedef struct {
   void (*linear_forward)(float *out, const float *a, const float *w, const float *bias, int32_t B, int32_t I,
-                         int32_t O, float *pack);
+                         int32_t O, int32_t ldo, float *pack);
   void (*linear_backward_params)(float *dw, float *db, const float *dz, const float *a, int32_t B, int32_t I,
                                  int32_t O, int32_t o0, int32_t o1, float *pack);
   void (*linear_backward_input)(float *da, const float *dz, const float *w, int32_t B, int32_t I, int32_t O,

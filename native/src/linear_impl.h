@@ -29,7 +29,8 @@
 #define MADDF(F, x, y, c) ((F) ? MADD(x, y, c) : MADD0(x, y, c))
 
 /* ============================================================================================
- * linearForward: out = a·wᵀ + bias.
+ * linearForward: out = a·wᵀ + bias, out's rows ldo floats apart (≥ O; the floats between are
+ * not written).
  *
  * wasm order for output (r, o): four lanes j = 0..3, lane j = madd over k ≡ j (mod 4), k < I&~3,
  * in increasing k, from +0; then (l0 + l1) + (l2 + l3); then s += a[r][k]·w[o][k] for the
@@ -96,8 +97,8 @@ INL int FN(fwd_pack)(float *tiles, uint32_t *list, const float *a, int rows, int
  * real; the others repeat output O−1 and are not stored). n packed groups, at k = list[g]
  * (SPARSE) or 4g.
  */
-INL void FN(fwd_block)(float *out, const float *a, const float *w, const float *bias, int rows, int I, int O, int o,
-                        int nout, const float *tiles, const uint32_t *list, int n, const int R, const int NQ,
+INL void FN(fwd_block)(float *out, const float *a, const float *w, const float *bias, int rows, int I, int O, int ldo,
+                        int o, int nout, const float *tiles, const uint32_t *list, int n, const int R, const int NQ,
                         const int SPARSE) {
   enum { RPV = VL / 4, NVMAX = FWD_RMAX / RPV, NMAX = 4 * FWD_NQMAX };
   const int NV = R / RPV; // vectors per packed group
@@ -149,7 +150,7 @@ INL void FN(fwd_block)(float *out, const float *a, const float *w, const float *
       for (int i = 0; i < RPV; i++) {
         const int row = v * RPV + i;
         if (row >= rows) break;
-        float *p = out + (size_t)row * O + o + 4 * q;
+        float *p = out + (size_t)row * ldo + o + 4 * q;
         const __m128 x = V_LANE128(s, i);
         if (m == 4) _mm_storeu_ps(p, x);
         else M128_STOREN(p, x, m);
@@ -160,24 +161,24 @@ INL void FN(fwd_block)(float *out, const float *a, const float *w, const float *
 
 /** every output of one packed block of R rows: blocks of 4·FWD_NQ(R) outputs, then of 4 */
 INL void FN(fwd_outputs)(float *out, const float *a, const float *w, const float *bias, int rows, int I, int O,
-                          const float *tiles, const uint32_t *list, int n, const int R, const int SPARSE) {
+                          int ldo, const float *tiles, const uint32_t *list, int n, const int R, const int SPARSE) {
   const int NQ = FWD_NQ(R);
   const int NB = 4 * NQ;
   int o = 0;
-  for (; o + NB <= O; o += NB) FN(fwd_block)(out, a, w, bias, rows, I, O, o, NB, tiles, list, n, R, NQ, SPARSE);
+  for (; o + NB <= O; o += NB) FN(fwd_block)(out, a, w, bias, rows, I, O, ldo, o, NB, tiles, list, n, R, NQ, SPARSE);
   for (; o < O; o += 4) {
     const int nout = O - o < 4 ? O - o : 4;
-    FN(fwd_block)(out, a, w, bias, rows, I, O, o, nout, tiles, list, n, R, 1, SPARSE);
+    FN(fwd_block)(out, a, w, bias, rows, I, O, ldo, o, nout, tiles, list, n, R, 1, SPARSE);
   }
 }
 
 /** fwd_outputs with R and SPARSE as constants, for the R this build takes */
 INL void FN(fwd_rows)(float *out, const float *a, const float *w, const float *bias, int rows, int I, int O,
-                       const float *tiles, const uint32_t *list, int n, int R, int sparse) {
+                       int ldo, const float *tiles, const uint32_t *list, int n, int R, int sparse) {
 #define FWD_CASE(RC)                                                                                                   \
   if (R == (RC)) {                                                                                                     \
-    if (sparse) FN(fwd_outputs)(out, a, w, bias, rows, I, O, tiles, list, n, RC, 1);                                   \
-    else FN(fwd_outputs)(out, a, w, bias, rows, I, O, tiles, list, n, RC, 0);                                          \
+    if (sparse) FN(fwd_outputs)(out, a, w, bias, rows, I, O, ldo, tiles, list, n, RC, 1);                                   \
+    else FN(fwd_outputs)(out, a, w, bias, rows, I, O, ldo, tiles, list, n, RC, 0);                                          \
     return;                                                                                                            \
   }
 #if FWD_RMAX >= 12
@@ -192,7 +193,7 @@ INL void FN(fwd_rows)(float *out, const float *a, const float *w, const float *b
 }
 
 ATTR static void FN(linear_forward)(float *out, const float *a, const float *w, const float *bias, int32_t B, int32_t I,
-                                    int32_t O, float *pack) {
+                                    int32_t O, int32_t ldo, float *pack) {
   if (B <= 0 || O <= 0) return;
   const int G = I >> 2;
   // the packed rows start on a cache line (pack has 16 floats to spare: see gp_linear_forward_pack)
@@ -202,7 +203,7 @@ ATTR static void FN(linear_forward)(float *out, const float *a, const float *w, 
     const int R = gp_forward_rows(FWD_RMAX, B - r);
     const int rows = B - r < R ? B - r : R;
     const float *ar = a + (size_t)r * I;
-    float *outr = out + (size_t)r * O;
+    float *outr = out + (size_t)r * ldo;
     // Groups of inputs all zero in every row (MNIST's borders) are skipped: they add ±0 to
     // lanes that never hold −0 (w finite), which changes no bit. The list of the others
     // follows their packed rows, so it is taken only where both fit in the dense rows' room.
@@ -210,7 +211,7 @@ ATTR static void FN(linear_forward)(float *out, const float *a, const float *w, 
     const int sparse = kept < G && (size_t)kept * (4 * R + 1) <= (size_t)4 * R * G;
     uint32_t *list = (uint32_t *)(tiles + (size_t)4 * R * kept);
     const int n = FN(fwd_pack)(tiles, list, ar, rows, I, R, sparse);
-    FN(fwd_rows)(outr, ar, w, bias, rows, I, O, tiles, list, n, R, sparse);
+    FN(fwd_rows)(outr, ar, w, bias, rows, I, O, ldo, tiles, list, n, R, sparse);
     r += rows;
   }
 }

@@ -7,8 +7,7 @@ import { align, type BatchPlan, batchPlan } from './scratch.js';
 //
 //   [reserved for wasm statics] [params P ×2] [each optimizer state buffer P ×2]
 //   [the training batch: activations and deltas of every layer for batchRows rows]
-//   [worker 0: evaluation rows, gradient block, its slice of the first layer's outputs] …
-//   [worker T−1: …]
+//   [worker 0: evaluation rows, gradient block] … [worker T−1: …]
 
 /** Bytes at the start left to the wasm module's own data and stack. */
 export const RESERVED_BYTES = 65536;
@@ -37,11 +36,6 @@ export interface WorkerScratch {
   readonly gradBias: number;
   /** kernelScratchFloats: this thread's kernel scratch during a training step */
   readonly pack: number;
-  /**
-   * batchRows × the slice's outputs: this thread's slice of the first layer's outputs, before
-   * the activation, row by row (−1 where the plan has no first-layer slices)
-   */
-  readonly firstOutputs: number;
 }
 
 /** Outputs [o0, o1) of the first layer, whose forward one thread computes for every row of a batch. */
@@ -91,11 +85,8 @@ export function arenaPlan(
     const gradWeights = align(evalPlan.base + evalPlan.size);
     const gradBias = align(gradWeights + outputs * maxInputs);
     const pack = gradBias + align(outputs);
+    workers.push({ eval: evalPlan, gradWeights, gradBias, pack });
     at = pack + align(kernelScratchFloats(net.sizes, batchRows));
-    const slice = firstLayer?.[w];
-    const firstOutputs = slice ? at : -1;
-    if (slice) at += align(Math.max(1, batchRows) * (slice.o1 - slice.o0));
-    workers.push({ eval: evalPlan, gradWeights, gradBias, pack, firstOutputs });
   }
   const bytes = Math.ceil((at * 4) / PAGE) * PAGE;
   if (bytes > MAX_ARENA_BYTES) throw new ArenaTooLarge(bytes);

@@ -14,7 +14,7 @@ const rowsOf = (buffer: number, r0: number, width: number) => buffer + r0 * widt
  * Forward pass to logits in plan.acts[last]; hidden activations stay for backward. With a
  * dropout draw (training, on a plan with masks) each hidden layer's output is masked into the
  * next layer's input buffer; without one the plan must have none. From layer `from` on: the
- * rows' outputs of the layers below it must be in the plan already (joinFirstLayer).
+ * rows' outputs of the layers below it must be in the plan already (activateFirstLayer).
  */
 export function forward(
   k: Kernels,
@@ -52,8 +52,8 @@ export function forward(
 
 /**
  * The first layer's outputs [o0, o1) for the batch's first B rows, before the activation, into
- * `out` (B × (o1 − o0), row by row): a thread's slice of a forward split by output neurons.
- * Each output is the same sum, in the same order, as in a forward by rows.
+ * their place in the first layer's output (acts[1]): a thread's slice of a forward split by
+ * output neurons. Each output is the same sum, in the same order, as in a forward by rows.
  */
 export function forwardFirstLayerSlice(
   k: Kernels,
@@ -63,44 +63,35 @@ export function forwardFirstLayerSlice(
   o0: number,
   o1: number,
   B: number,
-  out: number,
 ): void {
   const L = net.layers[0];
+  const w = params + L.weight + o0 * L.inputs;
   k.linearForward(
-    out,
+    p.acts[1] + o0,
     p.inputs[0],
-    params + L.weight + o0 * L.inputs,
+    w,
     params + L.bias + o0,
     B,
     L.inputs,
     o1 - o0,
     p.pack,
+    L.outputs,
   );
 }
 
 /**
- * Rows [r0, r0 + B) of the first layer's output (acts[1]) put together from the threads'
- * slices (forwardFirstLayerSlice into `at[t]` for outputs [slices[t].o0, slices[t].o1)), then
- * the activation, as forward gives them: what forward(…, from = 1) goes on from.
+ * The activation of rows [r0, r0 + B) of the first layer's output, once every slice of it is
+ * in place (forwardFirstLayerSlice): what forward(…, from = 1) goes on from.
  */
-export function joinFirstLayer(
+export function activateFirstLayer(
   k: Kernels,
-  m: Floats,
   net: NetworkLayout,
   p: BatchPlan,
-  slices: readonly { readonly o0: number; readonly o1: number }[],
-  at: readonly number[],
   r0: number,
   B: number,
 ): void {
   const O = net.layers[0].outputs;
-  const out = p.acts[1];
-  for (let t = 0; t < slices.length; t++) {
-    const { o0, o1 } = slices[t];
-    const w = o1 - o0;
-    for (let r = r0; r < r0 + B; r++) m.copyWithin(out + r * O + o0, at[t] + r * w, at[t] + (r + 1) * w);
-  }
-  k.activationForward(ACTIVATION_CODE[net.activation], rowsOf(out, r0, O), B * O);
+  k.activationForward(ACTIVATION_CODE[net.activation], rowsOf(p.acts[1], r0, O), B * O);
 }
 
 /** The first index of the row's largest output: the predicted class (ties to the lower class). */

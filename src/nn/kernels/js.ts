@@ -10,10 +10,10 @@ export function jsKernels(m: Float32Array): Kernels {
   return {
     name: 'js',
     // out: B×O = a: B×I · wᵀ + bias; four dot products share each load of a
-    linearForward(out, a, w, bias, B, I, O) {
+    linearForward(out, a, w, bias, B, I, O, _pack, outStride = O) {
       for (let r = 0; r < B; r++) {
         const ar = a + r * I;
-        const or = out + r * O;
+        const or = out + r * outStride;
         let o = 0;
         for (; o + 4 <= O; o += 4) {
           const w0 = w + o * I;

@@ -5,12 +5,12 @@ import type { Floats, Kernels } from './types.js';
 export function naiveKernels(m: Floats): Kernels {
   return {
     name: 'naive',
-    linearForward(out, a, w, bias, B, I, O) {
+    linearForward(out, a, w, bias, B, I, O, _pack, outStride = O) {
       for (let r = 0; r < B; r++) {
         for (let o = 0; o < O; o++) {
           let s = m[bias + o];
           for (let k = 0; k < I; k++) s += m[a + r * I + k] * m[w + o * I + k];
-          m[out + r * O + o] = s;
+          m[out + r * outStride + o] = s;
         }
       }
     },

@@ -34,8 +34,10 @@ export type Floats = Float32Array | Float64Array;
 export interface Kernels {
   readonly name: KernelName;
   /**
-   * out: B×O = a: B×I · wᵀ (w: O×I) + bias: O. `pack` is the caller's scratch of
-   * kernelScratchFloats floats, which the kernel may overwrite (so one per thread).
+   * out: B×O = a: B×I · wᵀ (w: O×I) + bias: O, out's rows `outStride` floats apart (default O;
+   * at least O, and the floats between rows are left as they were: a slice of a wider output).
+   * `pack` is the caller's scratch of kernelScratchFloats floats, which the kernel may overwrite
+   * (so one per thread).
    */
   linearForward(
     out: number,
@@ -46,6 +48,7 @@ export interface Kernels {
     I: number,
     O: number,
     pack: number,
+    outStride?: number,
   ): void;
   /**
    * Rows [o0, o1) of the weight gradient: dw[(o−o0)·I + k] = Σ_r dz[r·O + o]·a[r·I + k] and

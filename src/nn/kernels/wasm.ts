@@ -16,6 +16,7 @@ interface WasmExports {
     I: number,
     O: number,
     pack: number,
+    ldo: number,
   ): void;
   linearBackwardParams(
     dw: number,
@@ -77,8 +78,8 @@ export async function instantiateWasmKernels(
   const arena = new Float32Array(memory.buffer);
   return {
     name: 'wasm',
-    linearForward: (out, a, w, bias, B, I, O, pack) =>
-      x.linearForward(out * 4, a * 4, w * 4, bias * 4, B, I, O, pack * 4),
+    linearForward: (out, a, w, bias, B, I, O, pack, outStride = O) =>
+      x.linearForward(out * 4, a * 4, w * 4, bias * 4, B, I, O, pack * 4, outStride),
     linearBackwardParams: (dw, db, dz, a, B, I, O, o0, o1, pack) =>
       x.linearBackwardParams(dw * 4, db * 4, dz * 4, a * 4, B, I, O, o0, o1, pack * 4),
     linearBackwardInput: (da, dz, w, B, I, O, pack) =>
