@@ -6,7 +6,8 @@
 #           optionally the previous build for an A/B: a checkout's dist/ copied to dist-old/
 #           (git-ignored through .git/info/exclude), carried beside dist/
 #   device: source .device/setup.sh && bash bench/device-run.sh      (results under $OUT)
-#           SPIN_AB=1 adds an interleaved comparison of polling budgets
+#           SPIN_AB=1 adds an interleaved comparison of polling budgets; SLICE_AB=0 drops that of
+#           the first layer's slices (spin.txt)
 # Everything in one call, so gradpool and PyTorch are measured on the same machine, one at a time.
 set -uo pipefail
 out=${OUT:-bench/results/device}
@@ -42,6 +43,17 @@ fi
   done
 done
 unset GRADPOOL_SPIN
+# 3b. the first layer's forward by output neurons where threads are many (SLICE_AB=0 skips it):
+#     by default it splits at 2–4 threads only (slices of 64 outputs or more); 8 splits at 8
+#     and 16 too (slices of 32 and 16). Interleaved, two rounds; the bytes are the same either way
+[ "${SLICE_AB:-1}" = 1 ] && for round in 1 2; do
+  for slice in default 8; do
+    if [ "$slice" = default ]; then unset GRADPOOL_FIRST_LAYER_SLICE; else export GRADPOOL_FIRST_LAYER_SLICE=$slice; fi
+    node dist/src/cli/main.js bench --threads 4,8,16 --seconds 2 --data "$data" --json 2>> "$out/bench.log" |
+      SLICE=$slice node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(`GRADPOOL_FIRST_LAYER_SLICE=${process.env.SLICE}`, r.rows.map((x) => `${x.threads} threads ${Math.round(x.samplesPerSec)}${x.firstLayerSlices ? " (slices)" : ""}`).join(", "))' >> "$out/spin.txt"
+  done
+done
+unset GRADPOOL_FIRST_LAYER_SLICE
 # 4. the promise at 16 threads: one epoch with 1 and 16 threads gives the same bytes; peak RSS
 for t in 1 16; do
   node dist/src/cli/main.js train --data "$data" --epochs 1 --threads "$t" --out "$out/model-$t.safetensors" --log json 2>> "$out/bench.log" | tail -n 1 >> "$out/train.txt"

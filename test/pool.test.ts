@@ -24,7 +24,7 @@ import { MAX_STEPS } from '../src/train/control.js';
 import { KERNEL_SHAPES, type KernelSpeedRow } from '../src/train/kernel-speed.js';
 import { resolveKernels } from '../src/train/kernels.js';
 import { planArena } from '../src/train/plan.js';
-import { StepPool } from '../src/train/pool.js';
+import { firstLayerSliceMin, StepPool } from '../src/train/pool.js';
 import { DEFAULT_SPIN, spinBudget } from '../src/train/spin-wait.js';
 import { runCli, syntheticDataset } from './helpers.js';
 
@@ -180,6 +180,22 @@ describe("the first layer's slices (its forward by output neurons)", () => {
     assert.equal(firstLayerSlices(networkLayout([784, 96, 10], 'relu'), 2, 32), null);
   });
 
+  it('start at the slice size GRADPOOL_FIRST_LAYER_SLICE gives, 64 without it', () => {
+    assert.equal(firstLayerSliceMin(undefined), 64);
+    assert.equal(firstLayerSliceMin(''), 64);
+    assert.equal(firstLayerSliceMin('8'), 8);
+    for (const bad of ['0', 'all', '-8', '2.5'])
+      assert.throws(
+        () => firstLayerSliceMin(bad),
+        /GRADPOOL_FIRST_LAYER_SLICE must be (a whole number|≥ 1)/,
+        bad,
+      );
+    // 16 threads: blocks of 8, two a thread (16 outputs)
+    assert.equal(firstLayerSlices(net, 16, 8), null);
+    assert.equal(firstLayerSlices(net, 16, 8, 16)?.length, 16);
+    assert.equal(firstLayerSlices(net, 16, 8, 17), null);
+  });
+
   it('are in the plan of the arena', () => {
     assert.deepEqual(planArena(net, 128, 2).firstLayer, firstLayerSlices(net, 2, 32));
     assert.equal(planArena(net, 128, 1).firstLayer, null);
@@ -299,7 +315,7 @@ describe('scaling measurements', () => {
     assert.deepEqual(r.layers, [64, 32, 10]);
   });
 
-  it('says when the baseline is not 1 thread, and which rows run more threads than cores', () => {
+  it('says when the baseline is not 1 thread, which rows run more threads than cores, and which split the first layer', () => {
     const row = (threads: number, samplesPerSec: number): ScalingRow => ({
       threads,
       samplesPerSec,
@@ -308,6 +324,7 @@ describe('scaling measurements', () => {
       computeCost: 1,
       stepMs: 1,
       steps: 1,
+      firstLayerSlices: threads === 2,
       breakdown: { computeMs: 0.5, gradientsMs: 0.4, waitMs: 0, waitMidMs: 0, updateMs: 0.1, otherMs: 0 },
     });
     const table = (threads: number[], cores: number) =>
@@ -322,6 +339,8 @@ describe('scaling measurements', () => {
       });
     const plain = table([1, 2], 2);
     assert.doesNotMatch(plain, /are against|more threads than/);
+    assert.match(plain, /At 2 threads the first layer's forward went by output neurons/);
+    assert.doesNotMatch(table([1, 4], 4), /by output neurons/);
     assert.match(
       table([2, 4], 4),
       /Speed-up and efficiency are against 2 threads, the fewest measured, not 1\./,

@@ -10,6 +10,8 @@ import { networkLayout } from '../src/nn/layout.js';
 import { forwardBackward, forwardLoss, gatherRows } from '../src/nn/mlp.js';
 import { batchPlan } from '../src/nn/scratch.js';
 import { evaluate } from '../src/train/evaluate.js';
+import { resolveKernels } from '../src/train/kernels.js';
+import { StepPool } from '../src/train/pool.js';
 import { train } from '../src/train/trainer.js';
 import { syntheticDataset } from './helpers.js';
 
@@ -94,6 +96,37 @@ describe('data-parallel training', () => {
       }
     });
   }
+
+  it('GRADPOOL_FIRST_LAYER_SLICE splits the first layer where the default does not, with the same bytes', async (t) => {
+    const dataset = syntheticDataset(300, 50);
+    // 72 units at 4 threads: 9 blocks of 8, slices of 16 and of 24 outputs (< 64)
+    const base = { hidden: [72, 16], epochs: 2, batchSize: 40, lr: 0.05, seed: 9, kernels: 'wasm' as const };
+    const net = networkLayout([64, 72, 16, 10], 'relu');
+    assert.equal(firstLayerSlices(net, 4, blockOutputs(net, 4)), null);
+    assert.ok(firstLayerSlices(net, 4, blockOutputs(net, 4), 16));
+    const rows = await train({ ...base, threads: 4 }, { dataset });
+    process.env.GRADPOOL_FIRST_LAYER_SLICE = '16';
+    t.after(() => {
+      delete process.env.GRADPOOL_FIRST_LAYER_SLICE;
+    });
+    const pool = await StepPool.forNetwork({
+      net,
+      dataset,
+      threads: 4,
+      kernels: await resolveKernels('wasm'),
+      batchRows: 40,
+    });
+    const slices = pool.firstLayer?.map((s) => [s.o0, s.o1]);
+    await pool.close();
+    assert.deepEqual(slices, [
+      [0, 16],
+      [16, 32],
+      [32, 48],
+      [48, 72],
+    ]);
+    const split = await train({ ...base, threads: 4 }, { dataset });
+    assert.deepEqual(split.model.params, rows.model.params);
+  });
 
   it('computes one step equal to a float64 single-threaded step over the whole batch', async () => {
     // One batch = the whole train split (20 rows → 5 shards of 4), so the permutation

@@ -23,7 +23,8 @@ export const MAX_BLOCK_OUTPUTS = 32;
 /**
  * The fewest first-layer outputs a thread's slice may hold for the first layer's forward to go
  * by output neurons (firstLayerSlices): each thread then packs every row of the batch's inputs,
- * which a slice of 64 outputs or more repays many times over.
+ * which a slice of 64 outputs or more repays many times over. Measured on 2 threads only;
+ * GRADPOOL_FIRST_LAYER_SLICE sets another (src/train/pool.ts), to measure more threads.
  */
 export const MIN_FIRST_LAYER_SLICE = 64;
 
@@ -98,19 +99,21 @@ export function arenaPlan(
  * output neurons: whole blocks of `outputs` (gradientBlocks), consecutive, as even as they come.
  * A thread then reads only the first layer's weights it updates itself (blockShares gives it
  * those blocks), where a forward by rows reads every weight that the other cores have just
- * rewritten: on 2 cores of a KVM guest, +7 % samples/s where its two cores are far apart and
- * +1–2 % where they share a cache (bench/results/2026-12-04-vm-zen2-first-layer). Null (the forward by rows) on one thread, for a network of one layer (whose
- * outputs are the logits), and where a slice would hold fewer than MIN_FIRST_LAYER_SLICE outputs. Which thread computes an output never changes its bits.
+ * rewritten: on 2 cores of a KVM guest, +8 % samples/s where its two cores are far apart and
+ * +1–2 % where they share a cache (bench/results/2026-12-04-vm-zen2-first-layer). Null (the
+ * forward by rows) on one thread, for a network of one layer (whose outputs are the logits),
+ * and where a slice would hold fewer than `minSlice` outputs. Which thread computes an output
+ * never changes its bits.
  */
 export function firstLayerSlices(
   net: NetworkLayout,
   threads: number,
   outputs: number,
+  minSlice = MIN_FIRST_LAYER_SLICE,
 ): FirstLayerSlice[] | null {
   const O = net.layers[0].outputs;
   const blocks = Math.ceil(O / outputs);
-  if (threads < 2 || net.layers.length < 2 || Math.floor(blocks / threads) * outputs < MIN_FIRST_LAYER_SLICE)
-    return null;
+  if (threads < 2 || net.layers.length < 2 || Math.floor(blocks / threads) * outputs < minSlice) return null;
   const edge = (t: number) => Math.min(O, Math.floor((blocks * t) / threads) * outputs);
   return Array.from({ length: threads }, (_, t) => ({ o0: edge(t), o1: edge(t + 1) }));
 }

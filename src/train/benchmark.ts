@@ -89,6 +89,8 @@ export interface ScalingRow {
   stepMs: number;
   steps: number;
   breakdown: StepBreakdown;
+  /** whether the first layer's forward went by output neurons (src/nn/arena.ts firstLayerSlices) */
+  firstLayerSlices: boolean;
 }
 
 export interface ScalingResult {
@@ -179,6 +181,7 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
           computeCost: 1,
           stepMs,
           steps: s,
+          firstLayerSlices: pool.firstLayer !== null,
           breakdown: {
             computeMs,
             gradientsMs,
@@ -236,6 +239,12 @@ export function scalingTable(r: ScalingResult): string {
     '',
     'Compute cost: the thread-time of forward, deltas and weight gradients per step, all threads together, against the first row. Above 1× each thread computes the same work slower (caches and memory shared with the other threads, parameters fetched from the cores that updated them, clocks); efficiency = (computing share ÷ the first row’s) ÷ compute cost.',
   );
+  const sliced = r.rows.filter((x) => x.firstLayerSlices).map((x) => x.threads);
+  if (sliced.length)
+    lines.push(
+      '',
+      `At ${sliced.join(', ')} threads the first layer's forward went by output neurons: each thread computed its slice of the outputs, for every row, from the weights it updates itself.`,
+    );
   const base = r.rows[0]?.threads ?? 1;
   if (base !== 1)
     lines.push('', `Speed-up and efficiency are against ${base} threads, the fewest measured, not 1.`);

@@ -2,7 +2,7 @@ import { Piscina } from 'piscina';
 import type { Dataset } from '../data/dataset.js';
 import { TrainingError } from '../errors.js';
 import { coreCount } from '../machine.js';
-import { type ArenaPlan, allocateArena } from '../nn/arena.js';
+import { type ArenaPlan, allocateArena, firstLayerSlices, MIN_FIRST_LAYER_SLICE } from '../nn/arena.js';
 import type { KernelSource } from '../nn/kernels/load.js';
 import type { NetworkLayout } from '../nn/layout.js';
 import type { Optimizer } from '../nn/optim/optimizer.js';
@@ -22,6 +22,7 @@ import {
 } from './control.js';
 import { type FaultSpec, parseFaultSpec } from './faults.js';
 import type { ResolvedKernels } from './kernels.js';
+import { checkWholeNumber } from './numbers.js';
 import { planArena } from './plan.js';
 import { spinBudget } from './spin-wait.js';
 
@@ -90,6 +91,24 @@ export class CommandFailed extends TrainingError {
   }
 }
 
+/**
+ * The fewest outputs a thread's slice of the first layer must hold for its forward to go by
+ * output neurons (src/nn/arena.ts firstLayerSlices): GRADPOOL_FIRST_LAYER_SLICE where set (1:
+ * wherever there are two threads or more; more than the layer's outputs: never), else
+ * MIN_FIRST_LAYER_SLICE. It changes how fast a step runs, never its bytes: a knob for measuring
+ * where the default was not, as GRADPOOL_SPIN is.
+ */
+export function firstLayerSliceMin(env = process.env.GRADPOOL_FIRST_LAYER_SLICE): number {
+  if (env === undefined || env === '') return MIN_FIRST_LAYER_SLICE;
+  return checkWholeNumber('GRADPOOL_FIRST_LAYER_SLICE', env, 1, Number.MAX_SAFE_INTEGER);
+}
+
+/** `plan` with the first-layer slices of `minSlice` (the same buffers: slices need none of their own). */
+function withSliceMin(plan: ArenaPlan, net: NetworkLayout, threads: number, minSlice: number): ArenaPlan {
+  if (minSlice === MIN_FIRST_LAYER_SLICE) return plan;
+  return { ...plan, firstLayer: firstLayerSlices(net, threads, plan.blockOutputs, minSlice) };
+}
+
 export class StepPool {
   readonly memory: WebAssembly.Memory;
   /** the arena as floats */
@@ -115,6 +134,8 @@ export class StepPool {
   private readonly spin: number;
   /** the coordinator's: it polls only when a core is left beside the workers' */
   private readonly coordinatorSpin: number;
+  /** the options' plan, its first-layer slices as GRADPOOL_FIRST_LAYER_SLICE sets them */
+  private readonly plan: ArenaPlan;
 
   private constructor(private readonly options: PoolOptions) {
     const { plan, dataset } = options;
@@ -142,6 +163,7 @@ export class StepPool {
     this.busy = new Int32Array(new SharedArrayBuffer(options.threads * 4));
     this.spin = spinBudget(options.threads, coreCount());
     this.coordinatorSpin = spinBudget(options.threads + 1, coreCount());
+    this.plan = withSliceMin(plan, options.net, options.threads, firstLayerSliceMin());
     this.timings = new Float64Array(new SharedArrayBuffer(options.threads * TIMING_FIELDS * 8));
     this.faults = parseFaultSpec(process.env.GRADPOOL_INJECT_FAULTS);
   }
@@ -180,6 +202,11 @@ export class StepPool {
       optimizer: o.optimizer,
       dropout: o.dropout,
     });
+  }
+
+  /** Each thread's slice of the first layer's outputs where its forward goes by output neurons, else null. */
+  get firstLayer(): ArenaPlan['firstLayer'] {
+    return this.plan.firstLayer;
   }
 
   /** The current parameters (a view into shared memory; valid until the next step). */
@@ -383,7 +410,7 @@ export class StepPool {
         sizes: options.net.sizes,
         activation: options.net.activation,
         loss: options.net.loss,
-        plan: options.plan,
+        plan: this.plan,
         optimizer: (options.optimizer ?? sgd).name,
         dropout: options.dropout ?? 0,
         seed: options.seed ?? 0,
