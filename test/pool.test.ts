@@ -297,6 +297,8 @@ describe('scaling measurements', () => {
         Math.abs(x.samplesPerSec - (64 * 1000) / x.stepMs) / x.samplesPerSec < 1e-9,
         'samples/s = batch / step time',
       );
+      // whole epochs of 512 / 64 = 8 steps, the same ones for each thread count
+      assert.ok(x.steps > 0 && x.steps % 8 === 0, `${x.threads} threads: ${x.steps} steps`);
       const { computeMs, gradientsMs, waitMs, updateMs, otherMs } = x.breakdown;
       assert.ok(computeMs > 0 && gradientsMs > 0 && updateMs > 0 && waitMs >= 0 && otherMs >= 0);
       assert.ok(

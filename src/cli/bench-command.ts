@@ -25,7 +25,11 @@ export const benchCommand: CommandModule = {
         optimizer: { type: 'string', describe: `${OPTIMIZER_NAMES.join(' | ')} (default sgd)` },
         dropout: { type: 'string', describe: 'dropout rate of hidden units (default 0)' },
         lr: { type: 'string', describe: 'learning rate (default 0.05 for sgd, 1e-3 for adam and adamw)' },
-        seconds: { type: 'string', describe: 'measured seconds per thread count', default: '2' },
+        seconds: {
+          type: 'string',
+          describe: 'measured seconds per thread count (at least; whole epochs of up to 469 steps)',
+          default: '2',
+        },
         rounds: {
           type: 'string',
           describe: 'passes over the thread counts; each keeps its fastest (for busy machines)',
