@@ -184,7 +184,7 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
         const { params, state } = start;
         const segment = async (): Promise<number> => {
           pool.params.set(params);
-          pool.state.forEach((buffer, i) => buffer.set(state[i]));
+          for (const [i, buffer] of pool.state.entries()) buffer.set(state[i]);
           const t0 = performance.now();
           await trainSegment(pool, stats, PRETRAIN_EPOCHS * segmentSteps);
           return performance.now() - t0;
