@@ -21,6 +21,7 @@ import {
 } from '../src/train/benchmark.js';
 import { defaultConfig } from '../src/train/config.js';
 import { MAX_STEPS } from '../src/train/control.js';
+import { coreRoundTripNs } from '../src/train/core-latency.js';
 import { KERNEL_SHAPES, type KernelSpeedRow } from '../src/train/kernel-speed.js';
 import { resolveKernels } from '../src/train/kernels.js';
 import { planArena } from '../src/train/plan.js';
@@ -246,6 +247,14 @@ describe('commands of several steps', () => {
   });
 });
 
+describe("the cores' round trip", () => {
+  it('passes a flag to a worker thread and back, every round answered', async () => {
+    // coreRoundTripNs throws where the worker did not answer each round
+    const ns = await coreRoundTripNs(2000, 3);
+    assert.ok(Number.isFinite(ns) && ns > 0, `${ns} ns`);
+  });
+});
+
 describe('polling before sleeping', () => {
   it('polls only while every thread has a core, and obeys GRADPOOL_SPIN', () => {
     assert.equal(spinBudget(8, 16, undefined), DEFAULT_SPIN);
@@ -338,6 +347,7 @@ describe('scaling measurements', () => {
         batchSize: 8,
         rows: threads.map((t) => row(t, 1000 * t)),
         machine: { cpu: 'test', cores, node: 'v20' },
+        ...(cores > 2 ? { coreRoundTripNs: { before: 48.4, after: 441.6 } } : {}),
       });
     const plain = table([1, 2], 2);
     assert.doesNotMatch(plain, /are against|more threads than/);
@@ -351,6 +361,11 @@ describe('scaling measurements', () => {
     assert.match(over, /Rows above 2 threads run more threads than this machine has cores/);
     assert.doesNotMatch(over, /are against/);
     assert.match(plain, /efficiency = \(computing share ÷ the first row’s\) ÷ compute cost/);
+    assert.doesNotMatch(plain, /A flag between/);
+    assert.match(
+      table([1, 4], 4),
+      /A flag between two threads' cores and back \(JavaScript Atomics\): 48 ns before the rows, 442 ns after\./,
+    );
   });
 
   it('gradpool bench --json prints one row per thread count; bad thread lists exit 2', () => {
@@ -363,6 +378,7 @@ describe('scaling measurements', () => {
     );
     assert.ok(out.rows.every((x: { samplesPerSec: number }) => x.samplesPerSec > 0));
     assert.equal(out.machine.cores > 0, true);
+    if (out.machine.cores >= 2) assert.ok(out.coreRoundTripNs.before > 0 && out.coreRoundTripNs.after > 0);
     // the kernels training uses, timed on each of the reference shapes, in consistent units
     assert.deepEqual(
       out.kernelSpeed.map((x: KernelSpeedRow) => [x.kernel, x.shape, x.variant]),

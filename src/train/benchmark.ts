@@ -15,6 +15,7 @@ import {
   T_WAIT_MID,
   TIMING_FIELDS,
 } from './control.js';
+import { coreRoundTripNs } from './core-latency.js';
 import { kernelsDescription, resolveKernels } from './kernels.js';
 import { checkRunnable } from './plan.js';
 import { StepPool, type StepStats } from './pool.js';
@@ -104,6 +105,11 @@ export interface ScalingResult {
   batchSize: number;
   rows: ScalingRow[];
   machine: MachineInfo;
+  /**
+   * ns for a flag to go between two threads' cores and back (coreRoundTripNs), before the
+   * first thread count and after the last; absent on one core
+   */
+  coreRoundTripNs?: { before: number; after: number };
 }
 
 /**
@@ -161,6 +167,8 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
     return { params: pool.params.slice(), state: pool.state.map((buffer) => buffer.slice()) };
   };
   let start: { params: Float32Array; state: Float32Array[] } | undefined;
+  const twoCores = coreCount() >= 2;
+  const before = twoCores ? await coreRoundTripNs() : 0;
   for (let round = 0; round < rounds; round++)
     for (const [index, threads] of counts.entries()) {
       const pool = await StepPool.forNetwork({
@@ -236,7 +244,9 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
     }
   const rows = best.filter((r): r is ScalingRow => r !== undefined);
   for (const r of rows) rateAgainst(r, rows[0]);
+  const roundTrip = twoCores ? { coreRoundTripNs: { before, after: await coreRoundTripNs() } } : {};
   return {
+    ...roundTrip,
     kernels: kernelsDescription(kernels),
     optimizer: optimizer.name,
     dropout: options.dropout ?? 0,
@@ -280,6 +290,11 @@ export function scalingTable(r: ScalingResult): string {
     lines.push(
       '',
       `At ${sliced.join(', ')} threads the first layer's forward went by output neurons: each thread computed its slice of the outputs, for every row, from the weights it updates itself.`,
+    );
+  if (r.coreRoundTripNs)
+    lines.push(
+      '',
+      `A flag between two threads' cores and back (JavaScript Atomics): ${r.coreRoundTripNs.before.toFixed(0)} ns before the rows, ${r.coreRoundTripNs.after.toFixed(0)} ns after. Where a host moves its vCPUs between cores that share a cache and cores that do not (on a Zen 2 KVM guest ~150 ns against ~500), threads scale differently in each.`,
     );
   const base = r.rows[0]?.threads ?? 1;
   if (base !== 1)
