@@ -23,6 +23,7 @@ const hash = (r: { model: { params: Float32Array }; optimizerState: Float32Array
 
 afterEach(() => {
   delete process.env.GRADPOOL_INJECT_FAULTS;
+  delete process.env.GRADPOOL_FIRST_LAYER_SLICE;
 });
 
 describe('fault injection', () => {
@@ -90,8 +91,19 @@ function expectedRetries(spec: string, trainRows: number, batchSize: number, epo
 }
 
 describe('worker failure', () => {
-  for (const spec of ['throw:0.03:3', 'exit:0.03:3', 'hang:0.02:2']) {
-    it(`${spec.split(':')[0]}: steps are recomputed on fresh threads and the result equals a run without failures`, async () => {
+  // GRADPOOL_FIRST_LAYER_SLICE=1: the same faults with the first layer's forward by output
+  // neurons (phase 0), which the default leaves off for a layer this small
+  for (const [spec, slices] of [
+    ['throw:0.03:3', false],
+    ['exit:0.03:3', false],
+    ['hang:0.02:2', false],
+    ['throw:0.03:3', true],
+    ['exit:0.03:3', true],
+    ['hang:0.02:2', true],
+  ] as const) {
+    const what = `${spec.split(':')[0]}${slices ? ', first layer by output neurons' : ''}`;
+    it(`${what}: steps are recomputed on fresh threads and the result equals a run without failures`, async () => {
+      if (slices) process.env.GRADPOOL_FIRST_LAYER_SLICE = '1';
       const clean = await train(config, { dataset });
       process.env.GRADPOOL_INJECT_FAULTS = spec;
       const faulty = await train(config, { dataset });
@@ -122,6 +134,16 @@ describe('worker failure', () => {
     assert.ok(expected >= 3, `the spec injects ${expected} faults into this run`);
     assert.equal(faulty.retries, expected);
     assert.equal(hash(faulty), hash(clean));
+    // and with the first layer's forward by output neurons: 6 threads, each a slice of 8 of 48
+    // outputs, that sleep while they wait for each other's rows
+    delete process.env.GRADPOOL_INJECT_FAULTS;
+    const wider = { ...wide, hidden: [48, 12] };
+    const byRows = await train(wider, { dataset });
+    process.env.GRADPOOL_INJECT_FAULTS = 'throw:0.05:11';
+    process.env.GRADPOOL_FIRST_LAYER_SLICE = '1';
+    const sliced = await train(wider, { dataset });
+    assert.equal(sliced.retries, expected);
+    assert.equal(hash(sliced), hash(byRows));
   });
 
   // The run that used to fail at its first step, whatever the machine: the draw hashed a
