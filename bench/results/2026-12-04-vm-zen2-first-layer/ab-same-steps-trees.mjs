@@ -1,6 +1,7 @@
 // In-process A/B on identical work: each round, each pool trains steps [0, S) from the same
 // initial weights (one epoch-sized segment), timed; round 0 is warm-up. Variants [label, threads, slices].
 import { spawnSync } from 'node:child_process';
+// the two builds to compare: each a checkout's dist/src, built (npm run build, npm run build:native)
 const TREES = { old: '/tmp/oldtree/dist/src', new: '/work/main/dist/src' };
 const MODS = {};
 for (const [name, D] of Object.entries(TREES)) MODS[name] = { ...(await import(`${D}/data/dataset.js`)), ...(await import(`${D}/nn/layout.js`)), ...(await import(`${D}/nn/init.js`)), ...(await import(`${D}/nn/rng.js`)), ...(await import(`${D}/train/plan.js`)), ...(await import(`${D}/train/pool.js`)), ...(await import(`${D}/train/kernels.js`)), ...(await import(`${D}/nn/optim/index.js`)), ...(await import(`${D}/train/config.js`)) };

@@ -2,6 +2,7 @@
 // for MS ms in turn, ROUNDS rounds, each round tagged with a ping-pong before and after.
 import { spawnSync } from 'node:child_process';
 const [rounds, ms] = [Number(process.argv[2] ?? 20), Number(process.argv[3] ?? 400)];
+// the two builds to compare: each a checkout's dist/src, built (npm run build, npm run build:native)
 const trees = { old: '/tmp/oldtree/dist/src', new: '/work/main/dist/src' };
 const variants = JSON.parse(process.argv[4] ?? '[["1","new",1,true],["2old","old",2,true],["2new","new",2,true]]');
 const mods = {};
