@@ -49,7 +49,7 @@ unset GRADPOOL_SPIN
 [ "${SLICE_AB:-1}" = 1 ] && for round in 1 2; do
   for slice in default 8; do
     if [ "$slice" = default ]; then unset GRADPOOL_FIRST_LAYER_SLICE; else export GRADPOOL_FIRST_LAYER_SLICE=$slice; fi
-    node dist/src/cli/main.js bench --threads 4,8,16 --seconds 2 --data "$data" --json 2>> "$out/bench.log" |
+    node dist/src/cli/main.js bench --threads 8,16 --seconds 2 --data "$data" --json 2>> "$out/bench.log" |
       SLICE=$slice node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(`GRADPOOL_FIRST_LAYER_SLICE=${process.env.SLICE}`, r.rows.map((x) => `${x.threads} threads ${Math.round(x.samplesPerSec)}${x.firstLayerSlices ? " (slices)" : ""}`).join(", "))' >> "$out/spin.txt"
   done
 done

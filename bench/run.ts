@@ -331,7 +331,7 @@ const md = [
   '',
   '"not computing" is everything but forward, deltas and weight gradients: synchronisation, the',
   'update and the coordinator (no reduce: each parameter has one owner per step). "wait" splits',
-  "into the barrier between the phases (phase 1's imbalance) and the one ending the step (phase 2's).",
+  "into the barriers before phase 2 (phase 0's two where the first layer goes by output neurons, and phase 1's imbalance) and the one ending the step (phase 2's).",
   '',
   ...(ceiling.length
     ? [

@@ -9,6 +9,7 @@ import { naiveKernels } from '../src/nn/kernels/naive.js';
 import { networkLayout } from '../src/nn/layout.js';
 import { forwardBackward, forwardLoss, gatherRows } from '../src/nn/mlp.js';
 import { batchPlan } from '../src/nn/scratch.js';
+import { T_SLICED_STEPS, TIMING_FIELDS } from '../src/train/control.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { resolveKernels } from '../src/train/kernels.js';
 import { StepPool } from '../src/train/pool.js';
@@ -105,25 +106,40 @@ describe('data-parallel training', () => {
     assert.equal(firstLayerSlices(net, 4, blockOutputs(net, 4)), null);
     assert.ok(firstLayerSlices(net, 4, blockOutputs(net, 4), 16));
     const rows = await train({ ...base, threads: 4 }, { dataset });
+    // the steps each worker computed a slice of the first layer in (phase 0), over 3 steps
+    const slicedSteps = async () => {
+      const pool = await StepPool.forNetwork({
+        net,
+        dataset,
+        threads: 4,
+        kernels: await resolveKernels('wasm'),
+        batchRows: 40,
+      });
+      try {
+        initParams(net, 1, pool.params);
+        pool.setStepScalars(() => {});
+        const stats = Array.from({ length: 3 }, () => ({ loss: 0, correct: 0 }));
+        await pool.trainSteps(0, 40, 3, stats, 0);
+        const counts = [0, 1, 2, 3].map((w) => pool.timings[w * TIMING_FIELDS + T_SLICED_STEPS]);
+        return { slices: pool.firstLayer?.map((s) => [s.o0, s.o1]) ?? null, counts };
+      } finally {
+        await pool.close();
+      }
+    };
+    assert.deepEqual(await slicedSteps(), { slices: null, counts: [0, 0, 0, 0] });
     process.env.GRADPOOL_FIRST_LAYER_SLICE = '16';
     t.after(() => {
       delete process.env.GRADPOOL_FIRST_LAYER_SLICE;
     });
-    const pool = await StepPool.forNetwork({
-      net,
-      dataset,
-      threads: 4,
-      kernels: await resolveKernels('wasm'),
-      batchRows: 40,
+    assert.deepEqual(await slicedSteps(), {
+      slices: [
+        [0, 16],
+        [16, 32],
+        [32, 48],
+        [48, 72],
+      ],
+      counts: [3, 3, 3, 3],
     });
-    const slices = pool.firstLayer?.map((s) => [s.o0, s.o1]);
-    await pool.close();
-    assert.deepEqual(slices, [
-      [0, 16],
-      [16, 32],
-      [32, 48],
-      [48, 72],
-    ]);
     const split = await train({ ...base, threads: 4 }, { dataset });
     assert.deepEqual(split.model.params, rows.model.params);
   });

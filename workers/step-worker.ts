@@ -35,6 +35,7 @@ import {
   stepSerial,
   T_COMPUTE,
   T_GRADIENTS,
+  T_SLICED_STEPS,
   T_UPDATE,
   T_WAIT_END,
   T_WAIT_MID,
@@ -138,7 +139,7 @@ export default async function runSession(init: SessionInit): Promise<number> {
       dropout.first = first;
     }
     const t0 = performance.now();
-    const waited = firstLayer ? firstLayerSlice(first, rows, shards, src) : 0;
+    const waited = firstLayer ? firstLayerSlice(first, rows, shards, src, serial, attempt) : 0;
     // threads claim groups of consecutive shards: the fewer the threads, the larger a group and
     // the fewer the passes over W, while each thread still claims two or more (see shardGroup)
     const group = shardGroup(shards, T);
@@ -151,8 +152,9 @@ export default async function runSession(init: SessionInit): Promise<number> {
         const s0 = g * group;
         const s1 = Math.min(shards, s0 + group);
         // a fault drawn for any shard of the group strikes with that shard marked busy, as it
-        // would one shard at a time; an error of the group's kernels names its first shard
-        for (s = s0; s < s1 && faults; s++) {
+        // would one shard at a time; an error of the group's kernels names its first shard.
+        // With slices the shard's fault struck in phase 0, where its rows were gathered.
+        for (s = s0; s < s1 && faults && !firstLayer; s++) {
           busy[init.workerIndex] = s + 1;
           if (shouldFault(faults, serial, s, attempt)) injectFault(faults.kind, s);
         }
@@ -234,17 +236,34 @@ export default async function runSession(init: SessionInit): Promise<number> {
    * outputs for all the rows, reading only the weights it updates itself. Meets the others at
    * two barriers whatever fails, so that no one waits forever. Returns the ms it waited there.
    */
-  function firstLayerSlice(first: number, rows: number, shards: number, src: number): number {
+  function firstLayerSlice(
+    first: number,
+    rows: number,
+    shards: number,
+    src: number,
+    serial: number,
+    attempt: number,
+  ): number {
     const s0 = Math.floor((shards * init.workerIndex) / T);
     const s1 = Math.floor((shards * (init.workerIndex + 1)) / T);
     const r0 = s0 * SHARD_ROWS;
     const B = Math.min(s1 * SHARD_ROWS, rows) - r0;
+    let s = s0;
     try {
+      // a fault drawn for one of these shards strikes with that shard marked busy, as in phase 1
+      for (; s < s1 && faults; s++) {
+        busy[init.workerIndex] = s + 1;
+        if (shouldFault(faults, serial, s, attempt)) injectFault(faults.kind, s);
+      }
+      busy[init.workerIndex] = s0 + 1;
+      s = s0;
       if (B > 0)
         gatherRows(k, m, batch, r0, init.trainInputs, init.trainTargets, features, perm, first + r0, B);
     } catch (e) {
-      reportError(e, s0);
+      reportError(e, s);
     }
+    busy[init.workerIndex] = 0;
+    timing[T_SLICED_STEPS]++;
     const t0 = performance.now();
     // every row of the inputs is what this thread's slice reads next
     barrier(undefined, batch.acts[0], rows * features);

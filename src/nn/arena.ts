@@ -102,8 +102,9 @@ export function arenaPlan(
  * rewritten: on 2 cores of a KVM guest, +8 % samples/s where its two cores are far apart and
  * +1–2 % where they share a cache (bench/results/2026-12-04-vm-zen2-first-layer). Null (the
  * forward by rows) on one thread, for a network of one layer (whose outputs are the logits),
- * and where a slice would hold fewer than `minSlice` outputs. Which thread computes an output
- * never changes its bits.
+ * and where a thread's whole blocks would hold fewer than `minSlice` outputs (a layer's last
+ * block may be short, so its slice can hold fewer). Which thread computes an output never
+ * changes its bits.
  */
 export function firstLayerSlices(
   net: NetworkLayout,
@@ -176,17 +177,24 @@ export function blockShares(
 ): Int32Array[] {
   const load = new Array<number>(threads).fill(0);
   const shares: number[][] = Array.from({ length: threads }, () => []);
-  const sliceOf = (b: GradientBlock) => firstLayer?.findIndex((s) => b.o0 >= s.o0 && b.o0 < s.o1) ?? -1;
+  const cost = (b: GradientBlock) => (b.o1 - b.o0) * net.layers[b.layer].inputs;
+  const sliceOf = (b: GradientBlock) =>
+    b.layer === 0 && firstLayer ? firstLayer.findIndex((s) => b.o0 >= s.o0 && b.o0 < s.o1) : -1;
+  // the slices' blocks first, wherever they sort, so that the others balance around them
   blocks.forEach((b, i) => {
-    let t = b.layer === 0 ? sliceOf(b) : -1;
-    if (t < 0) {
-      t = 0;
-      for (let u = 1; u < threads; u++) if (load[u] < load[t]) t = u;
-    }
-    load[t] += (b.o1 - b.o0) * net.layers[b.layer].inputs;
+    const t = sliceOf(b);
+    if (t < 0) return;
+    load[t] += cost(b);
     shares[t].push(i);
   });
-  return shares.map((s) => Int32Array.from(s));
+  blocks.forEach((b, i) => {
+    if (sliceOf(b) >= 0) return;
+    let t = 0;
+    for (let u = 1; u < threads; u++) if (load[u] < load[t]) t = u;
+    load[t] += cost(b);
+    shares[t].push(i);
+  });
+  return shares.map((s) => Int32Array.from(s.sort((a, b) => a - b)));
 }
 
 /** A network, batch and thread count whose working memory exceeds what WebAssembly can address. */

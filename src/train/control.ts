@@ -11,9 +11,11 @@
 //        the first layer's outputs for every row (the weights it updates itself in phase 2,
 //        so no core reads the first layer's weights another has just written); a barrier.
 //     1. row-parallel: claim groups of consecutive shards of SHARD_ROWS rows (claimShard,
-//        shardGroup); for each, gather the rows (with slices: put the first layer's outputs
-//        together from the slices), forward, each shard's loss, and backpropagate dZ of every
-//        layer into the batch buffers (no parameter is written).
+//        shardGroup); for each, gather the rows (with slices: apply the first layer's
+//        activation to the outputs the slices wrote in place), forward, each shard's loss, and
+//        backpropagate dZ of every layer into the batch buffers (no parameter is written).
+//        A fault drawn for a shard (GRADPOOL_INJECT_FAULTS) strikes where its rows are
+//        gathered: in phase 0 with slices, else here.
 //     2. after a barrier (ARRIVED/PHASE): parameter-parallel: claim blocks of output neurons,
 //        first from the thread's own share (src/nn/arena.ts blockShares), then from the others'
 //        (claimBlock); for each, sum its weight gradient over all the batch's rows (in row
@@ -100,9 +102,9 @@ export const CMD_EVAL = 2;
 export const CMD_STOP = 3;
 
 /** Per-worker timing accumulators (ms), for the step breakdown in benchmarks. */
-/** phase 1: gather, forward, loss and deltas of the worker's shards */
+/** phases 0 and 1: gather, forward, loss and deltas of the worker's shards */
 export const T_COMPUTE = 0;
-/** waiting at the barrier between the phases */
+/** waiting at phase 0's barriers and at the barrier between the phases */
 export const T_WAIT_MID = 1;
 /** phase 2's updates (and claiming blocks) */
 export const T_UPDATE = 2;
@@ -110,7 +112,9 @@ export const T_UPDATE = 2;
 export const T_GRADIENTS = 3;
 /** waiting at the barrier that ends a step */
 export const T_WAIT_END = 4;
-export const TIMING_FIELDS = 5;
+/** not ms: the steps whose first layer this worker computed a slice of (phase 0) */
+export const T_SLICED_STEPS = 5;
+export const TIMING_FIELDS = 6;
 
 export const SPLIT_TEST = 0;
 /** the validation rows of the train split (SessionInit.validationRows) */

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 
 // How far apart two threads' cores are: the time for a flag to go from one to the other and
@@ -11,12 +10,19 @@ import { Worker } from 'node:worker_threads';
 
 const WORKER_FILE = new URL('../../workers/flag-worker.js', import.meta.url);
 
-/** ms for `rounds` round trips: raise the flag, wait until the worker lowers it */
+/**
+ * ms for `rounds` round trips: raise the flag, wait until the worker lowers it. A worker that
+ * stops answering (its exit event cannot run while this thread polls) is an error after a
+ * second without an answer.
+ */
 function raise(flag: Int32Array, rounds: number): number {
   const t0 = performance.now();
   for (let i = 0; i < rounds; i++) {
     Atomics.store(flag, 0, 1);
-    while (Atomics.load(flag, 0) !== 0);
+    for (let polls = 1; Atomics.load(flag, 0) !== 0; polls++) {
+      if (polls % 1_000_000 === 0 && performance.now() - t0 > 1000 * (i + 1))
+        throw new Error(`the flag worker stopped answering after ${i} of ${rounds} rounds`);
+    }
   }
   return performance.now() - t0;
 }
@@ -32,14 +38,30 @@ export async function coreRoundTripNs(rounds = 20_000, runs = 5): Promise<number
     // the flag and the ready bit on a cache line of their own
     const flag = new Int32Array(new SharedArrayBuffer(128), 64, 2);
     const worker = new Worker(WORKER_FILE, { workerData: { flag, rounds } });
+    // a worker that fails to start or dies is an error here, not a wait without end
+    let failure: Error | null = null;
+    const fail = (e: unknown) => {
+      failure ??= e instanceof Error ? e : new Error(`the flag worker exited (${String(e)})`);
+    };
+    worker.on('error', fail).on('exit', fail);
+    const answered = new Promise<number>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('exit', (code) =>
+        reject(new Error(`the flag worker exited (code ${code}) before answering`)),
+      );
+    });
+    answered.catch(() => {}); // awaited below, or moot once a failure is thrown
     try {
-      const answered = once(worker, 'message');
-      while (Atomics.load(flag, 1) !== 1) await new Promise((r) => setTimeout(r, 1));
+      while (Atomics.load(flag, 1) !== 1) {
+        if (failure) throw failure;
+        await new Promise((r) => setTimeout(r, 1));
+      }
       const ms = raise(flag, rounds);
-      const [count] = await answered;
+      const count = await answered;
       if (count !== rounds) throw new Error(`the flag worker answered ${count} of ${rounds} rounds`);
       times.push((ms * 1e6) / rounds);
     } finally {
+      worker.off('exit', fail);
       await worker.terminate();
     }
   }

@@ -94,8 +94,8 @@ export class CommandFailed extends TrainingError {
 /**
  * The fewest outputs a thread's slice of the first layer must hold for its forward to go by
  * output neurons (src/nn/arena.ts firstLayerSlices): GRADPOOL_FIRST_LAYER_SLICE where set (1:
- * wherever there are two threads or more; more than the layer's outputs: never), else
- * MIN_FIRST_LAYER_SLICE. It changes how fast a step runs, never its bytes: a knob for measuring
+ * wherever two threads or more each get a whole block of it; more than the layer's outputs:
+ * never), else MIN_FIRST_LAYER_SLICE. It changes how fast a step runs, never its bytes: a knob for measuring
  * where the default was not, as GRADPOOL_SPIN is.
  */
 export function firstLayerSliceMin(env = process.env.GRADPOOL_FIRST_LAYER_SLICE): number {
