@@ -33,27 +33,26 @@ if [ -d dist-old ]; then
   done
   echo "A/B: $((SECONDS - t0)) s"
 fi
-# 3. polling budgets where threads are many: never (0), the default, ten times the default;
-#    interleaved, two rounds
-[ "${SPIN_AB:-}" = 1 ] && for round in 1 2; do
-  for spin in 0 default 200000; do
-    if [ "$spin" = default ]; then unset GRADPOOL_SPIN; else export GRADPOOL_SPIN=$spin; fi
-    node dist/src/cli/main.js bench --threads 8,16 --seconds 2 --data "$data" --json 2>> "$out/bench.log" |
-      SPIN=$spin node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(`GRADPOOL_SPIN=${process.env.SPIN}`, r.rows.map((x) => `${x.threads} threads ${Math.round(x.samplesPerSec)}`).join(", "))' >> "$out/spin.txt"
+# 3. settings that change only speed, where threads are many: each value of an environment
+#    variable in turn ("default": unset), `gradpool bench --threads 8,16`, two rounds, into spin.txt
+env_ab() {
+  local name=$1 value
+  shift
+  for round in 1 2; do
+    for value in "$@"; do
+      if [ "$value" = default ]; then unset "$name"; else export "$name=$value"; fi
+      node dist/src/cli/main.js bench --threads 8,16 --seconds 2 --data "$data" --json 2>> "$out/bench.log" |
+        LABEL="$name=$value" node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(process.env.LABEL, r.rows.map((x) => `${x.threads} threads ${Math.round(x.samplesPerSec)}${x.firstLayerSlices ? " (slices)" : ""}`).join(", "))' >> "$out/spin.txt"
+    done
   done
-done
-unset GRADPOOL_SPIN
-# 3b. the first layer's forward by output neurons where threads are many (SLICE_AB=0 skips it):
-#     by default it splits at 2–4 threads only (slices of 64 outputs or more); 8 splits at 8
-#     and 16 too (slices of 32 and 16). Interleaved, two rounds; the bytes are the same either way
-[ "${SLICE_AB:-1}" = 1 ] && for round in 1 2; do
-  for slice in default 8; do
-    if [ "$slice" = default ]; then unset GRADPOOL_FIRST_LAYER_SLICE; else export GRADPOOL_FIRST_LAYER_SLICE=$slice; fi
-    node dist/src/cli/main.js bench --threads 8,16 --seconds 2 --data "$data" --json 2>> "$out/bench.log" |
-      SLICE=$slice node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(`GRADPOOL_FIRST_LAYER_SLICE=${process.env.SLICE}`, r.rows.map((x) => `${x.threads} threads ${Math.round(x.samplesPerSec)}${x.firstLayerSlices ? " (slices)" : ""}`).join(", "))' >> "$out/spin.txt"
-  done
-done
-unset GRADPOOL_FIRST_LAYER_SLICE
+  unset "$name"
+}
+# 3a. polling budgets (SPIN_AB=1): never (0), the default, ten times the default
+[ "${SPIN_AB:-}" = 1 ] && env_ab GRADPOOL_SPIN 0 default 200000
+# 3b. the first layer's forward by output neurons (SLICE_AB=0 skips it): by default it splits at
+#     2–4 threads only (slices of 64 outputs or more); 8 splits at 8 and 16 too (slices of 32
+#     and 16). The bytes are the same either way
+[ "${SLICE_AB:-1}" = 1 ] && env_ab GRADPOOL_FIRST_LAYER_SLICE default 8
 # 4. the promise at 16 threads: one epoch with 1 and 16 threads gives the same bytes; peak RSS
 for t in 1 16; do
   node dist/src/cli/main.js train --data "$data" --epochs 1 --threads "$t" --out "$out/model-$t.safetensors" --log json 2>> "$out/bench.log" | tail -n 1 >> "$out/train.txt"
