@@ -144,22 +144,14 @@ export default async function runSession(init: SessionInit): Promise<number> {
     // the fewer the passes over W, while each thread still claims two or more (see shardGroup)
     const group = shardGroup(shards, T);
     const groups = Math.ceil(shards / group);
-    let s = -1;
     try {
       // after a failure in the first layer's slices there is nothing to go on from
       const start = firstLayer && control.failed ? groups : control.claimShard();
       for (let g = start; g < groups; g = control.claimShard()) {
         const s0 = g * group;
         const s1 = Math.min(shards, s0 + group);
-        // a fault drawn for any shard of the group strikes with that shard marked busy, as it
-        // would one shard at a time; an error of the group's kernels names its first shard.
-        // With slices the shard's fault struck in phase 0, where its rows were gathered.
-        for (s = s0; s < s1 && faults && !firstLayer; s++) {
-          busy[init.workerIndex] = s + 1;
-          if (shouldFault(faults, serial, s, attempt)) injectFault(faults.kind, s);
-        }
-        busy[init.workerIndex] = s0 + 1;
-        s = s0;
+        // with slices the shards' faults struck in phase 0, where their rows were gathered
+        markBusy(s0, firstLayer ? s0 : s1, serial, attempt);
         const r0 = s0 * SHARD_ROWS;
         const B = Math.min((s1 - s0) * SHARD_ROWS, rows - r0);
         if (firstLayer) activateFirstLayer(k, net, batch, r0, B);
@@ -182,12 +174,13 @@ export default async function runSession(init: SessionInit): Promise<number> {
         );
       }
     } catch (e) {
-      reportError(e, s); // still meet the others at the barrier, or they would wait forever
+      reportError(e, busyShard()); // still meet the others at the barrier, or they would wait forever
     }
     busy[init.workerIndex] = 0;
     const t1 = performance.now();
-    // the batch's inputs, gathered by every thread, are what this thread's first-layer blocks read
-    barrier(undefined, ownsFirstLayer ? batch.acts[0] : -1, rows * features);
+    // the batch's inputs, gathered by every thread, are what this thread's first-layer blocks
+    // read (with slices, phase 0 has read them already)
+    barrier(undefined, ownsFirstLayer && !firstLayer ? batch.acts[0] : -1, rows * features);
     const t2 = performance.now();
     timing[T_COMPUTE] += t1 - t0 - waited;
     timing[T_WAIT_MID] += t2 - t1 + waited;
@@ -248,19 +241,12 @@ export default async function runSession(init: SessionInit): Promise<number> {
     const s1 = Math.floor((shards * (init.workerIndex + 1)) / T);
     const r0 = s0 * SHARD_ROWS;
     const B = Math.min(s1 * SHARD_ROWS, rows) - r0;
-    let s = s0;
     try {
-      // a fault drawn for one of these shards strikes with that shard marked busy, as in phase 1
-      for (; s < s1 && faults; s++) {
-        busy[init.workerIndex] = s + 1;
-        if (shouldFault(faults, serial, s, attempt)) injectFault(faults.kind, s);
-      }
-      busy[init.workerIndex] = s0 + 1;
-      s = s0;
+      markBusy(s0, s1, serial, attempt);
       if (B > 0)
         gatherRows(k, m, batch, r0, init.trainInputs, init.trainTargets, features, perm, first + r0, B);
     } catch (e) {
-      reportError(e, s);
+      reportError(e, busyShard());
     }
     busy[init.workerIndex] = 0;
     timing[T_SLICED_STEPS]++;
@@ -276,6 +262,24 @@ export default async function runSession(init: SessionInit): Promise<number> {
     const t2 = performance.now();
     barrier();
     return t1 - t0 + performance.now() - t2;
+  }
+
+  /**
+   * Marks shards [s0, s1) busy one by one, striking a fault drawn for any of them
+   * (GRADPOOL_INJECT_FAULTS) while it is marked, as one shard at a time would; then leaves s0
+   * marked, so that an error of their kernels names their first shard (busyShard).
+   */
+  function markBusy(s0: number, s1: number, serial: number, attempt: number): void {
+    for (let s = s0; s < s1 && faults; s++) {
+      busy[init.workerIndex] = s + 1;
+      if (shouldFault(faults, serial, s, attempt)) injectFault(faults.kind, s);
+    }
+    busy[init.workerIndex] = s0 + 1;
+  }
+
+  /** The shard this thread has marked busy, or −1. */
+  function busyShard(): number {
+    return busy[init.workerIndex] - 1;
   }
 
   function evaluate(): void {

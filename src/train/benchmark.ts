@@ -162,7 +162,6 @@ export async function measureScaling(options: ScalingOptions): Promise<ScalingRe
   };
   /** the weights and optimizer state after PRETRAIN_EPOCHS segments from the seed's (untimed) */
   const pretrain = async (pool: StepPool, stats: StepStats[]) => {
-    pool.order.set(order);
     initParams(net, 1, pool.params);
     for (const buffer of pool.state) buffer.fill(0);
     for (let e = 0; e < PRETRAIN_EPOCHS; e++) await trainSegment(pool, stats, e * segmentSteps);
