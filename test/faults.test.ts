@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { UsageError } from '../src/errors.js';
 import { SHARD_ROWS } from '../src/train/control.js';
-import { parseFaultSpec, shouldFault } from '../src/train/faults.js';
+import { parseFaultSpec, SLOW_FAULT_MS, shouldFault } from '../src/train/faults.js';
 import { train } from '../src/train/trainer.js';
 import { runCli, syntheticDataset, tempDir } from './helpers.js';
 
 // Worker failures: with GRADPOOL_INJECT_FAULTS a worker throws, exits or hangs on a shard;
 // the step is recomputed on fresh threads and the result must be the bytes of a run
-// without failures.
+// without failures. A slow shard only stalls.
 
 const dataset = syntheticDataset(300, 60);
 const config = { hidden: [24, 12], epochs: 2, batchSize: 40, seed: 4, threads: 2, stepTimeout: 0.5 };
@@ -30,6 +30,7 @@ describe('fault injection', () => {
   it('parses kind:rate[:seed] and rejects anything else', () => {
     assert.deepEqual(parseFaultSpec('exit:0.25:9'), { kind: 'exit', rate: 0.25, seed: 9 });
     assert.deepEqual(parseFaultSpec('hang:1'), { kind: 'hang', rate: 1, seed: 1 });
+    assert.deepEqual(parseFaultSpec('slow:0.5:2'), { kind: 'slow', rate: 0.5, seed: 2 });
     assert.equal(parseFaultSpec(undefined), null);
     for (const bad of ['crash:0.1', 'throw:2', 'throw:x', 'throw:0.1:1.5', 'throw:0.1:1:2']) {
       assert.throws(() => parseFaultSpec(bad), UsageError, bad);
@@ -117,6 +118,34 @@ describe('worker failure', () => {
       );
     });
   }
+
+  // A straggler fails nothing: no retry, the same bytes, only later. Each stall is SLOW_FAULT_MS
+  // at least, and a step ends after its slowest thread, so the run takes at least the stalls of
+  // each step spread evenly over the threads (a lower bound that tells they happened; no speed).
+  it('slow: stalled shards retry nothing and change no byte', async () => {
+    const clean = await train(config, { dataset });
+    process.env.GRADPOOL_INJECT_FAULTS = 'slow:0.9:7';
+    const t0 = performance.now();
+    const slow = await train(config, { dataset });
+    const elapsed = performance.now() - t0;
+    const spec = parseFaultSpec('slow:0.9:7') as NonNullable<ReturnType<typeof parseFaultSpec>>;
+    const stepsPerEpoch = Math.ceil(dataset.train.count / config.batchSize);
+    let floor = 0;
+    for (let step = 0; step < config.epochs * stepsPerEpoch; step++) {
+      const rows = Math.min(
+        config.batchSize,
+        dataset.train.count - (step % stepsPerEpoch) * config.batchSize,
+      );
+      let stalls = 0;
+      for (let shard = 0; shard < Math.ceil(rows / SHARD_ROWS); shard++)
+        stalls += shouldFault(spec, step, shard, 1) ? 1 : 0;
+      floor += Math.ceil(stalls / config.threads) * SLOW_FAULT_MS;
+    }
+    assert.ok(floor >= 500, `the spec stalls the run ${floor} ms`);
+    assert.equal(slow.retries, 0);
+    assert.equal(hash(slow), hash(clean));
+    assert.ok(elapsed >= floor, `${elapsed.toFixed(0)} ms, at least the ${floor} ms of stalls`);
+  });
 
   // A thread that throws in a command's next step must not leave a slower thread, still
   // leaving the previous step's barrier, to quit the command alone: the others would wait for

@@ -14,6 +14,7 @@ import {
   post,
   type Server,
   type Service,
+  SLOW_SHARDS,
   startServer,
   startService,
   TOKEN,
@@ -42,21 +43,33 @@ describe('gradpool serve --queue with gradpool worker', needs(REDIS), () => {
   let server: Server;
   let workers: Service[] = [];
 
-  const startWorker = (queueName: string) =>
-    startService('worker', [
-      '--queue',
-      redis.url,
-      '--queue-name',
-      queueName,
-      '--threads',
-      '1',
-      '--checkpoint-every',
-      '5',
-      '--lock-duration',
-      '2',
-      '--work-dir',
-      join(dir, `worker-${workers.length}`),
-    ]);
+  const startWorker = (queueName: string, env: Record<string, string> = {}) =>
+    startService(
+      'worker',
+      [
+        '--queue',
+        redis.url,
+        '--queue-name',
+        queueName,
+        '--threads',
+        '1',
+        '--checkpoint-every',
+        '5',
+        '--lock-duration',
+        '2',
+        '--work-dir',
+        join(dir, `worker-${workers.length}`),
+      ],
+      env,
+    );
+  // A worker whose shards stall (SLOW_SHARDS): at full speed the 3 epochs of the jobs below
+  // take well under a second, so a signal sent at their first checkpoint could arrive after
+  // the end; at about 16 ms a step, some 3 s of the job are still to run then, on any machine.
+  const startSlowWorker = (queueName: string) => {
+    const worker = startWorker(queueName, SLOW_SHARDS);
+    workers.push(worker);
+    return worker;
+  };
 
   const serverArgs = (queueName: string, dataDir: string) => [
     '--data-dir',
@@ -155,25 +168,31 @@ describe('gradpool serve --queue with gradpool worker', needs(REDIS), () => {
     assert.equal((await fetch(`${server.url}/jobs/${id}/model`, { headers: auth })).status, 409);
   });
 
-  it('a worker killed mid-job: the other resumes from the shared checkpoint, same bytes', async () => {
-    const flags = ['--hidden', '128', '--epochs', '3', '--seed', '5'];
-    const { id } = await body(await post(server.url, { hidden: [128], epochs: 3, seed: 5 }));
-    // the first worker to upload a checkpoint of the job is the one running it
-    const victim = await Promise.race(
-      workers.map((w) => w.waitForEvent(isJobEvent(id, 'checkpoint')).then(() => w)),
-    );
-    victim.child.kill('SIGKILL');
-    await victim.exited;
-    const survivor = workers.find((w) => w !== victim) as Service;
-    const resumed = await survivor.waitForEvent(isJobEvent(id, 'resumed'), 60_000);
-    assert.ok(Number(resumed.epoch) >= 1 && Number(resumed.step) >= 5, 'resumed past the start');
-    const job = await waitFor(server.url, id, ['succeeded', 'failed']);
-    assert.equal(job.state, 'succeeded', job.error);
-    assert.equal(job.metrics.length, 3);
-    assert.ok(
-      (await modelOf(server.url, id)).equals(cliModel(dir, flags)),
-      'same bytes as one uninterrupted run',
-    );
+  it('a worker killed mid-job: another resumes from the shared checkpoint, same bytes', async () => {
+    const name = `${queue}-kill`;
+    const owner = await startServer(serverArgs(name, 'data-kill'));
+    try {
+      const flags = ['--hidden', '128', '--epochs', '3', '--seed', '5'];
+      const victim = startSlowWorker(name);
+      const { id } = await body(await post(owner.url, { hidden: [128], epochs: 3, seed: 5 }));
+      await victim.waitForEvent(isJobEvent(id, 'checkpoint'));
+      victim.child.kill('SIGKILL');
+      await victim.exited;
+      assert.ok(!victim.events.some(isJobEvent(id, 'finished')), 'killed mid-job');
+      const survivor = startWorker(name);
+      workers.push(survivor);
+      const resumed = await survivor.waitForEvent(isJobEvent(id, 'resumed'), 60_000);
+      assert.ok(Number(resumed.epoch) >= 1 && Number(resumed.step) >= 5, 'resumed past the start');
+      const job = await waitFor(owner.url, id, ['succeeded', 'failed']);
+      assert.equal(job.state, 'succeeded', job.error);
+      assert.equal(job.metrics.length, 3);
+      assert.ok(
+        (await modelOf(owner.url, id)).equals(cliModel(dir, flags)),
+        'same bytes as one uninterrupted run',
+      );
+    } finally {
+      await owner.stop();
+    }
   });
 
   it('two servers on one queue: each gets the results of its own jobs only', async () => {
@@ -249,22 +268,24 @@ describe('gradpool serve --queue with gradpool worker', needs(REDIS), () => {
   });
 
   it('a worker stopped with SIGTERM puts its job back; another finishes it', async () => {
-    const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
-    const queueWorkers = live.filter((w) => w.events.some((e) => e.event === 'ready' && e.queue === queue));
-    assert.ok(queueWorkers.length >= 1);
-    const { id } = await body(await post(server.url, { hidden: [128], epochs: 3, seed: 6 }));
-    const first = await Promise.race(
-      queueWorkers.map((w) => w.waitForEvent(isJobEvent(id, 'checkpoint')).then(() => w)),
-    );
-    assert.equal(await first.stop('SIGTERM'), 0, 'exits 0 after handing the job back');
-    assert.ok(first.events.some(isJobEvent(id, 'requeued')));
-    const next = startWorker(queue);
-    workers.push(next);
-    await next.waitForEvent(isJobEvent(id, 'resumed'));
-    const job = await waitFor(server.url, id, ['succeeded', 'failed']);
-    assert.equal(job.state, 'succeeded', job.error);
-    const flags = ['--hidden', '128', '--epochs', '3', '--seed', '6'];
-    assert.ok((await modelOf(server.url, id)).equals(cliModel(dir, flags)));
+    const name = `${queue}-term`;
+    const owner = await startServer(serverArgs(name, 'data-term'));
+    try {
+      const first = startSlowWorker(name);
+      const { id } = await body(await post(owner.url, { hidden: [128], epochs: 3, seed: 6 }));
+      await first.waitForEvent(isJobEvent(id, 'checkpoint'));
+      assert.equal(await first.stop('SIGTERM'), 0, 'exits 0 after handing the job back');
+      assert.ok(first.events.some(isJobEvent(id, 'requeued')));
+      const next = startWorker(name);
+      workers.push(next);
+      await next.waitForEvent(isJobEvent(id, 'resumed'));
+      const job = await waitFor(owner.url, id, ['succeeded', 'failed']);
+      assert.equal(job.state, 'succeeded', job.error);
+      const flags = ['--hidden', '128', '--epochs', '3', '--seed', '6'];
+      assert.ok((await modelOf(owner.url, id)).equals(cliModel(dir, flags)));
+    } finally {
+      await owner.stop();
+    }
   });
 });
 

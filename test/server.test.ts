@@ -25,6 +25,7 @@ import {
   json,
   post,
   type Server,
+  SLOW_SHARDS,
   startServer,
   TOKEN,
   waitFor,
@@ -364,11 +365,12 @@ describe('gradpool serve', () => {
 
   it('Idempotency-Key returns the same job; the model is 409 until it succeeds; DELETE cancels', async () => {
     const headers = { ...json, 'idempotency-key': 'k-1' };
-    const a = await body(await post(server.url, { hidden: [64], epochs: 40 }, headers));
-    const b = await post(server.url, { hidden: [64], epochs: 40 }, headers);
+    // big enough to be still running when it is cancelled (40 epochs of [64] took 0.6 s)
+    const a = await body(await post(server.url, { hidden: [512, 512], epochs: 40 }, headers));
+    const b = await post(server.url, { hidden: [512, 512], epochs: 40 }, headers);
     assert.equal(b.status, 200);
     assert.equal((await body(b)).id, a.id);
-    const other = await post(server.url, { hidden: [64], epochs: 41 }, headers);
+    const other = await post(server.url, { hidden: [512, 512], epochs: 41 }, headers);
     assert.equal(other.status, 422);
     assert.equal(
       (await body<{ error: string }>(other)).error,
@@ -462,7 +464,7 @@ describe('gradpool serve across a crash', () => {
   it('SIGKILL mid-job: on restart the job resumes from its checkpoint and ends with the model it would have had', async (t) => {
     const dir = tempDir(t);
     const args = crashArgs(dir, 10);
-    const server = await startServer(args);
+    const server = await startServer(args, SLOW_SHARDS);
     const { id } = await body(await post(server.url, { hidden: [48], epochs: 6, seed: 8 }));
     // wait until it has checkpointed past the first epoch
     for (;;) {
@@ -675,7 +677,7 @@ describe('gradpool serve shutting down', () => {
   it('SIGTERM mid-job, a client following its events: exit 0 with the job checkpointed; the next start finishes it with the same bytes', async (t) => {
     const dir = tempDir(t);
     const args = crashArgs(dir, 5);
-    const server = await startServer(args);
+    const server = await startServer(args, SLOW_SHARDS);
     const { id } = await body(await post(server.url, { hidden: [48], epochs: 5, seed: 2 }));
     await waitFor(server.url, id, ['running']);
     // an open event stream of a job that stays running must not hold the server's exit

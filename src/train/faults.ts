@@ -1,12 +1,19 @@
 import { UsageError } from '../errors.js';
 
 // A testing aid: GRADPOOL_INJECT_FAULTS=kind:rate[:seed] makes a worker throw, exit or hang
-// on a shard computation with probability `rate`. The draw hashes (seed, the run's step, the
-// shard, the try of that step) and nothing else, so faults model transient failures: the
-// same ones happen on any machine, whichever thread computes the shard and however steps are
-// grouped into commands, and a retry draws afresh. Inert unless set.
+// on a shard computation with probability `rate`, or stall there for SLOW_FAULT_MS and go on
+// (`slow`: a straggler, which fails nothing and changes no byte; tests use it to keep a run
+// going long enough for a signal to reach it mid-run on any machine). The draw hashes (seed,
+// the run's step, the shard, the try of that step) and nothing else, so faults model
+// transient failures: the same ones happen on any machine, whichever thread computes the
+// shard and however steps are grouped into commands, and a retry draws afresh. Inert unless set.
 
-export type FaultKind = 'throw' | 'exit' | 'hang';
+export type FaultKind = 'throw' | 'exit' | 'hang' | 'slow';
+
+const KINDS: readonly FaultKind[] = ['throw', 'exit', 'hang', 'slow'];
+
+/** How long a `slow` fault stalls its shard. */
+export const SLOW_FAULT_MS = 10;
 
 export interface FaultSpec {
   readonly kind: FaultKind;
@@ -19,14 +26,9 @@ export function parseFaultSpec(value: string | undefined): FaultSpec | null {
   const [kind, rate, seed = '1', ...rest] = value.split(':');
   const r = Number(rate);
   const s = Number(seed);
-  if (
-    !['throw', 'exit', 'hang'].includes(kind) ||
-    !(r >= 0 && r <= 1) ||
-    !Number.isInteger(s) ||
-    rest.length > 0
-  ) {
+  if (!KINDS.includes(kind as FaultKind) || !(r >= 0 && r <= 1) || !Number.isInteger(s) || rest.length > 0) {
     throw new UsageError(
-      `GRADPOOL_INJECT_FAULTS must be kind:rate[:seed] with kind throw, exit or hang and 0 ≤ rate ≤ 1, got '${value}'`,
+      `GRADPOOL_INJECT_FAULTS must be kind:rate[:seed] with kind throw, exit, hang or slow and 0 ≤ rate ≤ 1, got '${value}'`,
     );
   }
   return { kind: kind as FaultKind, rate: r, seed: s >>> 0 };
@@ -55,6 +57,10 @@ function mix(x: number): number {
 export function injectFault(kind: FaultKind, shard: number): void {
   if (kind === 'throw') throw new Error(`injected fault (throw) in shard ${shard}`);
   if (kind === 'exit') process.exit(1);
-  const forever = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) Atomics.wait(forever, 0, 0);
+  const never = new Int32Array(new SharedArrayBuffer(4));
+  if (kind === 'slow') {
+    Atomics.wait(never, 0, 0, SLOW_FAULT_MS);
+    return;
+  }
+  for (;;) Atomics.wait(never, 0, 0);
 }
