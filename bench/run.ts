@@ -3,7 +3,7 @@
 // (TensorFlow.js wasm; numpy + OpenBLAS where python3 has numpy, on Fashion-MNIST; PyTorch with
 // --pytorch). Writes <date>-<host>.json, .md and .svg under bench/results/ (or --out DIR). Run one at a time: a second benchmark beside it
 // halves it. Usage: npm run bench -- [--threads 1,2] [--seconds 3] [--data fashion-mnist]
-//   [--out DIR] [--no-peer] [--no-numpy] [--pytorch] [--rounds N]
+//   [--out DIR] [--no-peer] [--no-numpy] [--pytorch] [--rounds N] [--kernel-time MS]
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { FASHION_MNIST_DIR, loadDataset } from '../src/data/dataset.js';
+import { flagNaming, GradpoolError } from '../src/errors.js';
 import { machineInfo } from '../src/machine.js';
 import { jsKernels } from '../src/nn/kernels/js.js';
 import { loadNativeAddon, type NativeVariant, nativeKernels } from '../src/nn/kernels/native.js';
@@ -24,6 +25,7 @@ import {
   type ScalingResult,
   scalingTable,
 } from '../src/train/benchmark.js';
+import { resolveConfig } from '../src/train/config.js';
 import { SHARD_ROWS } from '../src/train/control.js';
 import {
   KERNEL_SHAPES,
@@ -32,6 +34,7 @@ import {
   kernelSpeedTable,
 } from '../src/train/kernel-speed.js';
 import { kernelsDescription } from '../src/train/kernels.js';
+import { checkNumber, checkWholeNumber } from '../src/train/numbers.js';
 import { type CeilingRow, parallelCeiling } from './parallel-ceiling.js';
 import { scalingSvg } from './svg.js';
 
@@ -40,23 +43,39 @@ const PEERS = join(ROOT, 'bench/peers');
 /** the Python with torch: $PYTHON, else python3 on PATH (Debian's python3-torch is in /usr/bin/python3) */
 const PYTHON = process.env.PYTHON || 'python3';
 
-const { values } = parseArgs({
-  options: {
-    threads: { type: 'string' },
-    seconds: { type: 'string', default: '3' },
-    data: { type: 'string' },
-    out: { type: 'string', default: join(ROOT, 'bench/results') },
-    'no-peer': { type: 'boolean', default: false },
-    'no-numpy': { type: 'boolean', default: false },
-    pytorch: { type: 'boolean', default: false },
-    'kernel-time': { type: 'string', default: '400' },
-    rounds: { type: 'string', default: '1' },
-  },
-});
-const seconds = Number(values.seconds);
-/** rounds of the kernels and passes over the thread counts (ours and PyTorch's); each figure keeps its fastest */
-const rounds = Math.max(1, Math.floor(Number(values.rounds)) || 1);
-const threads = values.threads ? values.threads.split(',').map(Number) : defaultThreadCounts();
+/** The suite's flags, checked as `gradpool bench` checks its own; a bad one is one line and exit 2. */
+function readFlags() {
+  try {
+    const { values } = parseArgs({
+      options: {
+        threads: { type: 'string' },
+        seconds: { type: 'string', default: '3' },
+        data: { type: 'string' },
+        out: { type: 'string', default: join(ROOT, 'bench/results') },
+        'no-peer': { type: 'boolean', default: false },
+        'no-numpy': { type: 'boolean', default: false },
+        pytorch: { type: 'boolean', default: false },
+        'kernel-time': { type: 'string', default: '400' },
+        rounds: { type: 'string', default: '1' },
+      },
+    });
+    return {
+      values,
+      seconds: checkNumber('seconds', values.seconds, { min: 0, above: true, max: 600 }, false),
+      /** rounds of the kernels and passes over the thread counts (ours and PyTorch's); each figure keeps its fastest */
+      rounds: checkWholeNumber('rounds', values.rounds, 1, 20),
+      kernelMs: checkWholeNumber('kernelTime', values['kernel-time'], 1, 60_000),
+      threads: values.threads
+        ? values.threads.split(',').map((t) => resolveConfig({ threads: t }).threads)
+        : defaultThreadCounts(),
+    };
+  } catch (e) {
+    const text = e instanceof GradpoolError ? e.describe(flagNaming) : (e as Error).message;
+    console.error(`bench: ${text}`);
+    process.exit(2);
+  }
+}
+const { values, seconds, rounds, kernelMs, threads } = readFlags();
 const dataSpec =
   values.data ??
   (existsSync(process.env.FASHION_MNIST || '/usr/share/datasets/fashion-mnist') ? 'fashion-mnist' : 'mnist');
@@ -112,7 +131,7 @@ for (const [variant] of variants) {
 }
 for (let round = 0; round < rounds; round++) {
   for (const { kernel, shape, flops, run } of KERNEL_SHAPES) {
-    const bench = new Bench({ time: Number(values['kernel-time']), warmupTime: 100, iterations: 10 });
+    const bench = new Bench({ time: kernelMs, warmupTime: 100, iterations: 10 });
     for (const [variant, k] of variants) bench.add(variant, () => run(k));
     await bench.run();
     for (const task of bench.tasks) {
@@ -316,7 +335,7 @@ const md = [
   kernelSpeedTable(kernelRows),
   `| multiply-add on registers only (the core's ceiling) | — | ${variants.map(([v]) => peakGflops[v]?.toFixed(1) ?? '—').join(' | ')} |`,
   '',
-  `Each figure: tinybench's mean over ${values['kernel-time']} ms${rounds > 1 ? `, the fastest of ${rounds} rounds` : ''}. GFLOP/s count the dense product's`,
+  `Each figure: tinybench's mean over ${kernelMs} ms${rounds > 1 ? `, the fastest of ${rounds} rounds` : ''}. GFLOP/s count the dense product's`,
   "operations; where dZ is mostly zero the kernels skip the zeros' share of them.",
   '',
   '## Thread scaling (reference recipe; breakdown as % of the step)',
