@@ -34,7 +34,8 @@ try {
 }
 
 function build() {
-  if (process.arch !== 'x64') unavailable(`no native build for ${process.arch} (x64 only)`);
+  if (process.arch !== 'x64' && process.arch !== 'arm64')
+    unavailable(`no native build for ${process.arch} (x64 and arm64 only)`);
   if (process.env.GRADPOOL_NATIVE_BUILD === 'skip') unavailable('GRADPOOL_NATIVE_BUILD=skip');
   // npm hands its bundled node-gyp to install scripts; run outside npm, use the one on PATH
   const gyp = process.env.npm_config_node_gyp;
@@ -71,11 +72,11 @@ function build() {
     rmSync(join(native, 'build'), { recursive: true, force: true });
     unavailable(`the built addon does not load: ${firstError(loads.stderr ?? '')} (full log: ${where})`);
   }
-  if (!cpu.avx512 && !cpu.avx2) unavailable('this CPU has neither AVX-512 nor AVX2');
+  if (!cpu.avx512 && !cpu.avx2 && !cpu.neon) unavailable('this CPU has neither AVX-512 nor AVX2');
   // what it was built from: the loader refuses an addon whose sources have changed since
   writeFileSync(join(release, 'sources.sha256'), `${nativeSourcesHash(native)}\n`);
   rmSync(join(native, 'build-native.log'), { force: true });
-  console.log(`gradpool: native kernels built (${cpu.avx512 ? 'AVX-512' : 'AVX2'})`);
+  console.log(`gradpool: native kernels built (${cpu.avx512 ? 'AVX-512' : cpu.avx2 ? 'AVX2' : 'NEON'})`);
 }
 
 /**

@@ -8,7 +8,7 @@ import { IMAGE_PREPROCESSING } from '../src/data/preprocessing.js';
 import { sharedSplit } from '../src/data/split.js';
 import { jsKernels } from '../src/nn/kernels/js.js';
 import { naiveKernels } from '../src/nn/kernels/naive.js';
-import { loadNativeAddon, NATIVE_ISAS, nativeKernels } from '../src/nn/kernels/native.js';
+import { loadNativeAddon, NATIVE_ISAS, type NativeIsa, nativeKernels } from '../src/nn/kernels/native.js';
 import type { Floats, Kernels } from '../src/nn/kernels/types.js';
 import { instantiateWasmKernels } from '../src/nn/kernels/wasm.js';
 
@@ -43,9 +43,8 @@ export async function kernelsOn(name: string, memory: WebAssembly.Memory): Promi
   const m = new Float32Array(memory.buffer);
   if (name === 'naive') return naiveKernels(m);
   if (name === 'js') return jsKernels(m);
-  const native = /^native (avx512|avx2)( fused)?$/.exec(name);
-  if (native)
-    return nativeKernels(memory, { isa: native[1] as 'avx512' | 'avx2', fused: Boolean(native[2]) });
+  const native = /^native (avx512|avx2|neon)( fused)?$/.exec(name);
+  if (native) return nativeKernels(memory, { isa: native[1] as NativeIsa, fused: Boolean(native[2]) });
   return instantiateWasmKernels(memory);
 }
 
@@ -153,9 +152,15 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * The Node that child processes run on: this one, or GRADPOOL_TEST_NODE (an arm64 Node under
+ * qemu-user, which the kernel cannot start by its path: scripts/test-arm64-emulated.sh).
+ */
+export const NODE = process.env.GRADPOOL_TEST_NODE || process.execPath;
+
 /** The CLI in a child process; `nodeArgs` go to node itself (V8 flags, for instance). */
 export function runCli(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): CliResult {
-  const r = spawnSync(process.execPath, [...nodeArgs, CLI, ...args], {
+  const r = spawnSync(NODE, [...nodeArgs, CLI, ...args], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
     timeout: 300_000,

@@ -16,6 +16,7 @@ import {
   fill,
   kernelsOn,
   NATIVE_VARIANTS,
+  NODE,
   priceTable,
   projectWithAddon,
   ROOT,
@@ -462,10 +463,11 @@ describe('native and wasm kernels train the same bytes', needs(NATIVE), () => {
   it('the unfused arithmetic: --kernels wasm-simd runs natively, with the bytes wasm-simd gives on wasm', (t) => {
     const dir = tempDir(t);
     const flags = ['train', '--hidden', '16', '--epochs', '1', '--batch-size', '256', '--log', 'json'];
-    // V8 without FMA3: its fastest wasm build is wasm-simd (the native kernels do not look at V8's flags)
-    const wasm = runCli([...flags, '--kernels', 'wasm', '--out', join(dir, 'wasm.safetensors')], {}, [
-      '--no-enable-fma3',
-    ]);
+    // the wasm build of that arithmetic: the native kernels switched off (on x64, V8 without FMA3
+    // would choose it too; arm64 always has a fused multiply-add)
+    const wasm = runCli([...flags, '--kernels', 'wasm-simd', '--out', join(dir, 'wasm.safetensors')], {
+      GRADPOOL_NATIVE_ISA: 'off',
+    });
     assert.equal(wasm.status, 0, wasm.stderr);
     const start = JSON.parse(wasm.stdout.split('\n')[0]);
     assert.deepEqual([start.kernels, start.implementation], ['wasm-simd', 'wasm']);
@@ -475,7 +477,7 @@ describe('native and wasm kernels train the same bytes', needs(NATIVE), () => {
       assert.equal(native.status, 0, native.stderr);
       const s = JSON.parse(native.stdout.split('\n')[0]);
       assert.equal(s.kernels, 'wasm-simd');
-      assert.match(s.implementation, /^native avx/);
+      assert.match(s.implementation, /^native (avx|neon)/);
       assert.ok(readFileSync(out).equals(readFileSync(join(dir, 'wasm.safetensors'))), `${threads} threads`);
     }
   });
@@ -486,7 +488,7 @@ describe('native and wasm kernels train the same bytes', needs(NATIVE), () => {
     const out = join(tempDir(t), 'm.safetensors');
     const r = runCli(['train', '--hidden', '8', '--epochs', '1', '--log', 'pretty', '--out', out]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`kernels: ${auto.label} arithmetic, native (avx512|avx2)\\n`));
+    assert.match(r.stdout, new RegExp(`kernels: ${auto.label} arithmetic, native (avx512|avx2|neon)\\n`));
   });
 });
 
@@ -518,7 +520,7 @@ describe('without the native kernels gradpool runs on wasm and says why once', (
     it(`an addon ${what}: auto trains on wasm with a note; --kernels native is refused with the reason`, (t) => {
       const dir = tempDir(t);
       const cli = projectWithAddon(dir, addon);
-      const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+      const run = (args: string[]) => spawnSync(NODE, [cli, ...args], { encoding: 'utf8' });
       const out = join(dir, 'm.safetensors');
       const auto = run(['train', '--hidden', '8', '--epochs', '1', '--log', 'pretty', '--out', out]);
       assert.equal(auto.status, 0, auto.stderr);
@@ -542,7 +544,7 @@ describe('without the native kernels gradpool runs on wasm and says why once', (
     const recorded = join(dir, 'native/build/Release/sources.sha256');
     const run = () =>
       spawnSync(
-        process.execPath,
+        NODE,
         [cli, 'train', '--kernels', 'native', '--hidden', '8', '--epochs', '1', '--out', join(dir, 'm')],
         {
           encoding: 'utf8',
@@ -579,7 +581,7 @@ describe('without the native kernels gradpool runs on wasm and says why once', (
     assert.equal(first.status, 0, first.stderr);
     const bare = projectWithAddon(join(dir, 'bare'), undefined);
     const resumed = spawnSync(
-      process.execPath,
+      NODE,
       [
         bare,
         'train',
@@ -619,7 +621,7 @@ describe('without the native kernels gradpool runs on wasm and says why once', (
     cpSync(join(ROOT, 'scripts'), join(dir, 'scripts'), { recursive: true });
     cpSync(join(ROOT, 'native/binding.gyp'), join(dir, 'native/binding.gyp'));
     cpSync(join(ROOT, 'native/src'), join(dir, 'native/src'), { recursive: true });
-    const r = spawnSync(process.execPath, [join(dir, 'scripts/build-native.mjs')], {
+    const r = spawnSync(NODE, [join(dir, 'scripts/build-native.mjs')], {
       encoding: 'utf8',
       env: {
         ...process.env,

@@ -1,8 +1,10 @@
 // The Node-API glue of the native kernels. JavaScript API:
 //
-//   cpu()  → { avx512f, avx512vl, avx512dq, avx2, fma, avx512 }: what __builtin_cpu_supports
-//            reports; avx512 = the four the avx512 kernels need (avx512f, avx512vl, avx512dq, fma).
-//   bind(arena: Float32Array, isa: 'avx512' | 'avx2', fused: boolean)
+//   cpu()  → { avx512f, avx512vl, avx512dq, avx2, fma, avx512, neon }: on x86-64 what
+//            __builtin_cpu_supports reports; avx512 = the four the avx512 kernels need (avx512f,
+//            avx512vl, avx512dq, fma). On arm64 neon and fma (both in every arm64 CPU), the rest
+//            false.
+//   bind(arena: Float32Array, isa: 'avx512' | 'avx2' | 'neon', fused: boolean)
 //          → { linearForward, linearBackwardParams, linearBackwardInput, activationForward,
 //              activationBackward, softmaxCrossEntropy, sgdUpdate, adamUpdate, gatherInputs,
 //              isa, fused }:
@@ -46,13 +48,14 @@ typedef struct {
 /* ---- CPU ---- */
 
 typedef struct {
-  bool avx512f, avx512vl, avx512dq, avx2, fma;
+  bool avx512f, avx512vl, avx512dq, avx2, fma, neon;
 } cpu_features;
 
 static cpu_features cpu_detected;
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 
 static void cpu_detect(void) {
+#if defined(__x86_64__)
   __builtin_cpu_init();
   cpu_features c = {
       .avx512f = __builtin_cpu_supports("avx512f"),
@@ -61,6 +64,10 @@ static void cpu_detect(void) {
       .avx2 = __builtin_cpu_supports("avx2"),
       .fma = __builtin_cpu_supports("fma"),
   };
+#else
+  // AArch64 makes Advanced SIMD (NEON) and its fused multiply-add part of every CPU
+  cpu_features c = {.neon = true, .fma = true};
+#endif
   cpu_detected = c;
 }
 
@@ -77,9 +84,11 @@ static const char *cpu_lacks(gp_isa isa, bool fused) {
   const cpu_features c = cpu_get();
   if (isa == GP_ISA_AVX512) {
     if (!cpu_avx512(c)) return "AVX-512 (the avx512 kernels need AVX-512F, AVX-512VL, AVX-512DQ and FMA3)";
-  } else {
+  } else if (isa == GP_ISA_AVX2) {
     if (!c.avx2) return "AVX2";
     if (fused && !c.fma) return "FMA3 (the fused kernels need a fused multiply-add)";
+  } else if (!c.neon) {
+    return "NEON (the neon kernels are arm64's)";
   }
   return NULL;
 }
@@ -489,14 +498,15 @@ static bool parse_isa(napi_env env, napi_value v, const char *fn, gp_isa *isa) {
   char name[16] = {0};
   size_t len = 0;
   if (napi_get_value_string_utf8(env, v, name, sizeof name, &len) != napi_ok) {
-    fail_type(env, fn, "isa must be a string, 'avx512' or 'avx2'");
+    fail_type(env, fn, "isa must be a string, 'avx512', 'avx2' or 'neon'");
     return false;
   }
   if (strcmp(name, "avx512") == 0) *isa = GP_ISA_AVX512;
   else if (strcmp(name, "avx2") == 0) *isa = GP_ISA_AVX2;
+  else if (strcmp(name, "neon") == 0) *isa = GP_ISA_NEON;
   else {
     char what[96];
-    snprintf(what, sizeof what, "isa must be 'avx512' or 'avx2', not '%s'", name);
+    snprintf(what, sizeof what, "isa must be 'avx512', 'avx2' or 'neon', not '%s'", name);
     fail_type(env, fn, what);
     return false;
   }
@@ -589,7 +599,8 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
     napi_set_named_property(env, obj, fns[i].name, fn);
   }
   napi_value isa_name, is_fused;
-  napi_create_string_utf8(env, isa == GP_ISA_AVX512 ? "avx512" : "avx2", NAPI_AUTO_LENGTH, &isa_name);
+  const char *name = isa == GP_ISA_AVX512 ? "avx512" : isa == GP_ISA_AVX2 ? "avx2" : "neon";
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &isa_name);
   napi_get_boolean(env, fused, &is_fused);
   napi_set_named_property(env, obj, "isa", isa_name);
   napi_set_named_property(env, obj, "fused", is_fused);
@@ -635,6 +646,7 @@ static napi_value js_cpu(napi_env env, napi_callback_info info) {
   set_bool(env, obj, "avx2", c.avx2);
   set_bool(env, obj, "fma", c.fma);
   set_bool(env, obj, "avx512", cpu_avx512(c));
+  set_bool(env, obj, "neon", c.neon);
   return obj;
 }
 

@@ -23,10 +23,13 @@
 //    so outputs may be the same arrays as inputs (exactly, not shifted).
 //
 // Never a fused multiply-add and never fast-math (strict_fp.h). The functions of each ISA carry
-// its target attribute, so the file needs no -m flags; the rest is baseline x86-64.
+// its target attribute, so the file needs no -m flags; the rest is baseline x86-64. On arm64
+// every kernel is its scalar form (the end of the file).
 #include "strict_fp.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,7 +65,11 @@ GP_INLINE int32_t trunc_sat_f32(float x) {
   return (int32_t)x;
 }
 
+#if defined(__x86_64__)
 GP_INLINE float sqrt1(float x) { return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(x))); }
+#else
+GP_INLINE float sqrt1(float x) { return __builtin_sqrtf(x); }
+#endif
 
 GP_INLINE float tanh1(float x) { return (float)gp_as_tanh((double)x); }
 
@@ -181,6 +188,7 @@ static double softmax_row_wide(float *row, int32_t C, int32_t label, double max)
 #define W_GT(h) ((int64_t)(((uint64_t)(h) << 32) | 0xFFFFFFFFu))
 #define W_LT(h) ((int64_t)((uint64_t)(h) << 32))
 
+#if defined(__x86_64__)
 // ---------------------------------------------------------------------------------------------
 // AVX-512
 
@@ -668,9 +676,67 @@ GP_AVX2 static void adam_update_avx2(const float *params, const float *m, const 
   for (; j < n; j++) adam1(&k, params, m, v, params_out, m_out, v_out, grad, j);
 }
 
+#else
+// ---------------------------------------------------------------------------------------------
+// Elsewhere (arm64): the scalar kernels above over every element, which are the wasm kernels'
+// scalar tails (and the same bits as their vector loops). GCC vectorises what it can of these
+// loops; they are a small part of a step beside the linear kernels.
+
+static void activation_forward_portable(int32_t act, float *x, int32_t n) {
+  if (act == 0)
+    for (int32_t i = 0; i < n; i++) x[i] = relu1(x[i]);
+  else if (act == 1)
+    for (int32_t i = 0; i < n; i++) x[i] = tanh1(x[i]);
+  else
+    for (int32_t i = 0; i < n; i++) x[i] = sigmoid1(x[i]);
+}
+
+static void activation_backward_portable(int32_t act, float *d, const float *a, int32_t n) {
+  if (act == 0) {
+    for (int32_t i = 0; i < n; i++)
+      if (!(a[i] > 0)) d[i] = 0;
+  } else {
+    for (int32_t i = 0; i < n; i++) d[i] = backward1(act, d[i], a[i]);
+  }
+}
+
+static double softmax_cross_entropy_portable(float *logits, const float *labels, int32_t B, int32_t C) {
+  double loss = 0;
+  double e[SOFTMAX_STACK];
+  for (int32_t r = 0; r < B; r++) {
+    float *row = logits + (size_t)r * (size_t)C;
+    const double max = row_max(row, C);
+    const int32_t label = trunc_sat_f32(labels[r]);
+    if (C > SOFTMAX_STACK) {
+      loss += softmax_row_wide(row, C, label, max);
+      continue;
+    }
+    for (int32_t c = 0; c < C; c++) e[c] = gp_as_exp((double)row[c] - max);
+    loss += softmax_row_finish(row, e, C, label, max);
+  }
+  return loss;
+}
+
+static void sgd_update_portable(const float *params, const float *velocity, float *params_out, float *velocity_out,
+                                const float *grad, int32_t n, double lr, double momentum, double weight_decay,
+                                double inv_batch, double nesterov) {
+  const sgd_consts k = sgd_setup(lr, momentum, weight_decay, inv_batch, nesterov);
+  for (int32_t j = 0; j < n; j++) sgd1(&k, params, velocity, params_out, velocity_out, grad, j);
+}
+
+static void adam_update_portable(const float *params, const float *m, const float *v, float *params_out, float *m_out,
+                                 float *v_out, const float *grad, int32_t n, double step_size, double beta1,
+                                 double beta2, double eps, double weight_decay, double decay, double inv_bc2_sqrt,
+                                 double inv_batch) {
+  const adam_consts k = adam_setup(step_size, beta1, beta2, eps, weight_decay, decay, inv_bc2_sqrt, inv_batch);
+  for (int32_t j = 0; j < n; j++) adam1(&k, params, m, v, params_out, m_out, v_out, grad, j);
+}
+#endif
+
 // ---------------------------------------------------------------------------------------------
 
 void gp_elementwise_table(gp_isa isa, gp_kernel_table *table) {
+#if defined(__x86_64__)
   if (isa == GP_ISA_AVX512) {
     table->activation_forward = activation_forward_avx512;
     table->activation_backward = activation_backward_avx512;
@@ -684,4 +750,12 @@ void gp_elementwise_table(gp_isa isa, gp_kernel_table *table) {
     table->sgd_update = sgd_update_avx2;
     table->adam_update = adam_update_avx2;
   }
+#else
+  (void)isa;
+  table->activation_forward = activation_forward_portable;
+  table->activation_backward = activation_backward_portable;
+  table->softmax_cross_entropy = softmax_cross_entropy_portable;
+  table->sgd_update = sgd_update_portable;
+  table->adam_update = adam_update_portable;
+#endif
 }

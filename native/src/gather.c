@@ -4,14 +4,16 @@
 // A pixel p becomes (float)((double)p * (1.0 / 255.0)): JavaScript multiplies the byte by the
 // f64 PIXEL_SCALE and rounds once on the store into a Float32Array, and so does this (the
 // product of an integer below 256 and a double is one IEEE multiply in either, and cvtpd2ps
-// rounds to nearest-even under the default MXCSR, as the store does). float32 features are
-// copied as they are.
+// rounds to nearest-even under the default MXCSR, as the store does; on arm64 fcvt under the
+// default FPCR does the same). float32 features are copied as they are.
 //
 // Why native: the JavaScript loop spent about 14 % of a one-thread training step and of a
 // prediction converting pixels (2.6 ns a pixel); this does 16 a few cycles.
 #include "strict_fp.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <stdint.h>
 #include <string.h>
 
@@ -40,13 +42,14 @@ static inline void prefetch_row(const uint8_t *pixels, const int32_t *rows, int6
   const int64_t row = row_of(rows, from, r + PREFETCH_AHEAD, input_rows);
   if (row < 0) return;
   const uint8_t *p = pixels + row * features;
-  for (int32_t c = 0; c < features; c += 64) _mm_prefetch((const char *)(p + c), _MM_HINT_T0);
+  for (int32_t c = 0; c < features; c += 64) __builtin_prefetch(p + c);
 }
 
 static void pixels_tail(float *dst, const uint8_t *src, int32_t c, int32_t features) {
   for (; c < features; c++) dst[c] = (float)((double)src[c] * PIXEL_SCALE);
 }
 
+#if defined(__x86_64__)
 /** one row of pixels into floats, 16 at a time */
 GP_AVX512 static void pixels_row_avx512(float *d, const uint8_t *src, int32_t features) {
   const __m512d scale = _mm512_set1_pd(PIXEL_SCALE);
@@ -77,7 +80,12 @@ GP_AVX2 static void pixels_row_avx2(float *d, const uint8_t *src, int32_t featur
   pixels_tail(d, src, c, features);
 }
 
-/** the row loop of both: a call per row (784 pixels) costs nothing beside the row */
+#else
+/** one row of pixels into floats, one at a time (GCC vectorises the loop) */
+static void pixels_row_portable(float *d, const uint8_t *src, int32_t features) { pixels_tail(d, src, 0, features); }
+#endif
+
+/** the row loop of each: a call per row (784 pixels) costs nothing beside the row */
 static inline int32_t gather_pixels(float *dst, const uint8_t *pixels, int64_t input_rows, const int32_t *rows,
                                     int64_t from, int32_t B, int32_t features,
                                     void (*row_into)(float *, const uint8_t *, int32_t)) {
@@ -90,6 +98,7 @@ static inline int32_t gather_pixels(float *dst, const uint8_t *pixels, int64_t i
   return -1;
 }
 
+#if defined(__x86_64__)
 static int32_t gather_pixels_avx512(float *dst, const uint8_t *pixels, int64_t input_rows, const int32_t *rows,
                                     int64_t from, int32_t B, int32_t features) {
   return gather_pixels(dst, pixels, input_rows, rows, from, B, features, pixels_row_avx512);
@@ -99,6 +108,12 @@ static int32_t gather_pixels_avx2(float *dst, const uint8_t *pixels, int64_t inp
                                   int64_t from, int32_t B, int32_t features) {
   return gather_pixels(dst, pixels, input_rows, rows, from, B, features, pixels_row_avx2);
 }
+#else
+static int32_t gather_pixels_portable(float *dst, const uint8_t *pixels, int64_t input_rows, const int32_t *rows,
+                                      int64_t from, int32_t B, int32_t features) {
+  return gather_pixels(dst, pixels, input_rows, rows, from, B, features, pixels_row_portable);
+}
+#endif
 
 static int32_t gather_features(float *dst, const float *features_in, int64_t input_rows, const int32_t *rows,
                                int64_t from, int32_t B, int32_t features) {
@@ -112,6 +127,11 @@ static int32_t gather_features(float *dst, const float *features_in, int64_t inp
 }
 
 void gp_gather_table(gp_isa isa, gp_kernel_table *table) {
+#if defined(__x86_64__)
   table->gather_pixels = isa == GP_ISA_AVX512 ? gather_pixels_avx512 : gather_pixels_avx2;
+#else
+  (void)isa;
+  table->gather_pixels = gather_pixels_portable;
+#endif
   table->gather_features = gather_features;
 }

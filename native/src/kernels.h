@@ -9,7 +9,8 @@
 
 #include <stdint.h>
 
-typedef enum { GP_ISA_AVX2 = 0, GP_ISA_AVX512 = 1 } gp_isa;
+// AVX2 and AVX-512 on x86-64, NEON on arm64 (an addon holds the kernels of its architecture only)
+typedef enum { GP_ISA_AVX2 = 0, GP_ISA_AVX512 = 1, GP_ISA_NEON = 2 } gp_isa;
 
 typedef struct {
   void (*linear_forward)(float *out, const float *a, const float *w, const float *bias, int32_t B, int32_t I,

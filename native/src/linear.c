@@ -1,16 +1,16 @@
 // The linear kernels of the native build (linearForward, linearBackwardParams,
-// linearBackwardInput), for AVX-512 and AVX2, each in two arithmetics: fused (madd is one
-// rounding: = kernels-relaxed.wasm on an FMA3 CPU) and unfused (= kernels.wasm). The kernels
-// are written once, in linear_impl.h, and included here once per (ISA, arithmetic) with that
-// ISA's vector operations; each function carries its ISA's target attribute, so the rest of the
-// addon stays baseline x86-64 and the choice is made at run time (addon.c).
+// linearBackwardInput), for AVX-512 and AVX2 on x86-64 and NEON on arm64, each in two
+// arithmetics: fused (madd is one rounding: = kernels-relaxed.wasm on a CPU with a fused
+// multiply-add) and unfused (= kernels.wasm). The kernels are written once, in linear_impl.h,
+// and included here once per (ISA, arithmetic) with that ISA's vector operations; on x86-64 each
+// function carries its ISA's target attribute, so the rest of the addon stays baseline x86-64
+// and the choice is made at run time (addon.c). NEON is part of every arm64 CPU.
 //
 // Must be compiled with -ffp-contract=off and without fast-math: GCC's default in GNU C mode
 // would fuse the unfused builds' multiply and add (and the scalar tails of both), and the bits
 // would no longer be wasm's.
 #include "strict_fp.h"
 
-#include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,26 +39,6 @@ typedef struct {
   float v;
 } gp_entry;
 
-/** x[j] lane i ← x[i] lane j: the 8×8 transpose */
-static inline __attribute__((target("avx2"), always_inline)) void gp_transpose8(__m256 *x) {
-  const __m256 t0 = _mm256_unpacklo_ps(x[0], x[1]), t1 = _mm256_unpackhi_ps(x[0], x[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(x[2], x[3]), t3 = _mm256_unpackhi_ps(x[2], x[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(x[4], x[5]), t5 = _mm256_unpackhi_ps(x[4], x[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(x[6], x[7]), t7 = _mm256_unpackhi_ps(x[6], x[7]);
-  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  x[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-  x[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-  x[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-  x[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-  x[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-  x[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-  x[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-  x[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
 /**
  * Floats of scratch the caller provides at least: kernelScratchFloats' first two terms with
  * rows = B, sizes = {I, O} (its third, for the forward's 12 packed rows, is left out so that
@@ -81,6 +61,43 @@ static int gp_params_group(int32_t B, int32_t I, int32_t O) {
 static int gp_input_group(int32_t B, int32_t I, int32_t O) {
   const size_t tiles = gp_scratch_floor(B, I, O) / (4 * (2 * (size_t)O + 4)); // ≥ 1
   return (int)(tiles < 4 ? tiles : 4);
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// the passes that make dz's lists take 8 outputs (or rows) at once, with AVX2, on both ISAs
+#define GP_X86 1
+#define Q __m128
+#define QI __m128i
+#define Q_ZERO() _mm_setzero_ps()
+#define Q_LOAD(p) _mm_loadu_ps(p)
+#define Q_STORE(p, x) _mm_storeu_ps(p, x)
+#define Q_SET4(a, b, c, d) _mm_setr_ps(a, b, c, d)
+#define Q_BITS(x) _mm_castps_si128(x)
+#define QI_ZERO() _mm_setzero_si128()
+#define QI_LOAD(p) _mm_loadu_si128((const __m128i *)(p))
+#define QI_OR(x, y) _mm_or_si128(x, y)
+#define QI_ANY(x) (!_mm_testz_si128(x, x))
+
+/** x[j] lane i ← x[i] lane j: the 8×8 transpose */
+static inline __attribute__((target("avx2"), always_inline)) void gp_transpose8(__m256 *x) {
+  const __m256 t0 = _mm256_unpacklo_ps(x[0], x[1]), t1 = _mm256_unpackhi_ps(x[0], x[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(x[2], x[3]), t3 = _mm256_unpackhi_ps(x[2], x[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(x[4], x[5]), t5 = _mm256_unpackhi_ps(x[4], x[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(x[6], x[7]), t7 = _mm256_unpackhi_ps(x[6], x[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  x[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  x[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  x[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  x[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  x[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  x[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  x[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  x[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
 /* ---- AVX-512: a zmm holds 4 rows × the 4 wasm lanes of the forward tile ---- */
@@ -306,10 +323,95 @@ void gp_linear_table(gp_isa isa, int fused, gp_kernel_table *table) {
   }
 }
 
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+
+/* ---- NEON: a q register holds 1 row × the 4 wasm lanes of the forward tile ---- */
+
+#define GP_X86 0
+#define Q float32x4_t
+#define QI uint32x4_t
+#define Q_ZERO() vdupq_n_f32(0.0f)
+#define Q_LOAD(p) vld1q_f32(p)
+#define Q_STORE(p, x) vst1q_f32(p, x)
+#define Q_SET4(a, b, c, d) ((float32x4_t){a, b, c, d})
+#define Q_BITS(x) vreinterpretq_u32_f32(x)
+#define QI_ZERO() vdupq_n_u32(0)
+#define QI_LOAD(p) vld1q_u32((const uint32_t *)(p))
+#define QI_OR(x, y) vorrq_u32(x, y)
+#define QI_ANY(x) (vmaxvq_u32(x) != 0)
+
+/** the first m (< 4) floats at p, the rest zero */
+static inline float32x4_t neon_loadm(const float *p, int m) {
+  float x[4] = {0, 0, 0, 0};
+  for (int i = 0; i < m; i++) x[i] = p[i];
+  return vld1q_f32(x);
+}
+/** stores the first m (< 4) lanes of v at p */
+static inline void neon_storem(float *p, float32x4_t v, int m) {
+  float x[4];
+  vst1q_f32(x, v);
+  for (int i = 0; i < m; i++) p[i] = x[i];
+}
+
+#define VL 4
+#define V float32x4_t
+#define V_ZERO() vdupq_n_f32(0.0f)
+#define V_LOAD(p) vld1q_f32(p)
+#define V_STORE(p, v) vst1q_f32(p, v)
+#define V_LOADM(p, m) neon_loadm(p, m)
+#define V_STOREM(p, v, m) neon_storem(p, v, m)
+#define V_BCAST1(p) vld1q_dup_f32(p)
+#define V_BCAST4(p) vld1q_f32(p)
+#define V_BCAST4X(x) (x)
+#define V_ADD(x, y) vaddq_f32(x, y)
+#define V_MUL(x, y) vmulq_f32(x, y)
+#define V_FMA(x, y, c) vfmaq_f32(c, x, y)
+// _mm_shuffle_ps(x, y, 0x88) = x0 x2 y0 y2 and (…, 0xDD) = x1 x3 y1 y3, the only two reduce4 takes
+#define V_SHUF(x, y, imm) ((imm) == 0x88 ? vuzp1q_f32(x, y) : vuzp2q_f32(x, y))
+#define V_LANE128(v, i) (v)
+#define V_ROWS(x) vdupq_n_f32((x)[0])
+#define M128_LOADN(p, m) neon_loadm(p, m)
+#define M128_STOREN(p, x, m) neon_storem(p, x, m)
+// 32 q registers: forward 4 rows × 4 outputs (16 accumulators); weight gradient 8 outputs × 2
+// or 4 × 4; input gradient 4 rows × 4; lists 2 × 4 (weight gradient) or 2 × 8 (input gradient).
+// Not tuned: no arm64 machine has measured them yet.
+#define FWD_RMAX GP_FWD_RMAX_NEON
+#define FWD_NQ(R) 1
+#define FWD_NQMAX 1
+#define PAR_K8 2
+#define PAR_K4 4
+#define INP_K 4
+#define PAR_LIST_K 4
+#define INP_LIST_K 8
+
+#define FUSED 1
+#define FN(x) CAT(x, _neon_fused)
+#include "linear_impl.h"
+#undef FUSED
+#undef FN
+#define FUSED 0
+#define FN(x) CAT(x, _neon_unfused)
+#include "linear_impl.h"
+#undef FUSED
+#undef FN
+
+void gp_linear_table(gp_isa isa, int fused, gp_kernel_table *table) {
+  (void)isa; // GP_ISA_NEON, the only one here
+  table->linear_forward = fused ? linear_forward_neon_fused : linear_forward_neon_unfused;
+  table->linear_backward_params = fused ? linear_backward_params_neon_fused : linear_backward_params_neon_unfused;
+  table->linear_backward_input = fused ? linear_backward_input_neon_fused : linear_backward_input_neon_unfused;
+}
+
+#else
+#error "the native kernels build for x86-64 (AVX-512, AVX2) and arm64 (NEON) only"
+#endif
+
 /** the forward's packed rows, 4·R floats per group of 4 inputs, and 15 to align them (a twin of kernelScratchFloats' bound) */
 size_t gp_linear_forward_pack(gp_isa isa, int32_t B, int32_t I, int32_t O) {
   if (B <= 0 || O <= 0 || I < 4) return 0;
-  const size_t R = (size_t)gp_forward_rows(isa == GP_ISA_AVX512 ? GP_FWD_RMAX_AVX512 : GP_FWD_RMAX_AVX2, B);
+  const int rmax = isa == GP_ISA_AVX512 ? GP_FWD_RMAX_AVX512 : isa == GP_ISA_AVX2 ? GP_FWD_RMAX_AVX2 : GP_FWD_RMAX_NEON;
+  const size_t R = (size_t)gp_forward_rows(rmax, B);
   return 15 + 4 * R * (size_t)(I >> 2);
 }
 

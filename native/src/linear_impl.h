@@ -11,13 +11,22 @@
 //   PAR_K8, PAR_K4   weight gradient: vectors of k a dense tile of 8 / 4 outputs holds
 //   INP_K       input gradient: vectors of k a dense tile of 4 rows holds
 //   PAR_LIST_K, INP_LIST_K  vectors of k a list walk holds per list (two lists walk together)
+//   Q, QI, Q_*, QI_*  a vector of 4 floats (one wasm v128) and of their bits: zero, load,
+//               store, set, or, "any bit set"
+//   GP_X86      1 on x86-64: the passes that make dz's lists use AVX2 (APPEND8, 8 lanes);
+//               0 elsewhere: the same lists and sums, one float at a time
 //
 // Every output is computed in the order assembly/kernels.ts computes it; the comments at each
 // kernel say which order that is. "madd" below is the wasm kernel's madd (MADD here); where the
 // wasm kernel multiplies and then adds, so does MADD0, in both arithmetics.
 
+#ifdef TARGET
 #define ATTR __attribute__((target(TARGET)))
 #define INL static inline __attribute__((target(TARGET), always_inline))
+#else
+#define ATTR
+#define INL static inline __attribute__((always_inline))
+#endif
 
 #if FUSED
 #define MADD(x, y, c) V_FMA(x, y, c)
@@ -57,9 +66,9 @@ INL int FN(fwd_count)(const float *a, int rows, int I) {
   const int G = I >> 2;
   int kept = 0;
   for (int g = 0; g < G; g++) {
-    __m128i x = _mm_setzero_si128();
-    for (int i = 0; i < rows; i++) x = _mm_or_si128(x, _mm_loadu_si128((const __m128i *)(a + (size_t)i * I + 4 * g)));
-    kept += !_mm_testz_si128(x, x);
+    QI x = QI_ZERO();
+    for (int i = 0; i < rows; i++) x = QI_OR(x, QI_LOAD(a + (size_t)i * I + 4 * g));
+    kept += QI_ANY(x);
   }
   return kept;
 }
@@ -71,22 +80,22 @@ INL int FN(fwd_count)(const float *a, int rows, int I) {
  */
 INL int FN(fwd_pack)(float *tiles, uint32_t *list, const float *a, int rows, int I, int R, int sparse) {
   const int G = I >> 2;
-  const __m128 zero = _mm_setzero_ps();
+  const Q zero = Q_ZERO();
   int n = 0;
   for (int g = 0; g < G; g++) {
     const size_t k = (size_t)4 * g;
-    __m128 x[FWD_RMAX];
-    __m128i any = _mm_setzero_si128();
+    Q x[FWD_RMAX];
+    QI any = QI_ZERO();
     for (int i = 0; i < R; i++) {
-      x[i] = i < rows ? _mm_loadu_ps(a + (size_t)i * I + k) : zero;
-      any = _mm_or_si128(any, _mm_castps_si128(x[i]));
+      x[i] = i < rows ? Q_LOAD(a + (size_t)i * I + k) : zero;
+      any = QI_OR(any, Q_BITS(x[i]));
     }
     if (sparse) {
-      if (_mm_testz_si128(any, any)) continue;
+      if (!QI_ANY(any)) continue;
       list[n] = (uint32_t)k;
     }
     float *q = tiles + (size_t)n * 4 * R;
-    for (int i = 0; i < R; i++) _mm_storeu_ps(q + 4 * i, x[i]);
+    for (int i = 0; i < R; i++) Q_STORE(q + 4 * i, x[i]);
     n++;
   }
   return n;
@@ -140,7 +149,7 @@ INL void FN(fwd_block)(float *out, const float *a, const float *w, const float *
     for (int q = 0; q < NQ; q++) {
       V s = FN(reduce4)(acc[v][4 * q], acc[v][4 * q + 1], acc[v][4 * q + 2], acc[v][4 * q + 3]);
       for (int k = I4; k < I; k++) {
-        const __m128 wk = _mm_setr_ps(wr[4 * q][k], wr[4 * q + 1][k], wr[4 * q + 2][k], wr[4 * q + 3][k]);
+        const Q wk = Q_SET4(wr[4 * q][k], wr[4 * q + 1][k], wr[4 * q + 2][k], wr[4 * q + 3][k]);
         s = V_ADD(s, V_MUL(ta[k - I4], V_BCAST4X(wk)));
       }
       const int m = nout - 4 * q < 4 ? nout - 4 * q : 4;
@@ -151,8 +160,8 @@ INL void FN(fwd_block)(float *out, const float *a, const float *w, const float *
         const int row = v * RPV + i;
         if (row >= rows) break;
         float *p = out + (size_t)row * ldo + o + 4 * q;
-        const __m128 x = V_LANE128(s, i);
-        if (m == 4) _mm_storeu_ps(p, x);
+        const Q x = V_LANE128(s, i);
+        if (m == 4) Q_STORE(p, x);
         else M128_STOREN(p, x, m);
       }
     }
@@ -419,6 +428,7 @@ INL void FN(par_dense)(float *dw, const float *a, const float *zp, int B, int I,
 #undef PT4
 }
 
+#if GP_X86
 /**
  * One pass over the rows of a chunk (outputs c0 … c0+n−1): its columns of dz copied to zp
  * (8 floats a row, zero-padded), their lists, and, lanes = outputs, db and the columnDot tail
@@ -485,6 +495,52 @@ INL size_t FN(count_nonzero)(const float *dz, int B, int O, int c0, int n) {
   }
   return c;
 }
+#else
+/**
+ * par_pass one float at a time: zp holds the chunk's columns of dz (8 floats a row, zeros past
+ * n); db[j] and the columnDot tail are s = s + dz and s = s + dz·a over every row in order,
+ * unfused; each output's list holds its nonzero (not ±0; NaN kept) rows in order. The same
+ * floats and lists as the AVX2 pass, which does the same sums 8 outputs to a vector.
+ */
+INL size_t FN(par_pass)(float *dw, float *db, float *zp, float *lists, size_t ls, const float *dz, const float *a,
+                         int B, int I, int O, int c0, int n) {
+  const int I8 = I & ~7;
+  const int nk = I - I8;
+  size_t total = 0;
+  for (int r = 0; r < B; r++)
+    for (int j = 0; j < 8; j++) zp[8 * r + j] = j < n ? dz[(size_t)r * O + c0 + j] : 0.0f;
+  for (int j = 0; j < n; j++) {
+    gp_entry *e = FN(list_at)(lists + j * ls);
+    uint32_t c = 0;
+    float s = 0.0f;
+    float t[7] = {0};
+    for (int r = 0; r < B; r++) {
+      const float z = zp[8 * r + j];
+      s = s + z;
+      const float *ar = a + (size_t)r * I + I8;
+      for (int kk = 0; kk < nk; kk++) t[kk] = t[kk] + z * ar[kk];
+      if (z != 0.0f) {
+        e[c].off = (uint32_t)r * (uint32_t)I;
+        e[c].v = z;
+        c++;
+      }
+    }
+    *FN(list_len)(lists + j * ls) = c;
+    total += c;
+    db[j] = s;
+    for (int kk = 0; kk < nk; kk++) dw[(size_t)j * I + I8 + kk] = t[kk];
+  }
+  return total;
+}
+
+/** nonzero (not ±0) values of dz's columns [c0, c0 + n) over its B rows */
+INL size_t FN(count_nonzero)(const float *dz, int B, int O, int c0, int n) {
+  size_t c = 0;
+  for (int r = 0; r < B; r++)
+    for (int j = 0; j < n; j++) c += dz[(size_t)r * O + c0 + j] != 0.0f;
+  return c;
+}
+#endif
 
 ATTR static void FN(linear_backward_params)(float *dw, float *db, const float *dz, const float *a, int32_t B, int32_t I,
                                             int32_t O, int32_t o0, int32_t o1, float *pack) {
@@ -531,6 +587,7 @@ ATTR static void FN(linear_backward_params)(float *dw, float *db, const float *d
  * pack: the group's lists, 2·O + 4 floats each (gp_linear_backward_input_pack).
  * ==========================================================================================*/
 
+#if GP_X86
 /** the list of row z's (O floats) nonzero entries, offsets o·I; returns its length */
 INL uint32_t FN(row_list)(float *list, const float *z, int O, int I) {
   gp_entry *e = FN(list_at)(list);
@@ -545,6 +602,21 @@ INL uint32_t FN(row_list)(float *list, const float *z, int O, int I) {
   *FN(list_len)(list) = c;
   return c;
 }
+#else
+/** the list of row z's (O floats) nonzero entries (not ±0; NaN kept), offsets o·I; returns its length */
+INL uint32_t FN(row_list)(float *list, const float *z, int O, int I) {
+  gp_entry *e = FN(list_at)(list);
+  uint32_t c = 0;
+  for (int o = 0; o < O; o++) {
+    if (z[o] == 0.0f) continue;
+    e[c].off = (uint32_t)o * (uint32_t)I;
+    e[c].v = z[o];
+    c++;
+  }
+  *FN(list_len)(list) = c;
+  return c;
+}
+#endif
 
 /** rows i = 0…3 of da at dk (stride I), floats [0, (K−1)·VL + m) = Σ_o dz[i][o]·wk[o·I + …), madd, every o */
 INL void FN(inp_tile)(float *dk, const float *z, const float *wk, int I, int O, const int K, int m, const int MASKED) {

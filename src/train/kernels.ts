@@ -17,7 +17,7 @@ export const ARITHMETICS: readonly Arithmetic[] = ['js', 'wasm-simd', 'wasm-rela
 export interface ResolvedKernels extends KernelSource {
   /** the arithmetic, which fixes the bytes: js, wasm-simd or wasm-relaxed-simd */
   label: Arithmetic;
-  /** what computes it, for logs and benchmarks: js, wasm, or native avx512 / native avx2 */
+  /** what computes it, for logs and benchmarks: js, wasm, or native avx512 / avx2 / neon */
   implementation: string;
   /** why the native kernels are not used where auto or an arithmetic would have taken them */
   nativeUnavailable?: string;

@@ -70,7 +70,7 @@ export type TrainEvent =
       testCount: number;
       /** the arithmetic (js, wasm-simd, wasm-relaxed-simd), which fixes the bytes */
       kernels: string;
-      /** what computes it: js, wasm, native avx512 or native avx2 */
+      /** what computes it: js, wasm, native avx512, native avx2 or native neon */
       implementation: string;
       /** why the native kernels were not used, where they would have been */
       nativeUnavailable?: string;

@@ -12,8 +12,10 @@ import type { Kernels } from './types.js';
 
 export const NATIVE_ADDON = new URL('../../../../native/build/Release/gradpool_native.node', import.meta.url);
 
-/** The instruction sets the addon is compiled for, fastest first. */
-export const NATIVE_ISAS = ['avx512', 'avx2'] as const;
+/** The instruction sets the addon is compiled for, fastest first: x64's two, then arm64's. */
+export const NATIVE_ISAS = ['avx512', 'avx2', 'neon'] as const;
+/** The architectures the addon builds for. */
+export const NATIVE_ARCHS: readonly string[] = ['x64', 'arm64'];
 export type NativeIsa = (typeof NATIVE_ISAS)[number];
 
 /** One native kernel set: an instruction set and an arithmetic (fused = wasm-relaxed-simd's). */
@@ -28,6 +30,8 @@ interface NativeCpu {
   readonly avx512: boolean;
   readonly avx2: boolean;
   readonly fma: boolean;
+  /** arm64's Advanced SIMD (in every arm64 CPU) */
+  readonly neon: boolean;
 }
 
 export interface NativeAddon {
@@ -53,8 +57,11 @@ export function loadNativeAddon(): NativeLoad {
 }
 
 function tryLoad(): NativeLoad {
-  if (process.arch !== 'x64')
-    return { addon: null, reason: `no native build for ${process.arch} (x64 only)` };
+  if (!NATIVE_ARCHS.includes(process.arch))
+    return {
+      addon: null,
+      reason: `no native build for ${process.arch} (${NATIVE_ARCHS.join(' and ')} only)`,
+    };
   const path = fileURLToPath(NATIVE_ADDON);
   if (!existsSync(path)) {
     return {
@@ -74,7 +81,7 @@ function tryLoad(): NativeLoad {
     const first = String(e instanceof Error ? e.message : e).split('\n')[0];
     return { addon: null, reason: `the addon does not load: ${first}` };
   }
-  const isas = NATIVE_ISAS.filter((isa) => (isa === 'avx512' ? cpu.avx512 : cpu.avx2));
+  const isas = NATIVE_ISAS.filter((isa) => cpu[isa] === true);
   if (isas.length === 0) return { addon: null, reason: 'this CPU has neither AVX-512F nor AVX2' };
   return { addon, isas };
 }
@@ -116,7 +123,7 @@ export function nativeSourcesHash(dir: string): string {
 /**
  * The native variant for an arithmetic: the fastest instruction set that computes it here,
  * or why none does. `GRADPOOL_NATIVE_ISA` (avx512 or avx2) names one instead, so the builds
- * of both can be tested and measured on one machine; `off` runs as if none were built.
+ * of both can be tested and measured on one x64 machine; `off` runs as if none were built.
  */
 export function nativeVariant(fused: boolean): NativeVariant | { reason: string } {
   const load = loadNativeAddon();
