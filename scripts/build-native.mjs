@@ -72,7 +72,7 @@ function build() {
     rmSync(join(native, 'build'), { recursive: true, force: true });
     unavailable(`the built addon does not load: ${firstError(loads.stderr ?? '')} (full log: ${where})`);
   }
-  if (!cpu.avx512 && !cpu.avx2 && !cpu.neon) unavailable('this CPU has neither AVX-512 nor AVX2');
+  if (!cpu.avx512 && !cpu.avx2 && !cpu.neon) unavailable('this CPU has none of AVX-512, AVX2 and NEON');
   // what it was built from: the loader refuses an addon whose sources have changed since
   writeFileSync(join(release, 'sources.sha256'), `${nativeSourcesHash(native)}\n`);
   rmSync(join(native, 'build-native.log'), { force: true });

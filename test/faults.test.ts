@@ -123,10 +123,12 @@ describe('worker failure', () => {
   // at least, and a step ends after its slowest thread, so the run takes at least the stalls of
   // each step spread evenly over the threads (a lower bound that tells they happened; no speed).
   it('slow: stalled shards retry nothing and change no byte', async () => {
-    const clean = await train(config, { dataset });
+    // a step of stalls takes ~50 ms: the suite's 0.5 s step timeout would leave a loaded machine little room
+    const patient = { ...config, stepTimeout: 30 };
+    const clean = await train(patient, { dataset });
     process.env.GRADPOOL_INJECT_FAULTS = 'slow:0.9:7';
     const t0 = performance.now();
-    const slow = await train(config, { dataset });
+    const slow = await train(patient, { dataset });
     const elapsed = performance.now() - t0;
     const spec = parseFaultSpec('slow:0.9:7') as NonNullable<ReturnType<typeof parseFaultSpec>>;
     const stepsPerEpoch = Math.ceil(dataset.train.count / config.batchSize);

@@ -41,7 +41,7 @@ describe('gradpool serve --queue with gradpool worker', needs(REDIS), () => {
   let dir: string;
   let queue: string;
   let server: Server;
-  let workers: Service[] = [];
+  const workers: Service[] = [];
 
   const startWorker = (queueName: string, env: Record<string, string> = {}) =>
     startService(
@@ -89,7 +89,9 @@ describe('gradpool serve --queue with gradpool worker', needs(REDIS), () => {
     dir = mkdtempSync(join(tmpdir(), 'gradpool-queue-'));
     queue = `test-${process.pid}-${Date.now()}`;
     server = await startServer(serverArgs(queue, 'data'));
-    workers = [startWorker(queue), startWorker(queue)];
+    // one at a time: each takes the work folder its index names
+    workers.push(startWorker(queue));
+    workers.push(startWorker(queue));
     await Promise.all(workers.map((w) => w.waitForEvent((e) => e.event === 'ready', 60_000)));
   });
   after(async () => {

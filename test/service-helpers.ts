@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadCheckpoint } from '../src/io/checkpoint.js';
 import { CLI, runCli } from './helpers.js';
 
 // Driving `gradpool serve` and `gradpool worker` as a user would: child processes, HTTP on
@@ -148,10 +149,14 @@ export function cliModel(dir: string, flags: string[]): Buffer {
 export const SLOW_SHARDS = { GRADPOOL_INJECT_FAULTS: 'slow:0.05' };
 
 /**
- * Starts the server again and checks that it found the job still running (it resumes it) and
- * that the job finishes with the bytes `gradpool train` writes.
+ * Starts the server again and checks that it found the job still running, with a checkpoint
+ * past its first step to resume from, and that the job finishes with the bytes `gradpool train`
+ * writes.
  */
 export async function finishesAfterRestart(args: string[], id: string, dir: string, flags: string[]) {
+  const dataDir = args[args.indexOf('--data-dir') + 1];
+  const checkpoint = loadCheckpoint(join(dataDir, 'jobs', id, 'checkpoint.safetensors'));
+  assert.ok(checkpoint.state.epoch > 0 || checkpoint.state.step > 0, 'a checkpoint past the start');
   const server = await startServer(args);
   try {
     const listening = server.events.find((e) => e.event === 'listening');

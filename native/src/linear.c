@@ -341,13 +341,13 @@ void gp_linear_table(gp_isa isa, int fused, gp_kernel_table *table) {
 #define QI_OR(x, y) vorrq_u32(x, y)
 #define QI_ANY(x) (vmaxvq_u32(x) != 0)
 
-/** the first m (< 4) floats at p, the rest zero */
+/** the first m (≤ 4) floats at p, the rest zero */
 static inline float32x4_t neon_loadm(const float *p, int m) {
   float x[4] = {0, 0, 0, 0};
   for (int i = 0; i < m; i++) x[i] = p[i];
   return vld1q_f32(x);
 }
-/** stores the first m (< 4) lanes of v at p */
+/** stores the first m (≤ 4) lanes of v at p */
 static inline void neon_storem(float *p, float32x4_t v, int m) {
   float x[4];
   vst1q_f32(x, v);

@@ -82,7 +82,7 @@ function tryLoad(): NativeLoad {
     return { addon: null, reason: `the addon does not load: ${first}` };
   }
   const isas = NATIVE_ISAS.filter((isa) => cpu[isa] === true);
-  if (isas.length === 0) return { addon: null, reason: 'this CPU has neither AVX-512F nor AVX2' };
+  if (isas.length === 0) return { addon: null, reason: 'this CPU has none of AVX-512F, AVX2 and NEON' };
   return { addon, isas };
 }
 
@@ -122,8 +122,9 @@ export function nativeSourcesHash(dir: string): string {
 
 /**
  * The native variant for an arithmetic: the fastest instruction set that computes it here,
- * or why none does. `GRADPOOL_NATIVE_ISA` (avx512 or avx2) names one instead, so the builds
- * of both can be tested and measured on one x64 machine; `off` runs as if none were built.
+ * or why none does. `GRADPOOL_NATIVE_ISA` (avx512, avx2 or neon) names one instead, so the
+ * builds of both x64 ISAs can be tested and measured on one machine; `off` runs as if none were
+ * built.
  */
 export function nativeVariant(fused: boolean): NativeVariant | { reason: string } {
   const load = loadNativeAddon();
