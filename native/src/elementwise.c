@@ -165,6 +165,27 @@ static double softmax_row_wide(float *row, int32_t C, int32_t label, double max)
   return loss;
 }
 
+/** e[c] = exp((double)row[c] − max) for a row of C ≤ SOFTMAX_STACK logits: each ISA's own */
+typedef void (*row_exps_fn)(double *e, const float *row, int32_t C, double max);
+
+/** softmaxCrossEntropy's loop over the rows, with `exps` for the rows whose exps fit the stack */
+static double softmax_rows(float *logits, const float *labels, int32_t B, int32_t C, row_exps_fn exps) {
+  double loss = 0;
+  double e[SOFTMAX_STACK];
+  for (int32_t r = 0; r < B; r++) {
+    float *row = logits + (size_t)r * (size_t)C;
+    const double max = row_max(row, C);
+    const int32_t label = trunc_sat_f32(labels[r]);
+    if (C > SOFTMAX_STACK) {
+      loss += softmax_row_wide(row, C, label, max);
+      continue;
+    }
+    exps(e, row, C, max);
+    loss += softmax_row_finish(row, e, C, label, max);
+  }
+  return loss;
+}
+
 // The constants of gp_as_exp's main path (as_math.c exp_lut)
 #define EXP_INVLN2N (0x1.71547652b82fep0 * 128)
 #define EXP_NEGLN2HIN (-0x1.62e42fefa0000p-8)
@@ -378,25 +399,16 @@ GP_AVX512 static void activation_backward_avx512(int32_t act, float *d, const fl
   }
 }
 
-GP_AVX512 static double softmax_cross_entropy_avx512(float *logits, const float *labels, int32_t B, int32_t C) {
-  double loss = 0;
-  double e[SOFTMAX_STACK];
-  for (int32_t r = 0; r < B; r++) {
-    float *row = logits + (size_t)r * (size_t)C;
-    const double max = row_max(row, C);
-    const int32_t label = trunc_sat_f32(labels[r]);
-    if (C > SOFTMAX_STACK) {
-      loss += softmax_row_wide(row, C, label, max);
-      continue;
-    }
-    const __m512d vmax = _mm512_set1_pd(max);
-    int32_t c = 0;
-    for (; c + 8 <= C; c += 8)
-      _mm512_storeu_pd(e + c, exp8(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(row + c)), vmax)));
-    for (; c < C; c++) e[c] = gp_as_exp((double)row[c] - max);
-    loss += softmax_row_finish(row, e, C, label, max);
-  }
-  return loss;
+GP_AVX512 static void row_exps_avx512(double *e, const float *row, int32_t C, double max) {
+  const __m512d vmax = _mm512_set1_pd(max);
+  int32_t c = 0;
+  for (; c + 8 <= C; c += 8)
+    _mm512_storeu_pd(e + c, exp8(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(row + c)), vmax)));
+  for (; c < C; c++) e[c] = gp_as_exp((double)row[c] - max);
+}
+
+static double softmax_cross_entropy_avx512(float *logits, const float *labels, int32_t B, int32_t C) {
+  return softmax_rows(logits, labels, B, C, row_exps_avx512);
 }
 
 GP_AVX512 static void sgd_update_avx512(const float *params, const float *velocity, float *params_out,
@@ -610,25 +622,16 @@ GP_AVX2 static void activation_backward_avx2(int32_t act, float *d, const float 
   }
 }
 
-GP_AVX2 static double softmax_cross_entropy_avx2(float *logits, const float *labels, int32_t B, int32_t C) {
-  double loss = 0;
-  double e[SOFTMAX_STACK];
-  for (int32_t r = 0; r < B; r++) {
-    float *row = logits + (size_t)r * (size_t)C;
-    const double max = row_max(row, C);
-    const int32_t label = trunc_sat_f32(labels[r]);
-    if (C > SOFTMAX_STACK) {
-      loss += softmax_row_wide(row, C, label, max);
-      continue;
-    }
-    const __m256d vmax = _mm256_set1_pd(max);
-    int32_t c = 0;
-    for (; c + 4 <= C; c += 4)
-      _mm256_storeu_pd(e + c, exp4(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(row + c)), vmax)));
-    for (; c < C; c++) e[c] = gp_as_exp((double)row[c] - max);
-    loss += softmax_row_finish(row, e, C, label, max);
-  }
-  return loss;
+GP_AVX2 static void row_exps_avx2(double *e, const float *row, int32_t C, double max) {
+  const __m256d vmax = _mm256_set1_pd(max);
+  int32_t c = 0;
+  for (; c + 4 <= C; c += 4)
+    _mm256_storeu_pd(e + c, exp4(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(row + c)), vmax)));
+  for (; c < C; c++) e[c] = gp_as_exp((double)row[c] - max);
+}
+
+static double softmax_cross_entropy_avx2(float *logits, const float *labels, int32_t B, int32_t C) {
+  return softmax_rows(logits, labels, B, C, row_exps_avx2);
 }
 
 GP_AVX2 static void sgd_update_avx2(const float *params, const float *velocity, float *params_out,
@@ -700,21 +703,12 @@ static void activation_backward_portable(int32_t act, float *d, const float *a, 
   }
 }
 
+static void row_exps_portable(double *e, const float *row, int32_t C, double max) {
+  for (int32_t c = 0; c < C; c++) e[c] = gp_as_exp((double)row[c] - max);
+}
+
 static double softmax_cross_entropy_portable(float *logits, const float *labels, int32_t B, int32_t C) {
-  double loss = 0;
-  double e[SOFTMAX_STACK];
-  for (int32_t r = 0; r < B; r++) {
-    float *row = logits + (size_t)r * (size_t)C;
-    const double max = row_max(row, C);
-    const int32_t label = trunc_sat_f32(labels[r]);
-    if (C > SOFTMAX_STACK) {
-      loss += softmax_row_wide(row, C, label, max);
-      continue;
-    }
-    for (int32_t c = 0; c < C; c++) e[c] = gp_as_exp((double)row[c] - max);
-    loss += softmax_row_finish(row, e, C, label, max);
-  }
-  return loss;
+  return softmax_rows(logits, labels, B, C, row_exps_portable);
 }
 
 static void sgd_update_portable(const float *params, const float *velocity, float *params_out, float *velocity_out,
