@@ -39,9 +39,13 @@ tar -C "$root" --exclude=./node_modules --exclude=./native/build --exclude=./.gi
 ln -s "$root/node_modules" "$tree/node_modules"
 release="$tree/native/build/Release"
 mkdir -p "$release"
-sources=$(node -e 'const g = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(g.targets[0].sources.join(" "))' "$tree/native/binding.gyp")
-(cd "$tree/native" && aarch64-linux-gnu-gcc -shared -fPIC -O3 -ffp-contract=off -std=gnu11 -fno-fast-math \
-  -fomit-frame-pointer -Wall -Wextra -Wno-unused-parameter -Werror -I"$headers" $sources -o "$release/gradpool_native.node")
+# the sources and flags binding.gyp gives node-gyp, so that this build cannot drift from it
+gyp() { node -e 'const t = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).targets[0]; console.log(t[process.argv[2]].join(" "))' "$tree/native/binding.gyp" "$1"; }
+sources=$(gyp sources)
+cflags=$(gyp cflags)
+# shellcheck disable=SC2086 # the lists split into words
+(cd "$tree/native" && aarch64-linux-gnu-gcc -shared -fPIC $cflags -Wall -Wextra -Wno-unused-parameter -Werror \
+  -I"$headers" $sources -o "$release/gradpool_native.node")
 node --input-type=module -e '
   const { nativeSourcesHash } = await import(process.argv[1]);
   (await import("node:fs")).writeFileSync(process.argv[3], `${nativeSourcesHash(process.argv[2])}\n`);' \
