@@ -60,6 +60,14 @@ describe('fault injection', () => {
   });
 });
 
+/** The shards of each step of a run, in the run's order (the last step of an epoch may be short). */
+function stepShards(trainRows: number, batchSize: number, epochs: number): number[] {
+  const stepsPerEpoch = Math.ceil(trainRows / batchSize);
+  return Array.from({ length: epochs * stepsPerEpoch }, (_, step) =>
+    Math.ceil(Math.min(batchSize, trainRows - (step % stepsPerEpoch) * batchSize) / SHARD_ROWS),
+  );
+}
+
 /**
  * What a run's faults must do, computed from the draw alone: a try of a step fails when any of
  * its shards draws a fault, and is tried again until one does not, or until `maxRetries`
@@ -70,9 +78,8 @@ function drawOutcome(spec: string, trainRows: number, batchSize: number, epochs:
   const f = parseFaultSpec(spec) as NonNullable<ReturnType<typeof parseFaultSpec>>;
   const stepsPerEpoch = Math.ceil(trainRows / batchSize);
   let retries = 0;
-  for (let step = 0; step < epochs * stepsPerEpoch; step++) {
+  for (const [step, shards] of stepShards(trainRows, batchSize, epochs).entries()) {
     const s = step % stepsPerEpoch;
-    const shards = Math.ceil(Math.min(batchSize, trainRows - s * batchSize) / SHARD_ROWS);
     for (let attempt = 1; ; attempt++) {
       let faulted = false;
       for (let shard = 0; shard < shards; shard++) faulted ||= shouldFault(f, step, shard, attempt);
@@ -131,16 +138,10 @@ describe('worker failure', () => {
     const slow = await train(patient, { dataset });
     const elapsed = performance.now() - t0;
     const spec = parseFaultSpec('slow:0.9:7') as NonNullable<ReturnType<typeof parseFaultSpec>>;
-    const stepsPerEpoch = Math.ceil(dataset.train.count / config.batchSize);
     let floor = 0;
-    for (let step = 0; step < config.epochs * stepsPerEpoch; step++) {
-      const rows = Math.min(
-        config.batchSize,
-        dataset.train.count - (step % stepsPerEpoch) * config.batchSize,
-      );
+    for (const [step, shards] of stepShards(dataset.train.count, config.batchSize, config.epochs).entries()) {
       let stalls = 0;
-      for (let shard = 0; shard < Math.ceil(rows / SHARD_ROWS); shard++)
-        stalls += shouldFault(spec, step, shard, 1) ? 1 : 0;
+      for (let shard = 0; shard < shards; shard++) stalls += shouldFault(spec, step, shard, 1) ? 1 : 0;
       floor += Math.ceil(stalls / config.threads) * SLOW_FAULT_MS;
     }
     assert.ok(floor >= 500, `the spec stalls the run ${floor} ms`);
