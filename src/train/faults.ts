@@ -8,9 +8,8 @@ import { UsageError } from '../errors.js';
 // transient failures: the same ones happen on any machine, whichever thread computes the
 // shard and however steps are grouped into commands, and a retry draws afresh. Inert unless set.
 
-export type FaultKind = 'throw' | 'exit' | 'hang' | 'slow';
-
-const KINDS: readonly FaultKind[] = ['throw', 'exit', 'hang', 'slow'];
+const KINDS = ['throw', 'exit', 'hang', 'slow'] as const;
+export type FaultKind = (typeof KINDS)[number];
 
 /** How long a `slow` fault stalls its shard. */
 export const SLOW_FAULT_MS = 10;
